@@ -1,0 +1,1 @@
+"""Hat drivers: asyncio TCP layer and the protocol drivers built on it."""

@@ -1,0 +1,1010 @@
+"""Asyncio wrapper for TCP communication.
+
+`connect` and `listen` create `Connection` objects: byte streams with a
+synchronous `Connection.write`, an awaitable `Connection.drain` and the
+awaitable reads `Connection.read` and `Connection.readexactly`.
+
+Guarantees, on every event loop (asyncio and uvloop):
+
+* Bytes are delivered to readers exactly once and in order. Concurrent reads
+  are served strictly in call order. A read that is cancelled while waiting
+  consumes nothing: the bytes it would have got go to the next reader.
+* A read that can be served from bytes already received returns without
+  suspending (no task switch).
+* Bytes already received stay readable after the peer closed the connection
+  and after the connection itself was closed. Only when they are exhausted
+  does a read raise `ConnectionError`.
+* `Connection.write` never drops data silently: it either accepts the data
+  or raises `ConnectionError` (connection closing or closed). Writes made
+  within one event loop iteration are coalesced and handed to the socket at
+  the start of the next iteration; closing flushes them.
+* Closing a connection fails pending reads with `ConnectionError`, flushes
+  the data already written and then sends FIN. If the peer accepts no data
+  for `close_timeout` seconds the connection is aborted instead, so closing
+  never hangs forever.
+* The peer closing (FIN) or resetting (RST) the connection is noticed even
+  when no read is pending: `Connection.is_open` becomes ``False`` and
+  `Connection.wait_closing` returns.
+* Memory held for unread data is bounded by `input_buffer_limit`: above it,
+  reading from the socket pauses and TCP flow control stops the peer. A
+  pending `Connection.readexactly` that needs more than the limit lets the
+  buffer grow to what it asked for.
+* Connections need no background task; a `Connection.async_group` is only
+  created when it is asked for.
+
+Loggers: ``hat.drivers.tcp`` logs errors and lifetime events; records carry
+``extra={'meta': {...}}`` with the connection's name and both addresses.
+``hat.drivers.tcp.comm`` is the communication log: at DEBUG level it records
+opening and closing of every connection and every chunk sent and received,
+as hex. It costs nothing while its level is above DEBUG.
+
+"""
+
+from collections.abc import Callable
+import asyncio
+import errno
+import logging
+import socket
+import ssl
+import sys
+import typing
+
+from hat import aio
+
+
+mlog: logging.Logger = logging.getLogger(__name__)
+"""Module logger"""
+
+comm_log: logging.Logger = logging.getLogger(__name__ + '.comm')
+"""Communication logger (DEBUG: open/close events and data as hex)"""
+
+DEFAULT_INPUT_BUFFER_LIMIT: int = 1024 * 1024
+"""Default `input_buffer_limit` (bytes)"""
+
+DEFAULT_CLOSE_TIMEOUT: float = 10.0
+"""Default `close_timeout` (seconds)"""
+
+DEFAULT_BACKLOG: int = 4096
+"""Default listen backlog used by `listen` (``backlog=`` overrides it)"""
+
+
+class Address(typing.NamedTuple):
+    host: str
+    port: int
+
+
+class ConnectionInfo(typing.NamedTuple):
+    local_addr: Address
+    remote_addr: Address
+
+
+ConnectionCb: typing.TypeAlias = aio.AsyncCallable[['Connection'], None]
+"""Connection callback (plain function or coroutine function)"""
+
+
+class _Settings(typing.NamedTuple):
+    name: str | None
+    input_buffer_limit: int
+    half_close: bool
+    close_timeout: float | None
+    keepalive: tuple[int, int, int] | None
+
+
+async def connect(addr: Address,
+                  *,
+                  name: str | None = None,
+                  input_buffer_limit: int = DEFAULT_INPUT_BUFFER_LIMIT,
+                  half_close: bool = False,
+                  close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+                  keepalive_idle: float | None = None,
+                  keepalive_interval: float | None = None,
+                  keepalive_count: int | None = None,
+                  **kwargs
+                  ) -> 'Connection':
+    """Connect to a TCP server.
+
+    Args:
+        addr: remote address
+        name: name used in log records (see `Connection.name`)
+        input_buffer_limit: bytes of unread data buffered before reading
+            from the socket pauses (0: no limit)
+        half_close: if ``False``, the peer's EOF closes the connection;
+            if ``True``, it only ends reading and writing stays possible
+            (not available on TLS connections)
+        close_timeout: seconds that closing waits for the peer to accept
+            pending outgoing data before aborting (``None``: no limit)
+        keepalive_idle: enables TCP keepalive: seconds of idleness before
+            the first probe (``None``: keepalive disabled)
+        keepalive_interval: seconds between probes (default: idle time)
+        keepalive_count: unanswered probes before the connection is dropped
+            (default: 3); the same total bounds unacknowledged sent data
+            (TCP_USER_TIMEOUT, where the platform has it)
+        kwargs: passed to `asyncio.loop.create_connection` (``ssl``,
+            ``server_hostname``, ``local_addr``, ``ssl_handshake_timeout``,
+            ...)
+
+    Raises:
+        TypeError, ValueError: malformed address or argument
+        ConnectionError: the connection could not be established (refused,
+            unreachable, name resolution or TLS handshake failure, ...);
+            the original error is chained as ``__cause__``
+
+    """
+    host, port = _check_addr(addr, listening=False)
+    settings = _make_settings(name, input_buffer_limit, half_close,
+                              close_timeout, keepalive_idle,
+                              keepalive_interval, keepalive_count)
+    loop = asyncio.get_running_loop()
+    try:
+        _, protocol = await loop.create_connection(
+            lambda: _Protocol(settings), host, port, **kwargs)
+
+    except (OSError, asyncio.TimeoutError) as e:
+        raise ConnectionError(
+            f'connecting to {host}:{port} failed: {e or type(e).__name__}'
+        ) from e
+
+    return protocol.conn
+
+
+async def listen(connection_cb: ConnectionCb,
+                 addr: Address,
+                 *,
+                 bind_connections: bool = False,
+                 name: str | None = None,
+                 input_buffer_limit: int = DEFAULT_INPUT_BUFFER_LIMIT,
+                 half_close: bool = False,
+                 close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+                 keepalive_idle: float | None = None,
+                 keepalive_interval: float | None = None,
+                 keepalive_count: int | None = None,
+                 **kwargs
+                 ) -> 'Server':
+    """Create a listening TCP server.
+
+    `connection_cb` is called once for every accepted connection. If it
+    raises, or it is a coroutine that raises or is cancelled, that connection
+    is closed and the error is logged; the server keeps serving.
+
+    Args:
+        connection_cb: called with each new `Connection`
+        addr: local address; host ``None`` or ``''`` listens on every
+            interface, port 0 picks a free port (see `Server.addresses`)
+        bind_connections: if ``True``, closing the server also closes every
+            connection it accepted and waits for them; if ``False`` they
+            stay open
+        name, input_buffer_limit, half_close, close_timeout, keepalive_idle,
+            keepalive_interval, keepalive_count: applied to every accepted
+            connection, as in `connect`
+        kwargs: passed to `asyncio.loop.create_server` (``ssl``,
+            ``reuse_address``, ...); ``backlog`` defaults to
+            `DEFAULT_BACKLOG`
+
+    Raises:
+        TypeError, ValueError: malformed address or argument
+        OSError: the address could not be bound (for example already in use)
+
+    """
+    host, port = _check_addr(addr, listening=True)
+    settings = _make_settings(name, input_buffer_limit, half_close,
+                              close_timeout, keepalive_idle,
+                              keepalive_interval, keepalive_count)
+    kwargs.setdefault('backlog', DEFAULT_BACKLOG)
+    server = Server.__new__(Server)
+    server._init(connection_cb, bind_connections, settings)
+    loop = asyncio.get_running_loop()
+    try:
+        srv = await loop.create_server(
+            lambda: _Protocol(settings, server._on_connection),
+            host or None, port, **kwargs)
+
+    except OSError as e:
+        server._group.close()
+        raise OSError(e.errno,
+                      f'listening on {host}:{port} failed: {e.strerror or e}'
+                      ) from e
+
+    except BaseException:
+        server._group.close()
+        raise
+
+    server._srv = srv
+    server._addresses = [_sock_addr(sock.getsockname())
+                         for sock in srv.sockets]
+    return server
+
+
+class Server(aio.Resource):
+    """TCP server created by `listen`.
+
+    Closing the server stops accepting connections and cancels running
+    connection callbacks (their connections are closed).
+
+    """
+
+    def _init(self, connection_cb, bind_connections, settings):
+        self._connection_cb = connection_cb
+        self._settings = settings
+        self._conns: set[Connection] | None = (set() if bind_connections
+                                               else None)
+        self._srv: asyncio.AbstractServer | None = None
+        self._addresses: list[Address] = []
+        self._group = aio.Group()
+        self._group.spawn(aio.call_on_cancel, self._on_close)
+
+    @property
+    def async_group(self) -> aio.Group:
+        """Async group"""
+        return self._group
+
+    @property
+    def addresses(self) -> list[Address]:
+        """Addresses the server listens on (real bound ports)"""
+        return list(self._addresses)
+
+    @property
+    def name(self) -> str | None:
+        """Name given to `listen`"""
+        return self._settings.name
+
+    def _on_connection(self, conn):
+        if not self._group.is_open:
+            conn.close()
+            return
+
+        if self._conns is not None:
+            self._conns.add(conn)
+            conn._on_lost_cb = self._conns.discard
+
+        try:
+            result = self._connection_cb(conn)
+
+        except Exception as e:
+            conn._log(logging.ERROR, 'connection callback error: %s', e,
+                      exc_info=e)
+            conn.close()
+            return
+
+        if asyncio.iscoroutine(result) or asyncio.isfuture(result):
+            self._group.spawn(self._wait_connection_cb, conn, result)
+
+    async def _wait_connection_cb(self, conn, result):
+        try:
+            await result
+
+        except asyncio.CancelledError:
+            conn.close()
+            raise
+
+        except Exception as e:
+            conn._log(logging.ERROR, 'connection callback error: %s', e,
+                      exc_info=e)
+            conn.close()
+
+    async def _on_close(self):
+        if self._srv is not None:
+            self._srv.close()
+
+        if self._conns:
+            conns = list(self._conns)
+            for conn in conns:
+                conn.close()
+            await asyncio.gather(*(conn.wait_closed() for conn in conns))
+
+
+class Connection(aio.Resource):
+    """TCP connection.
+
+    Connections are usually created by `connect` and `listen`. The
+    constructor wraps an existing `asyncio.StreamReader` and
+    `asyncio.StreamWriter` pair (for example from `asyncio.open_connection`):
+    the connection takes over their transport, including bytes the reader
+    has already buffered; do not use the reader and writer afterwards. If
+    `async_group` is given, closing it closes the connection. Keyword
+    arguments are as in `connect`.
+
+    A connection is open until it is closed, the peer closes it (EOF, unless
+    `half_close`) or it fails; then `is_open` is ``False``. It is closed
+    (`is_closed`) once its socket is released.
+
+    """
+
+    def __init__(self,
+                 reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter,
+                 async_group: aio.Group | None = None,
+                 *,
+                 name: str | None = None,
+                 input_buffer_limit: int = DEFAULT_INPUT_BUFFER_LIMIT,
+                 half_close: bool = False,
+                 close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+                 keepalive_idle: float | None = None,
+                 keepalive_interval: float | None = None,
+                 keepalive_count: int | None = None):
+        settings = _make_settings(name, input_buffer_limit, half_close,
+                                  close_timeout, keepalive_idle,
+                                  keepalive_interval, keepalive_count)
+        transport = writer.transport
+        protocol = _Protocol(settings)
+        protocol.conn = self
+        self._init(transport, settings)
+
+        # the reader's buffer is private to asyncio, but there is no public
+        # way to take buffered bytes synchronously
+        buffered = bytes(reader._buffer)  # type: ignore[attr-defined]
+        reader._buffer.clear()  # type: ignore[attr-defined]
+        transport.set_protocol(protocol)
+        high = transport.get_write_buffer_limits()[1]
+        self._write_paused = transport.get_write_buffer_size() > high
+
+        if async_group is not None:
+            self._group = async_group.create_subgroup()
+            self._group.spawn(aio.call_on_cancel, self.async_close)
+
+        if buffered:
+            self._on_data(buffered)
+
+        if transport.is_closing():
+            self._on_lost(reader.exception())
+
+        elif reader.at_eof():
+            self._on_eof()
+
+        elif not transport.is_reading():
+            transport.resume_reading()
+
+    def _init(self, transport, settings):
+        self._transport = transport
+        self._loop = asyncio.get_running_loop()
+        self._settings = settings
+        self._limit = settings.input_buffer_limit
+        self._info = ConnectionInfo(
+            local_addr=_transport_addr(transport, 'sockname'),
+            remote_addr=_transport_addr(transport, 'peername'))
+        self._chunks: list[bytes] = []
+        self._head = 0
+        self._avail = 0
+        self._readers: list[list] | None = None
+        self._eof = False
+        self._reading_paused = False
+        self._wbuf: bytes | bytearray | None = None
+        self._write_paused = False
+        self._drainers: list[asyncio.Future] | None = None
+        self._closing = False
+        self._lost = False
+        self._lost_exc: BaseException | None = None
+        self._closing_fut: asyncio.Future | None = None
+        self._closed_fut: asyncio.Future | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._group: aio.Group | None = None
+        self._on_lost_cb: Callable[['Connection'], None] | None = None
+        self._bytes_sent = 0
+        self._bytes_received = 0
+
+        if settings.keepalive:
+            _set_keepalive(transport.get_extra_info('socket'),
+                           *settings.keepalive)
+
+        if comm_log.isEnabledFor(logging.DEBUG):
+            self._log(logging.DEBUG, 'connection opened', logger=comm_log)
+
+    @property
+    def async_group(self) -> aio.Group:
+        """Async group (created on first use; closing it closes the
+        connection)"""
+        if self._group is None:
+            self._group = aio.Group()
+            self._group.spawn(aio.call_on_cancel, self.async_close)
+            if self._closing:
+                self._group.close()
+
+        return self._group
+
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        return not self._closing
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self._closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once the socket is released"""
+        return self._lost
+
+    async def wait_closing(self):
+        """Wait until the connection is closing or closed"""
+        if self._closing:
+            return
+
+        if self._closing_fut is None:
+            self._closing_fut = self._loop.create_future()
+
+        await asyncio.shield(self._closing_fut)
+
+    async def wait_closed(self):
+        """Wait until the connection is closed (socket released)"""
+        if self._lost:
+            return
+
+        if self._closed_fut is None:
+            self._closed_fut = self._loop.create_future()
+
+        await asyncio.shield(self._closed_fut)
+
+    def close(self):
+        """Start closing the connection.
+
+        Pending reads fail with `ConnectionError`; bytes already received
+        stay readable. Data already written is flushed, then FIN is sent.
+        If the peer accepts no data for `close_timeout` seconds, the
+        connection is aborted.
+
+        """
+        if self._closing:
+            return
+
+        self._flush()
+        self._set_closing()
+        transport = self._transport
+        transport.close()
+
+        timeout = self._settings.close_timeout
+        if (timeout is not None and not self._lost and
+                transport.get_write_buffer_size()):
+            self._close_timer = self._loop.call_later(
+                timeout, self._on_close_timer,
+                transport.get_write_buffer_size())
+
+    async def async_close(self):
+        """Close the connection and wait until it is closed.
+
+        Cancelling this call does not stop the closing.
+
+        """
+        self.close()
+        await self.wait_closed()
+
+    @property
+    def info(self) -> ConnectionInfo:
+        """Connection info"""
+        return self._info
+
+    @property
+    def name(self) -> str | None:
+        """Name given to `connect` or `listen`"""
+        return self._settings.name
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """TLS session object (``None`` for plain TCP)"""
+        return self._transport.get_extra_info('ssl_object')
+
+    @property
+    def bytes_sent(self) -> int:
+        """Number of bytes handed to the transport for sending"""
+        return self._bytes_sent
+
+    @property
+    def bytes_received(self) -> int:
+        """Number of bytes received from the peer"""
+        return self._bytes_received
+
+    def write(self, data: bytes | bytearray | memoryview):
+        """Write data.
+
+        The data is copied (the caller may reuse its buffer) and sent
+        without waiting: writes made within one event loop iteration are
+        sent together at the start of the next one. Call `drain` to apply
+        backpressure.
+
+        Raises:
+            TypeError: data is not bytes, bytearray or memoryview
+            ConnectionError: connection is closing or closed
+
+        """
+        if self._closing:
+            raise ConnectionError(self._closed_msg('write to'))
+
+        cls = data.__class__
+        if cls is not bytes and cls is not bytearray and cls is not memoryview:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f'data must be bytes, bytearray or '
+                                f'memoryview, not {cls.__name__}')
+
+            data = bytes(data)
+
+        if not data:
+            return
+
+        wbuf = self._wbuf
+        if wbuf is None:
+            self._wbuf = data if data.__class__ is bytes else bytes(data)
+            self._loop.call_soon(self._flush)
+
+        else:
+            if wbuf.__class__ is bytes:
+                wbuf = self._wbuf = bytearray(wbuf)
+            wbuf += data  # type: ignore[operator]
+
+    async def drain(self):
+        """Wait until the peer has accepted enough of the written data.
+
+        Sends pending writes now. Returns without suspending unless the
+        transport's write buffer is above its high-water mark; then waits
+        until it falls below the low-water mark.
+
+        Raises:
+            ConnectionError: connection is closing or closed (also when it
+                closes while waiting)
+
+        """
+        if self._closing:
+            raise ConnectionError(self._closed_msg('drain'))
+
+        self._flush()
+        if not self._write_paused:
+            return
+
+        fut = self._loop.create_future()
+        if self._drainers is None:
+            self._drainers = []
+        self._drainers.append(fut)
+
+        try:
+            await fut
+
+        finally:
+            self._drainers.remove(fut)
+
+        if self._closing:
+            raise ConnectionError(self._closed_msg('drain'))
+
+    async def read(self, n: int = -1) -> bytes:
+        """Read up to `n` bytes.
+
+        Waits until at least one byte is available, then returns at most
+        `n` of the available bytes. If `n` is -1, returns every byte
+        available now. Unlike `asyncio.StreamReader.read`, this never waits
+        for EOF. `read(0)` returns ``b''`` at once.
+
+        Cancelling a waiting read consumes nothing.
+
+        Raises:
+            TypeError: `n` is not an integer
+            ValueError: `n` is negative other than -1
+            ConnectionError: no byte is buffered and the connection got EOF
+                or is closed
+
+        """
+        if n.__class__ is not int or n < -1:
+            n = _check_count(n, allow_all=True)
+
+        if n == 0:
+            return b''
+
+        if not self._avail or self._readers:
+            await self._wait(1)
+
+        avail = self._avail
+        if not avail:
+            self._wake()
+            raise ConnectionError(self._closed_msg('read from'))
+
+        data = self._take(avail if n < 0 or n > avail else n)
+        if self._readers:
+            self._wake()
+        return data
+
+    async def readexactly(self, n: int) -> bytes:
+        """Read exactly `n` bytes.
+
+        Nothing is allocated for `n` up front. Cancelling a waiting read
+        consumes nothing.
+
+        Raises:
+            TypeError: `n` is not an integer
+            ValueError: `n` is negative
+            ConnectionError: EOF or closing before `n` bytes were received;
+                the bytes that were received are consumed
+
+        """
+        if n.__class__ is not int or n < 0:
+            n = _check_count(n, allow_all=False)
+
+        if self._avail < n or self._readers:
+            await self._wait(n)
+
+            if self._avail < n:
+                if self._avail:
+                    self._take(self._avail)
+                self._wake()
+                raise ConnectionError(self._closed_msg('read from'))
+
+        data = self._take(n) if n else b''
+        if self._readers:
+            self._wake()
+        return data
+
+    async def reset_input_buffer(self) -> int:
+        """Discard every buffered unread byte; return how many there were"""
+        count = self._avail
+        self._chunks.clear()
+        self._head = 0
+        self._avail = 0
+        if self._reading_paused:
+            self._update_reading()
+        return count
+
+    async def _wait(self, need):
+        # wait until this call is the first waiting reader and `need` bytes
+        # are available or EOF; consumes nothing, so cancellation is safe
+        if self._readers is None:
+            self._readers = []
+        readers = self._readers
+        entry = [self._loop.create_future(), need]
+        readers.append(entry)
+        if len(readers) == 1:
+            self._wake()
+        if self._reading_paused:
+            self._update_reading()
+
+        try:
+            while True:
+                await entry[0]
+                if self._avail >= need or self._eof:
+                    break
+                # bytes were discarded by reset_input_buffer meanwhile
+                entry[0] = self._loop.create_future()
+
+        except BaseException:
+            self._remove_reader(entry)
+            self._wake()
+            raise
+
+        # the caller consumes and then wakes the next reader
+        self._remove_reader(entry)
+
+    def _remove_reader(self, entry):
+        readers = self._readers
+        for i, e in enumerate(readers):
+            if e is entry:
+                del readers[i]
+                break
+
+    def _wake(self):
+        readers = self._readers
+        if readers:
+            fut, need = readers[0]
+            if not fut.done() and (self._avail >= need or self._eof):
+                fut.set_result(None)
+
+    def _take(self, n):
+        self._avail -= n
+        if self._reading_paused:
+            self._update_reading()
+
+        chunks = self._chunks
+        chunk = chunks[0]
+        head = self._head
+        end = head + n
+        size = len(chunk)
+        if end < size:
+            self._head = end
+            return chunk[head:end]
+
+        del chunks[0]
+        self._head = 0
+        if end == size:
+            return chunk[head:] if head else chunk
+
+        parts = [memoryview(chunk)[head:]]
+        n = end - size
+        while n:
+            chunk = chunks[0]
+            size = len(chunk)
+            if n < size:
+                parts.append(memoryview(chunk)[:n])
+                self._head = n
+                break
+
+            parts.append(chunk)
+            del chunks[0]
+            n -= size
+
+        return b''.join(parts)
+
+    def _update_reading(self):
+        if self._closing:
+            return
+
+        readers = self._readers
+        avail = self._avail
+        starving = bool(readers) and readers[0][1] > avail
+        if self._reading_paused:
+            if starving or avail <= self._limit // 2:
+                self._reading_paused = False
+                self._transport.resume_reading()
+
+        elif self._limit and avail > self._limit and not starving:
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    def _flush(self):
+        data = self._wbuf
+        if data is None:
+            return
+
+        self._wbuf = None
+        if self._lost:
+            return
+
+        self._bytes_sent += len(data)
+        if comm_log.isEnabledFor(logging.DEBUG):
+            self._log(logging.DEBUG, 'sent %s', data.hex(' '),
+                      logger=comm_log)
+
+        self._transport.write(data)
+
+    def _set_closing(self):
+        self._closing = True
+        self._eof = True
+        self._wake()
+
+        if self._drainers:
+            for fut in self._drainers:
+                if not fut.done():
+                    fut.set_result(None)
+
+        if self._closing_fut is not None and not self._closing_fut.done():
+            self._closing_fut.set_result(None)
+
+        if self._group is not None:
+            self._group.close()
+
+    def _on_close_timer(self, last_size):
+        if self._lost:
+            return
+
+        size = self._transport.get_write_buffer_size()
+        if size < last_size:
+            self._close_timer = self._loop.call_later(
+                self._settings.close_timeout, self._on_close_timer, size)
+            return
+
+        self._log(logging.WARNING,
+                  'peer accepted no data for %s s while closing: aborting',
+                  self._settings.close_timeout)
+        self._transport.abort()
+
+    def _on_data(self, data):
+        if data.__class__ is not bytes:
+            data = bytes(data)
+
+        size = len(data)
+        self._chunks.append(data)
+        self._avail += size
+        self._bytes_received += size
+        if comm_log.isEnabledFor(logging.DEBUG):
+            self._log(logging.DEBUG, 'received %s', data.hex(' '),
+                      logger=comm_log)
+
+        if self._readers:
+            self._wake()
+
+        if self._limit and self._avail > self._limit:
+            self._update_reading()
+
+    def _on_eof(self):
+        self._eof = True
+        self._wake()
+        self._log(logging.DEBUG, 'peer closed its side (EOF)')
+        if (self._settings.half_close and
+                self._transport.get_extra_info('sslcontext') is None):
+            return True
+
+        self.close()
+        return None
+
+    def _on_resume_writing(self):
+        self._write_paused = False
+        if self._drainers:
+            for fut in self._drainers:
+                if not fut.done():
+                    fut.set_result(None)
+
+    def _on_lost(self, exc):
+        if self._lost:
+            return
+
+        self._lost = True
+        self._lost_exc = exc
+        self._wbuf = None
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+
+        if not self._closing:
+            self._set_closing()
+
+        if self._closed_fut is not None and not self._closed_fut.done():
+            self._closed_fut.set_result(None)
+
+        if exc is None:
+            self._log(logging.DEBUG, 'connection closed')
+        else:
+            self._log(logging.INFO, 'connection lost: %s', exc)
+
+        if comm_log.isEnabledFor(logging.DEBUG):
+            self._log(logging.DEBUG, 'connection closed', logger=comm_log)
+
+        if self._on_lost_cb is not None:
+            self._on_lost_cb(self)
+
+    def _closed_msg(self, action):
+        reason = 'closed'
+        if self._lost_exc is not None:
+            reason = f'lost ({self._lost_exc})'
+        elif not self._lost and self._eof and not self._closing:
+            reason = 'at EOF'
+        return f'cannot {action} connection {self._describe()}: {reason}'
+
+    def _describe(self):
+        local, remote = self._info
+        name = f'{self._settings.name} ' if self._settings.name else ''
+        return (f'{name}{local.host}:{local.port} -> '
+                f'{remote.host}:{remote.port}')
+
+    def _log(self, level, msg, *args, logger=mlog, **kwargs):
+        if not logger.isEnabledFor(level):
+            return
+
+        meta = {'type': 'TcpConnection',
+                'name': self._settings.name,
+                'local_addr': self._info.local_addr,
+                'remote_addr': self._info.remote_addr}
+        prefix = self._describe().replace('%', '%%')
+        logger.log(level, f'{prefix}: {msg}', *args, extra={'meta': meta},
+                   **kwargs)
+
+
+class _Protocol(asyncio.Protocol):
+    __slots__ = ('conn', '_settings', '_connection_cb')
+
+    def __init__(self, settings, connection_cb=None):
+        self._settings = settings
+        self._connection_cb = connection_cb
+        self.conn: Connection
+
+    def connection_made(self, transport):
+        conn = Connection.__new__(Connection)
+        conn._init(transport, self._settings)
+        self.conn = conn
+        if self._connection_cb is not None:
+            self._connection_cb(conn)
+
+    def data_received(self, data):
+        self.conn._on_data(data)
+
+    def eof_received(self):
+        return self.conn._on_eof()
+
+    def connection_lost(self, exc):
+        self.conn._on_lost(exc)
+
+    def pause_writing(self):
+        self.conn._write_paused = True
+
+    def resume_writing(self):
+        self.conn._on_resume_writing()
+
+
+def _check_addr(addr, listening):
+    if not isinstance(addr, tuple) or len(addr) != 2:
+        raise TypeError(f'address must be Address(host, port), not {addr!r}')
+
+    host, port = addr
+    if not (isinstance(host, str) or (listening and host is None)):
+        raise TypeError(f'address host must be str, not '
+                        f'{type(host).__name__}')
+
+    if not listening and not host:
+        raise ValueError('address host must not be empty')
+
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f'address port must be int, not '
+                        f'{type(port).__name__}')
+
+    if not (0 if listening else 1) <= port <= 0xFFFF:
+        raise ValueError(f'address port out of range: {port}')
+
+    return host, port
+
+
+def _check_count(n, allow_all):
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f'n must be int, not {type(n).__name__}')
+
+    if n < (-1 if allow_all else 0):
+        raise ValueError(f'n must be non-negative'
+                         f'{" or -1" if allow_all else ""}, not {n}')
+
+    return int(n)
+
+
+def _make_settings(name, input_buffer_limit, half_close, close_timeout,
+                   keepalive_idle, keepalive_interval, keepalive_count):
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f'name must be str, not {type(name).__name__}')
+
+    if (isinstance(input_buffer_limit, bool) or
+            not isinstance(input_buffer_limit, int)):
+        raise TypeError('input_buffer_limit must be int')
+
+    if input_buffer_limit < 0:
+        raise ValueError('input_buffer_limit must not be negative')
+
+    if close_timeout is not None and not close_timeout > 0:
+        raise ValueError('close_timeout must be positive or None')
+
+    keepalive = None
+    if keepalive_idle is not None:
+        if keepalive_interval is None:
+            keepalive_interval = keepalive_idle
+        if keepalive_count is None:
+            keepalive_count = 3
+        if not (keepalive_idle > 0 and keepalive_interval > 0 and
+                keepalive_count > 0):
+            raise ValueError('keepalive values must be positive')
+        keepalive = (max(1, round(keepalive_idle)),
+                     max(1, round(keepalive_interval)),
+                     int(keepalive_count))
+
+    elif keepalive_interval is not None or keepalive_count is not None:
+        raise ValueError('keepalive_interval and keepalive_count need '
+                         'keepalive_idle')
+
+    return _Settings(name=name,
+                     input_buffer_limit=input_buffer_limit,
+                     half_close=bool(half_close),
+                     close_timeout=close_timeout,
+                     keepalive=keepalive)
+
+
+def _set_keepalive(sock, idle, interval, count):
+    if sock is None:
+        return
+
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if sys.platform == 'darwin':
+        sock.setsockopt(socket.IPPROTO_TCP, 0x10, idle)  # TCP_KEEPALIVE
+    elif hasattr(socket, 'TCP_KEEPIDLE'):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+    if hasattr(socket, 'TCP_KEEPINTVL'):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
+    if hasattr(socket, 'TCP_KEEPCNT'):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
+    if hasattr(socket, 'TCP_USER_TIMEOUT'):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT,
+                        (idle + interval * count) * 1000)
+
+
+def _transport_addr(transport, name):
+    try:
+        addr = transport.get_extra_info(name)
+    except OSError as e:
+        if e.errno not in (errno.ENOTCONN, errno.EBADF, errno.EINVAL):
+            raise
+        addr = None
+
+    return _sock_addr(addr)
+
+
+def _sock_addr(addr):
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return Address(addr[0], addr[1])
+
+    return Address(str(addr or ''), 0)
