@@ -324,7 +324,7 @@ class Connection(aio.Resource):
         settings = _make_settings(name, input_buffer_limit, half_close,
                                   close_timeout, keepalive_idle,
                                   keepalive_interval, keepalive_count)
-        transport = writer.transport
+        transport = typing.cast(asyncio.Transport, writer.transport)
         protocol = _Protocol(settings)
         protocol.conn = self
         self._init(transport, settings)
@@ -497,9 +497,11 @@ class Connection(aio.Resource):
         """Write data.
 
         The data is copied (the caller may reuse its buffer) and sent
-        without waiting: writes made within one event loop iteration are
-        sent together at the start of the next one. Call `drain` to apply
-        backpressure.
+        without waiting: a write following received data (or a flush) is
+        handed to the socket at once; writes that follow it before anything
+        is received are coalesced and sent together at the start of the
+        next event loop iteration (no timer delays them). Call `drain` to
+        apply backpressure.
 
         Raises:
             TypeError: data is not bytes, bytearray or memoryview
@@ -509,20 +511,21 @@ class Connection(aio.Resource):
         if self._closing:
             raise ConnectionError(self._closed_msg('write to'))
 
-        cls = data.__class__
-        if cls is not bytes and cls is not bytearray and cls is not memoryview:
-            if not isinstance(data, (bytes, bytearray, memoryview)):
-                raise TypeError(f'data must be bytes, bytearray or '
-                                f'memoryview, not {cls.__name__}')
-
-            data = bytes(data)
-
+        if data.__class__ is not bytes:
+            data = _to_bytes(data)
         if not data:
             return
 
+        # _wbuf: None - next write is sent at once; b'' - a write was sent
+        # at once and no event came since, so coalesce; else - pending
+        # bytes, a flush is scheduled for the start of the next iteration
         wbuf = self._wbuf
         if wbuf is None:
-            self._wbuf = data if data.__class__ is bytes else bytes(data)
+            self._wbuf = b''
+            self._send(data)
+
+        elif not wbuf:
+            self._wbuf = data
             self._loop.call_soon(self._flush)
 
         else:
@@ -587,7 +590,17 @@ class Connection(aio.Resource):
             return b''
 
         if not self._avail or self._readers:
-            await self._wait(1)
+            entry = self._enqueue(1)
+            try:
+                await entry[0]
+                while not self._avail and not self._eof:
+                    await self._renew(entry)
+
+            except BaseException:
+                self._dequeue(entry, True)
+                raise
+
+            self._dequeue(entry, False)
 
         avail = self._avail
         if not avail:
@@ -616,7 +629,17 @@ class Connection(aio.Resource):
             n = _check_count(n, allow_all=False)
 
         if self._avail < n or self._readers:
-            await self._wait(n)
+            entry = self._enqueue(n)
+            try:
+                await entry[0]
+                while self._avail < n and not self._eof:
+                    await self._renew(entry)
+
+            except BaseException:
+                self._dequeue(entry, True)
+                raise
+
+            self._dequeue(entry, False)
 
             if self._avail < n:
                 if self._avail:
@@ -639,41 +662,39 @@ class Connection(aio.Resource):
             self._update_reading()
         return count
 
-    async def _wait(self, need):
-        # wait until this call is the first waiting reader and `need` bytes
-        # are available or EOF; consumes nothing, so cancellation is safe
-        if self._readers is None:
-            self._readers = []
+    # Waiting readers form a queue of [future, need] entries. The future of
+    # the first entry is resolved once `need` bytes are available or at EOF;
+    # the reader then consumes and wakes the next one. Nothing is consumed
+    # for a reader before it runs, so cancelling a waiting reader loses
+    # nothing.
+
+    def _enqueue(self, need):
+        fut = self._loop.create_future()
+        entry = [fut, need]
         readers = self._readers
-        entry = [self._loop.create_future(), need]
-        readers.append(entry)
-        if len(readers) == 1:
-            self._wake()
+        if readers:
+            readers.append(entry)
+        else:
+            self._readers = [entry]
+            if self._eof:
+                fut.set_result(None)
         if self._reading_paused:
             self._update_reading()
+        return entry
 
-        try:
-            while True:
-                await entry[0]
-                if self._avail >= need or self._eof:
-                    break
-                # bytes were discarded by reset_input_buffer meanwhile
-                entry[0] = self._loop.create_future()
+    def _renew(self, entry):
+        # bytes were discarded by reset_input_buffer after the wake-up
+        fut = entry[0] = self._loop.create_future()
+        return fut
 
-        except BaseException:
-            self._remove_reader(entry)
-            self._wake()
-            raise
-
-        # the caller consumes and then wakes the next reader
-        self._remove_reader(entry)
-
-    def _remove_reader(self, entry):
+    def _dequeue(self, entry, failed):
         readers = self._readers
-        for i, e in enumerate(readers):
-            if e is entry:
-                del readers[i]
-                break
+        if readers[0] is entry:
+            del readers[0]
+        else:
+            readers.remove(entry)
+        if failed:
+            self._wake()
 
     def _wake(self):
         readers = self._readers
@@ -735,13 +756,11 @@ class Connection(aio.Resource):
 
     def _flush(self):
         data = self._wbuf
-        if data is None:
-            return
-
         self._wbuf = None
-        if self._lost:
-            return
+        if data and not self._lost:
+            self._send(data)
 
+    def _send(self, data):
         self._bytes_sent += len(data)
         if comm_log.isEnabledFor(logging.DEBUG):
             self._log(logging.DEBUG, 'sent %s', data.hex(' '),
@@ -784,6 +803,9 @@ class Connection(aio.Resource):
         if data.__class__ is not bytes:
             data = bytes(data)
 
+        if self._wbuf is not None and not self._wbuf:
+            self._wbuf = None
+
         size = len(data)
         self._chunks.append(data)
         self._avail += size
@@ -792,8 +814,11 @@ class Connection(aio.Resource):
             self._log(logging.DEBUG, 'received %s', data.hex(' '),
                       logger=comm_log)
 
-        if self._readers:
-            self._wake()
+        readers = self._readers
+        if readers:
+            entry = readers[0]
+            if self._avail >= entry[1] and not entry[0].done():
+                entry[0].set_result(None)
 
         if self._limit and self._avail > self._limit:
             self._update_reading()
@@ -922,6 +947,14 @@ def _check_addr(addr, listening):
         raise ValueError(f'address port out of range: {port}')
 
     return host, port
+
+
+def _to_bytes(data):
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f'data must be bytes, bytearray or memoryview, not '
+                        f'{type(data).__name__}')
+
+    return bytes(data)
 
 
 def _check_count(n, allow_all):
