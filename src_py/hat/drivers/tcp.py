@@ -68,6 +68,12 @@ DEFAULT_BACKLOG: int = 4096
 """Default listen backlog used by `listen` (``backlog=`` overrides it)"""
 
 
+_DEBUG = logging.DEBUG
+
+# Connection._wbuf after a write was sent at once and nothing came since
+_SENT = b''
+
+
 class Address(typing.NamedTuple):
     host: str
     port: int
@@ -385,7 +391,7 @@ class Connection(aio.Resource):
             _set_keepalive(transport.get_extra_info('socket'),
                            *settings.keepalive)
 
-        if comm_log.isEnabledFor(logging.DEBUG):
+        if comm_log.isEnabledFor(_DEBUG):
             self._log(logging.DEBUG, 'connection opened', logger=comm_log)
 
     @property
@@ -516,15 +522,15 @@ class Connection(aio.Resource):
         if not data:
             return
 
-        # _wbuf: None - next write is sent at once; b'' - a write was sent
-        # at once and no event came since, so coalesce; else - pending
-        # bytes, a flush is scheduled for the start of the next iteration
+        # _wbuf: None - next write is sent at once; _SENT - a write was sent
+        # at once and nothing was received since, so coalesce; otherwise
+        # pending bytes, with a flush scheduled for the next iteration
         wbuf = self._wbuf
         if wbuf is None:
-            self._wbuf = b''
+            self._wbuf = _SENT
             self._send(data)
 
-        elif not wbuf:
+        elif wbuf is _SENT:
             self._wbuf = data
             self._loop.call_soon(self._flush)
 
@@ -762,7 +768,7 @@ class Connection(aio.Resource):
 
     def _send(self, data):
         self._bytes_sent += len(data)
-        if comm_log.isEnabledFor(logging.DEBUG):
+        if comm_log.isEnabledFor(_DEBUG):
             self._log(logging.DEBUG, 'sent %s', data.hex(' '),
                       logger=comm_log)
 
@@ -803,14 +809,14 @@ class Connection(aio.Resource):
         if data.__class__ is not bytes:
             data = bytes(data)
 
-        if self._wbuf is not None and not self._wbuf:
+        if self._wbuf is _SENT:
             self._wbuf = None
 
         size = len(data)
         self._chunks.append(data)
         self._avail += size
         self._bytes_received += size
-        if comm_log.isEnabledFor(logging.DEBUG):
+        if comm_log.isEnabledFor(_DEBUG):
             self._log(logging.DEBUG, 'received %s', data.hex(' '),
                       logger=comm_log)
 
@@ -863,7 +869,7 @@ class Connection(aio.Resource):
         else:
             self._log(logging.INFO, 'connection lost: %s', exc)
 
-        if comm_log.isEnabledFor(logging.DEBUG):
+        if comm_log.isEnabledFor(_DEBUG):
             self._log(logging.DEBUG, 'connection closed', logger=comm_log)
 
         if self._on_lost_cb is not None:
