@@ -334,6 +334,7 @@ class Connection(aio.Resource):
         protocol = _Protocol(settings)
         protocol.conn = self
         self._init(transport, settings)
+        self._stream_writer = writer  # its __del__ closes the transport
 
         # the reader's buffer is private to asyncio, but there is no public
         # way to take buffered bytes synchronously
