@@ -68,8 +68,6 @@ DEFAULT_BACKLOG: int = 4096
 """Default listen backlog used by `listen` (``backlog=`` overrides it)"""
 
 
-_DEBUG = logging.DEBUG
-
 # Connection._wbuf after a write was sent at once and nothing came since
 _SENT = b''
 
@@ -364,10 +362,15 @@ class Connection(aio.Resource):
         self._transport = transport
         self._loop = asyncio.get_running_loop()
         self._settings = settings
-        self._limit = settings.input_buffer_limit
-        self._info = ConnectionInfo(
-            local_addr=_transport_addr(transport, 'sockname'),
-            remote_addr=_transport_addr(transport, 'peername'))
+        # 0 (no limit) as a limit that is never reached keeps checks cheap
+        self._limit = settings.input_buffer_limit or sys.maxsize
+        # the communication log is sampled once, when the connection opens
+        self._comm = comm_log.isEnabledFor(logging.DEBUG)
+        # raw addresses now (uvloop cannot tell them after close), the
+        # ConnectionInfo on first use
+        self._sockname = _extra_info(transport, 'sockname')
+        self._peername = _extra_info(transport, 'peername')
+        self._info: ConnectionInfo | None = None
         self._chunks: list[bytes] = []
         self._head = 0
         self._avail = 0
@@ -380,8 +383,8 @@ class Connection(aio.Resource):
         self._closing = False
         self._lost = False
         self._lost_exc: BaseException | None = None
-        self._closing_fut: asyncio.Future | None = None
-        self._closed_fut: asyncio.Future | None = None
+        self._closing_waiters: list[asyncio.Future] | None = None
+        self._closed_waiters: list[asyncio.Future] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._group: aio.Group | None = None
         self._on_lost_cb: Callable[['Connection'], None] | None = None
@@ -392,7 +395,7 @@ class Connection(aio.Resource):
             _set_keepalive(transport.get_extra_info('socket'),
                            *settings.keepalive)
 
-        if comm_log.isEnabledFor(_DEBUG):
+        if self._comm:
             self._log(logging.DEBUG, 'connection opened', logger=comm_log)
 
     @property
@@ -424,23 +427,17 @@ class Connection(aio.Resource):
 
     async def wait_closing(self):
         """Wait until the connection is closing or closed"""
-        if self._closing:
-            return
-
-        if self._closing_fut is None:
-            self._closing_fut = self._loop.create_future()
-
-        await asyncio.shield(self._closing_fut)
+        if not self._closing:
+            if self._closing_waiters is None:
+                self._closing_waiters = []
+            await _wait_for_wake(self._loop, self._closing_waiters)
 
     async def wait_closed(self):
         """Wait until the connection is closed (socket released)"""
-        if self._lost:
-            return
-
-        if self._closed_fut is None:
-            self._closed_fut = self._loop.create_future()
-
-        await asyncio.shield(self._closed_fut)
+        if not self._lost:
+            if self._closed_waiters is None:
+                self._closed_waiters = []
+            await _wait_for_wake(self._loop, self._closed_waiters)
 
     def close(self):
         """Start closing the connection.
@@ -478,6 +475,9 @@ class Connection(aio.Resource):
     @property
     def info(self) -> ConnectionInfo:
         """Connection info"""
+        if self._info is None:
+            self._info = ConnectionInfo(local_addr=_sock_addr(self._sockname),
+                                        remote_addr=_sock_addr(self._peername))
         return self._info
 
     @property
@@ -529,7 +529,10 @@ class Connection(aio.Resource):
         wbuf = self._wbuf
         if wbuf is None:
             self._wbuf = _SENT
-            self._send(data)
+            self._bytes_sent += len(data)
+            if self._comm:
+                self._log_data('sent', data)
+            self._transport.write(data)
 
         elif wbuf is _SENT:
             self._wbuf = data
@@ -559,16 +562,9 @@ class Connection(aio.Resource):
         if not self._write_paused:
             return
 
-        fut = self._loop.create_future()
         if self._drainers is None:
             self._drainers = []
-        self._drainers.append(fut)
-
-        try:
-            await fut
-
-        finally:
-            self._drainers.remove(fut)
+        await _wait_for_wake(self._loop, self._drainers)
 
         if self._closing:
             raise ConnectionError(self._closed_msg('drain'))
@@ -757,7 +753,7 @@ class Connection(aio.Resource):
                 self._reading_paused = False
                 self._transport.resume_reading()
 
-        elif self._limit and avail > self._limit and not starving:
+        elif avail > self._limit and not starving:
             self._reading_paused = True
             self._transport.pause_reading()
 
@@ -765,28 +761,18 @@ class Connection(aio.Resource):
         data = self._wbuf
         self._wbuf = None
         if data and not self._lost:
-            self._send(data)
-
-    def _send(self, data):
-        self._bytes_sent += len(data)
-        if comm_log.isEnabledFor(_DEBUG):
-            self._log(logging.DEBUG, 'sent %s', data.hex(' '),
-                      logger=comm_log)
-
-        self._transport.write(data)
+            self._bytes_sent += len(data)
+            if self._comm:
+                self._log_data('sent', data)
+            self._transport.write(data)
 
     def _set_closing(self):
         self._closing = True
         self._eof = True
         self._wake()
 
-        if self._drainers:
-            for fut in self._drainers:
-                if not fut.done():
-                    fut.set_result(None)
-
-        if self._closing_fut is not None and not self._closing_fut.done():
-            self._closing_fut.set_result(None)
+        _wake_all(self._drainers)
+        _wake_all(self._closing_waiters)
 
         if self._group is not None:
             self._group.close()
@@ -813,13 +799,11 @@ class Connection(aio.Resource):
         if self._wbuf is _SENT:
             self._wbuf = None
 
-        size = len(data)
         self._chunks.append(data)
-        self._avail += size
-        self._bytes_received += size
-        if comm_log.isEnabledFor(_DEBUG):
-            self._log(logging.DEBUG, 'received %s', data.hex(' '),
-                      logger=comm_log)
+        self._avail += len(data)
+        self._bytes_received += len(data)
+        if self._comm:
+            self._log_data('received', data)
 
         readers = self._readers
         if readers:
@@ -827,7 +811,7 @@ class Connection(aio.Resource):
             if self._avail >= entry[1] and not entry[0].done():
                 entry[0].set_result(None)
 
-        if self._limit and self._avail > self._limit:
+        if self._avail > self._limit:
             self._update_reading()
 
     def _on_eof(self):
@@ -843,10 +827,7 @@ class Connection(aio.Resource):
 
     def _on_resume_writing(self):
         self._write_paused = False
-        if self._drainers:
-            for fut in self._drainers:
-                if not fut.done():
-                    fut.set_result(None)
+        _wake_all(self._drainers)
 
     def _on_lost(self, exc):
         if self._lost:
@@ -862,15 +843,14 @@ class Connection(aio.Resource):
         if not self._closing:
             self._set_closing()
 
-        if self._closed_fut is not None and not self._closed_fut.done():
-            self._closed_fut.set_result(None)
+        _wake_all(self._closed_waiters)
 
         if exc is None:
             self._log(logging.DEBUG, 'connection closed')
         else:
             self._log(logging.INFO, 'connection lost: %s', exc)
 
-        if comm_log.isEnabledFor(_DEBUG):
+        if self._comm:
             self._log(logging.DEBUG, 'connection closed', logger=comm_log)
 
         if self._on_lost_cb is not None:
@@ -885,10 +865,14 @@ class Connection(aio.Resource):
         return f'cannot {action} connection {self._describe()}: {reason}'
 
     def _describe(self):
-        local, remote = self._info
+        local, remote = self.info
         name = f'{self._settings.name} ' if self._settings.name else ''
         return (f'{name}{local.host}:{local.port} -> '
                 f'{remote.host}:{remote.port}')
+
+    def _log_data(self, direction, data):
+        self._log(logging.DEBUG, '%s %s', direction, data.hex(' '),
+                  logger=comm_log)
 
     def _log(self, level, msg, *args, logger=mlog, **kwargs):
         if not logger.isEnabledFor(level):
@@ -896,8 +880,8 @@ class Connection(aio.Resource):
 
         meta = {'type': 'TcpConnection',
                 'name': self._settings.name,
-                'local_addr': self._info.local_addr,
-                'remote_addr': self._info.remote_addr}
+                'local_addr': self.info.local_addr,
+                'remote_addr': self.info.remote_addr}
         prefix = self._describe().replace('%', '%%')
         logger.log(level, f'{prefix}: {msg}', *args, extra={'meta': meta},
                    **kwargs)
@@ -1032,15 +1016,35 @@ def _set_keepalive(sock, idle, interval, count):
                         (idle + interval * count) * 1000)
 
 
-def _transport_addr(transport, name):
+async def _wait_for_wake(loop, waiters):
+    fut = loop.create_future()
+    waiters.append(fut)
     try:
-        addr = transport.get_extra_info(name)
+        await fut
+
+    except BaseException:
+        if fut in waiters:
+            waiters.remove(fut)
+        raise
+
+
+def _wake_all(waiters):
+    if waiters:
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+        waiters.clear()
+
+
+def _extra_info(transport, name):
+    try:
+        return transport.get_extra_info(name)
+
     except OSError as e:
+        # a peer that resets at once leaves no peer name on some loops
         if e.errno not in (errno.ENOTCONN, errno.EBADF, errno.EINVAL):
             raise
-        addr = None
-
-    return _sock_addr(addr)
+        return None
 
 
 def _sock_addr(addr):
