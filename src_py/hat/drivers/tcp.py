@@ -36,7 +36,8 @@ Loggers: ``hat.drivers.tcp`` logs errors and lifetime events; records carry
 ``extra={'meta': {...}}`` with the connection's name and both addresses.
 ``hat.drivers.tcp.comm`` is the communication log: at DEBUG level it records
 opening and closing of every connection and every chunk sent and received,
-as hex. It costs nothing while its level is above DEBUG.
+as hex. Its level is checked per chunk, so it can be switched on and off for
+connections that are already open; while off it costs one level check.
 
 """
 
@@ -44,6 +45,7 @@ from collections.abc import Callable
 import asyncio
 import errno
 import logging
+import math
 import socket
 import ssl
 import sys
@@ -248,7 +250,9 @@ class Server(aio.Resource):
 
     @property
     def addresses(self) -> list[Address]:
-        """Addresses the server listens on (real bound ports)"""
+        """Addresses the server listens on, with the real bound ports (one
+        per listening socket: a wildcard host gives one per address family,
+        and port 0 may then pick a different port for each)"""
         return list(self._addresses)
 
     @property
@@ -369,8 +373,6 @@ class Connection(aio.Resource):
         self._settings = settings
         # 0 (no limit) as a limit that is never reached keeps checks cheap
         self._limit = settings.input_buffer_limit or sys.maxsize
-        # the communication log is sampled once, when the connection opens
-        self._comm = comm_log.isEnabledFor(logging.DEBUG)
         # raw addresses now (uvloop cannot tell them after close), the
         # ConnectionInfo on first use
         self._sockname = _extra_info(transport, 'sockname')
@@ -400,7 +402,7 @@ class Connection(aio.Resource):
             _set_keepalive(transport.get_extra_info('socket'),
                            *settings.keepalive)
 
-        if self._comm:
+        if comm_log.isEnabledFor(logging.DEBUG):
             self._log(logging.DEBUG, 'connection opened', logger=comm_log)
 
     @property
@@ -497,7 +499,8 @@ class Connection(aio.Resource):
 
     @property
     def bytes_sent(self) -> int:
-        """Number of bytes handed to the transport for sending"""
+        """Number of bytes handed to the transport for sending (coalesced
+        writes count once they are sent, at the next loop iteration)"""
         return self._bytes_sent
 
     @property
@@ -535,7 +538,7 @@ class Connection(aio.Resource):
         if wbuf is None:
             self._wbuf = _SENT
             self._bytes_sent += len(data)
-            if self._comm:
+            if comm_log.isEnabledFor(logging.DEBUG):
                 self._log_data('sent', data)
             self._transport.write(data)
 
@@ -767,7 +770,7 @@ class Connection(aio.Resource):
         self._wbuf = None
         if data and not self._lost:
             self._bytes_sent += len(data)
-            if self._comm:
+            if comm_log.isEnabledFor(logging.DEBUG):
                 self._log_data('sent', data)
             self._transport.write(data)
 
@@ -807,7 +810,7 @@ class Connection(aio.Resource):
         self._chunks.append(data)
         self._avail += len(data)
         self._bytes_received += len(data)
-        if self._comm:
+        if comm_log.isEnabledFor(logging.DEBUG):
             self._log_data('received', data)
 
         readers = self._readers
@@ -856,7 +859,7 @@ class Connection(aio.Resource):
         else:
             self._log(logging.INFO, 'connection lost: %s', exc)
 
-        if self._comm:
+        if comm_log.isEnabledFor(logging.DEBUG):
             self._log(logging.DEBUG, 'connection closed', logger=comm_log)
 
         if self._on_lost_cb is not None:
@@ -1079,12 +1082,21 @@ def _make_settings(name, input_buffer_limit, half_close, close_timeout,
             keepalive_interval = keepalive_idle
         if keepalive_count is None:
             keepalive_count = 3
-        if not (keepalive_idle > 0 and keepalive_interval > 0 and
-                keepalive_count > 0):
-            raise ValueError('keepalive values must be positive')
-        keepalive = (max(1, round(keepalive_idle)),
-                     max(1, round(keepalive_interval)),
-                     int(keepalive_count))
+        for key, value in [('keepalive_idle', keepalive_idle),
+                           ('keepalive_interval', keepalive_interval)]:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f'{key} must be a number')
+            if not value > 0:
+                raise ValueError(f'{key} must be positive')
+        if (isinstance(keepalive_count, bool) or
+                not isinstance(keepalive_count, int)):
+            raise TypeError('keepalive_count must be int')
+        if keepalive_count < 1:
+            raise ValueError('keepalive_count must be positive')
+        # the socket options take whole seconds: round up
+        keepalive = (math.ceil(keepalive_idle),
+                     math.ceil(keepalive_interval),
+                     keepalive_count)
 
     elif keepalive_interval is not None or keepalive_count is not None:
         raise ValueError('keepalive_interval and keepalive_count need '

@@ -1,0 +1,102 @@
+"""Playground TLS client built on `hat.drivers.tcp`.
+
+Run from the repository root, against ``tls_server.py``::
+
+    python playground/tls_client.py --port PORT --cafile cert.pem
+                                    [--host 127.0.0.1] [--message TEXT]
+
+or self-contained (creates a throwaway certificate, starts the echo server
+in-process, sends one line and exits)::
+
+    python playground/tls_client.py --demo
+
+Prints what was sent and received and the TLS version and cipher.
+
+"""
+
+from pathlib import Path
+import argparse
+import asyncio
+import ssl
+import sys
+import tempfile
+
+from tls_common import ensure_hat_drivers, make_self_signed_cert
+
+ensure_hat_drivers()
+
+from hat.drivers import tcp  # NOQA
+
+import tls_server  # NOQA
+
+
+async def run_client(host: str, port: int, cafile: Path,
+                     server_hostname: str, message: str) -> bool:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
+                                     cafile=str(cafile))
+    conn = await asyncio.wait_for(
+        tcp.connect(tcp.Address(host, port), name='tls-client', ssl=ctx,
+                    server_hostname=server_hostname), 10)
+    try:
+        tls = conn.ssl_object
+        print(f'connected {conn.info.local_addr.host}:'
+              f'{conn.info.local_addr.port} -> {host}:{port}')
+        print(f'TLS version: {tls.version()}')
+        print(f'cipher: {tls.cipher()[0]}')
+
+        data = (message + '\n').encode()
+        conn.write(data)
+        await conn.drain()
+        print(f'sent: {message}')
+
+        received = b''
+        while not received.endswith(b'\n'):
+            received += await asyncio.wait_for(conn.read(), 10)
+        print(f'received: {received.decode().rstrip()}')
+        print(f'bytes sent: {conn.bytes_sent}, '
+              f'bytes received: {conn.bytes_received}')
+        return received == data
+
+    finally:
+        await conn.async_close()
+
+
+async def demo(message: str) -> bool:
+    with tempfile.TemporaryDirectory(prefix='hat-tls-') as tmp:
+        cert, key = make_self_signed_cert(Path(tmp))
+        server = await tls_server.serve('127.0.0.1', 0, cert, key)
+        try:
+            addr = server.addresses[0]
+            print(f'demo server listening on {addr.host}:{addr.port}')
+            return await run_client(addr.host, addr.port, cert, 'localhost',
+                                    message)
+
+        finally:
+            await server.async_close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--demo', action='store_true',
+                        help='start the echo server in-process')
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int)
+    parser.add_argument('--cafile', type=Path,
+                        help="server's certificate (tls_server.py prints it)")
+    parser.add_argument('--server-hostname', default='localhost')
+    parser.add_argument('--message', default='hello over TLS')
+    args = parser.parse_args()
+
+    if args.demo:
+        ok = asyncio.run(demo(args.message))
+    else:
+        if args.port is None or args.cafile is None:
+            parser.error('--port and --cafile are needed (or use --demo)')
+        ok = asyncio.run(run_client(args.host, args.port, args.cafile,
+                                    args.server_hostname, args.message))
+
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
