@@ -543,7 +543,7 @@ class Connection(aio.Resource):
             self._transport.write(data)
 
         elif wbuf is _SENT:
-            self._wbuf = data
+            self._wbuf = data  # type: ignore[assignment]  # bytes by now
             self._loop.call_soon(self._flush)
 
         else:
