@@ -43,15 +43,24 @@ connections that are already open; while off it costs one level check.
 
 from collections.abc import Callable
 import asyncio
+import contextlib
 import errno
 import logging
 import math
 import socket
 import ssl
+import struct
 import sys
 import typing
 
 from hat import aio
+
+if sys.platform == 'linux':
+    import fcntl
+    import termios
+    _SIOCOUTQ: int | None = termios.TIOCOUTQ
+else:
+    _SIOCOUTQ = None
 
 
 mlog: logging.Logger = logging.getLogger(__name__)
@@ -152,7 +161,7 @@ async def connect(addr: Address,
 
     except (OSError, asyncio.TimeoutError) as e:
         raise ConnectionError(
-            f'connecting to {host}:{port} failed: {e or type(e).__name__}'
+            f'connecting to {host}:{port} failed: {str(e) or repr(e)}'
         ) from e
 
     return protocol.conn
@@ -201,12 +210,24 @@ async def listen(connection_cb: ConnectionCb,
                               close_timeout, keepalive_idle,
                               keepalive_interval, keepalive_count)
     kwargs.setdefault('backlog', DEFAULT_BACKLOG)
-    server = Server.__new__(Server)
-    server._init(connection_cb, bind_connections, settings)
     loop = asyncio.get_running_loop()
+    # asyncio's own loop reports failed server-side TLS handshakes only in
+    # debug mode, so there the server runs the handshakes itself (start_tls)
+    # to log them; uvloop's start_tls fails on accepted connections, so
+    # there the loop keeps doing them
+    tls = None
+    if (kwargs.get('ssl') is not None and
+            isinstance(loop, asyncio.BaseEventLoop)):
+        tls = {'sslcontext': kwargs.pop('ssl')}
+        for key in ('ssl_handshake_timeout', 'ssl_shutdown_timeout'):
+            if key in kwargs:
+                tls[key] = kwargs.pop(key)
+
+    server = Server.__new__(Server)
+    server._init(connection_cb, bind_connections, settings, tls)
     try:
         srv = await loop.create_server(
-            lambda: _Protocol(settings, server._on_connection),
+            lambda: _Protocol(settings, server._on_transport),
             host or None, port, **kwargs)
 
     except OSError as e:
@@ -233,8 +254,9 @@ class Server(aio.Resource):
 
     """
 
-    def _init(self, connection_cb, bind_connections, settings):
+    def _init(self, connection_cb, bind_connections, settings, tls):
         self._connection_cb = connection_cb
+        self._tls = tls
         self._settings = settings
         self._conns: set[Connection] | None = (set() if bind_connections
                                                else None)
@@ -259,6 +281,32 @@ class Server(aio.Resource):
     def name(self) -> str | None:
         """Name given to `listen`"""
         return self._settings.name
+
+    def _on_transport(self, protocol, transport):
+        conn = protocol.open(transport)
+        if self._tls is None:
+            self._on_connection(conn)
+
+        elif self._group.is_open:
+            transport.pause_reading()
+            self._group.spawn(self._start_tls, conn, protocol, transport)
+
+        else:
+            transport.close()
+
+    async def _start_tls(self, conn, protocol, transport):
+        loop = asyncio.get_running_loop()
+        try:
+            conn._transport = await loop.start_tls(
+                transport, protocol, server_side=True, **self._tls)
+
+        except Exception as e:
+            # start_tls has closed the transport
+            conn._log(logging.WARNING, 'TLS handshake failed: %r', e)
+            conn._on_lost(None)
+            return
+
+        self._on_connection(conn)
 
     def _on_connection(self, conn):
         if not self._group.is_open:
@@ -467,8 +515,7 @@ class Connection(aio.Resource):
         if (timeout is not None and not self._lost and
                 transport.get_write_buffer_size()):
             self._close_timer = self._loop.call_later(
-                timeout, self._on_close_timer,
-                transport.get_write_buffer_size())
+                timeout, self._on_close_timer, self._unsent())
 
     async def async_close(self):
         """Close the connection and wait until it is closed.
@@ -789,7 +836,7 @@ class Connection(aio.Resource):
         if self._lost:
             return
 
-        size = self._transport.get_write_buffer_size()
+        size = self._unsent()
         if size < last_size:
             self._close_timer = self._loop.call_later(
                 self._settings.close_timeout, self._on_close_timer, size)
@@ -798,7 +845,25 @@ class Connection(aio.Resource):
         self._log(logging.WARNING,
                   'peer accepted no data for %s s while closing: aborting',
                   self._settings.close_timeout)
+        # linger 0: the peer gets RST, so it cannot take the truncated
+        # stream for a complete one
+        sock = self._transport.get_extra_info('socket')
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                struct.pack('ii', 1, 0))
         self._transport.abort()
+
+    def _unsent(self):
+        # bytes written but not yet accepted by the peer, as far as known:
+        # the transport's buffer and, on Linux, the kernel's send queue
+        size = self._transport.get_write_buffer_size()
+        sock = self._transport.get_extra_info('socket')
+        if _SIOCOUTQ is not None and sock is not None:
+            with contextlib.suppress(OSError, ValueError):
+                queued = fcntl.ioctl(sock.fileno(), _SIOCOUTQ, bytes(4))
+                size += struct.unpack('i', queued)[0]
+        return size
 
     def _on_data(self, data):
         if data.__class__ is not bytes:
@@ -990,19 +1055,24 @@ class _Waiter:
 
 
 class _Protocol(asyncio.Protocol):
-    __slots__ = ('conn', '_settings', '_connection_cb')
+    __slots__ = ('_settings', '_transport_cb', 'conn')
 
-    def __init__(self, settings, connection_cb=None):
+    def __init__(self, settings, transport_cb=None):
         self._settings = settings
-        self._connection_cb = connection_cb
+        self._transport_cb = transport_cb
         self.conn: Connection
 
     def connection_made(self, transport):
+        if self._transport_cb is None:
+            self.open(transport)
+        else:
+            self._transport_cb(self, transport)
+
+    def open(self, transport):
         conn = Connection.__new__(Connection)
         conn._init(transport, self._settings)
         self.conn = conn
-        if self._connection_cb is not None:
-            self._connection_cb(conn)
+        return conn
 
     def data_received(self, data):
         self.conn._on_data(data)

@@ -1,0 +1,110 @@
+"""TPKT (RFC 1006) echo client, built on `hat.drivers.tpkt`.
+
+Run from the repository root (with ``tpkt_server.py`` running)::
+
+    python playground/tpkt_client.py [--host HOST] [--port PORT] [TEXT ...]
+
+Connects to HOST:PORT (default 127.0.0.1:10102) and sends every TEXT (or,
+with no TEXT arguments, every line typed on standard input until EOF) as one
+TPKT packet. As on a real ISO transport connection, the payload is a COTP
+data TPDU: the 3 byte header ``02 f0 80`` followed by the text. Prints what
+was sent and what came back; exits with 1 if an echo differs.
+
+"""
+
+from pathlib import Path
+import argparse
+import asyncio
+import sys
+
+try:
+    from hat.drivers import tcp, tpkt
+except ImportError:
+    # source checkout without installation: use src_py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'src_py'))
+    from hat.drivers import tcp, tpkt
+
+
+DEFAULT_HOST = '127.0.0.1'
+DEFAULT_PORT = 10102
+
+# COTP data TPDU header (ISO 8073): length indicator 2, DT, last data unit
+COTP_DT_HEADER = bytes([0x02, 0xF0, 0x80])
+
+
+async def echo_text(conn: tpkt.Connection, text: str) -> str:
+    """Send `text` in one packet and return the text echoed back"""
+    conn.write(COTP_DT_HEADER + text.encode())
+    await conn.drain()
+    payload = await conn.read()
+    return payload.removeprefix(COTP_DT_HEADER).decode(errors='replace')
+
+
+async def run(addr: tcp.Address, texts) -> bool:
+    """Send `texts` (iterable or async iterable of str) to an echo server
+
+    Prints ``sent: ...`` and ``received: ...`` for every text. Returns
+    ``True`` if every text came back unchanged.
+
+    """
+    conn = await tpkt.connect(addr, name='tpkt-echo-client')
+    ok = True
+    try:
+        async for text in _aiter(texts):
+            print(f'sent: {text}', flush=True)
+            received = await echo_text(conn, text)
+            print(f'received: {received}', flush=True)
+            if received != text:
+                ok = False
+
+    finally:
+        await conn.async_close()
+
+    return ok
+
+
+async def stdin_lines():
+    """Lines typed on standard input, until EOF"""
+    loop = asyncio.get_running_loop()
+    while True:
+        if sys.stdin.isatty():
+            print('> ', end='', flush=True)
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        yield line.rstrip('\r\n')
+
+
+async def _aiter(texts):
+    if hasattr(texts, '__aiter__'):
+        async for text in texts:
+            yield text
+    else:
+        for text in texts:
+            yield text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description='TPKT echo client')
+    parser.add_argument('--host', default=DEFAULT_HOST)
+    parser.add_argument('--port', type=int, default=DEFAULT_PORT)
+    parser.add_argument('texts', nargs='*', metavar='TEXT',
+                        help='texts to send (default: read standard input)')
+    args = parser.parse_args(argv)
+
+    texts = args.texts or stdin_lines()
+    try:
+        ok = asyncio.run(run(tcp.Address(args.host, args.port), texts))
+
+    except (ConnectionError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+
+    except KeyboardInterrupt:
+        return 130
+
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
