@@ -44,6 +44,7 @@ connections that are already open; while off it costs one level check.
 from collections.abc import Callable
 import asyncio
 import contextlib
+import contextvars
 import errno
 import logging
 import math
@@ -68,6 +69,13 @@ mlog: logging.Logger = logging.getLogger(__name__)
 
 comm_log: logging.Logger = logging.getLogger(__name__ + '.comm')
 """Communication logger (DEBUG: open/close events and data as hex)"""
+
+# Checked per chunk sent and received. `Logger.isEnabledFor` costs a Python
+# call; the logger's own cache of its answers (which logging clears in
+# place whenever a level changes) settles the usual case, logging off,
+# without one. Only a hint: anything but a cached False asks isEnabledFor.
+_comm_cache: dict = getattr(comm_log, '_cache', {})
+_DEBUG = logging.DEBUG
 
 DEFAULT_INPUT_BUFFER_LIMIT: int = 1024 * 1024
 """Default `input_buffer_limit` (bytes)"""
@@ -283,7 +291,7 @@ class Server(aio.Resource):
         return self._settings.name
 
     def _on_transport(self, protocol, transport):
-        conn = protocol.open(transport)
+        conn = protocol.conn
         if self._tls is None:
             self._on_connection(conn)
 
@@ -386,8 +394,7 @@ class Connection(aio.Resource):
                                   close_timeout, keepalive_idle,
                                   keepalive_interval, keepalive_count)
         transport = typing.cast(asyncio.Transport, writer.transport)
-        protocol = _Protocol(settings)
-        protocol.conn = self
+        protocol = _Protocol(settings, conn=self)
         self._init(transport, settings)
         self._stream_writer = writer  # its __del__ closes the transport
 
@@ -429,7 +436,7 @@ class Connection(aio.Resource):
         self._chunks: list[bytes] = []
         self._head = 0
         self._avail = 0
-        self._readers: list[list] | None = None
+        self._readers: list[_Waiter] = []
         self._eof = False
         self._reading_paused = False
         self._wbuf: bytes | bytearray | None = None
@@ -585,7 +592,8 @@ class Connection(aio.Resource):
         if wbuf is None:
             self._wbuf = _SENT
             self._bytes_sent += len(data)
-            if comm_log.isEnabledFor(logging.DEBUG):
+            if (_comm_cache.get(_DEBUG, True) and
+                    comm_log.isEnabledFor(_DEBUG)):
                 self._log_data('sent', data)
             self._transport.write(data)
 
@@ -647,26 +655,40 @@ class Connection(aio.Resource):
         if n == 0:
             return b''
 
-        if not self._avail or self._readers:
-            entry = self._enqueue(1)
+        readers = self._readers
+        if not self._avail or readers:
+            waiter = _Waiter(self._loop, 1)
+            readers.append(waiter)
+            if self._eof or self._reading_paused:
+                self._on_enqueue()
             try:
-                await entry[0]
+                await waiter
                 while not self._avail and not self._eof:
-                    await self._renew(entry)
+                    # still first in the queue: only the first is woken
+                    waiter = readers[0] = _Waiter(self._loop, 1)
+                    await waiter
 
             except BaseException:
-                self._dequeue(entry, True)
+                self._dequeue(waiter)
                 raise
 
-            self._dequeue(entry, False)
+            del readers[0]
 
         avail = self._avail
         if not avail:
             self._wake()
             raise ConnectionError(self._closed_msg('read from'))
 
-        data = self._take(avail if n < 0 or n > avail else n)
-        if self._readers:
+        if n < 0 or n > avail:
+            n = avail
+        data = self._chunks[0]
+        if len(data) == n and not self._head and not self._reading_paused:
+            # the first chunk is exactly what is asked for
+            del self._chunks[0]
+            self._avail = avail - n
+        else:
+            data = self._take(n)
+        if readers:
             self._wake()
         return data
 
@@ -674,7 +696,7 @@ class Connection(aio.Resource):
         """Read exactly `n` bytes.
 
         Nothing is allocated for `n` up front. Cancelling a waiting read
-        consumes nothing.
+        consumes nothing. `readexactly(0)` returns ``b''`` at once.
 
         Raises:
             TypeError: `n` is not an integer
@@ -683,21 +705,29 @@ class Connection(aio.Resource):
                 the bytes that were received are consumed
 
         """
-        if n.__class__ is not int or n < 0:
+        if n.__class__ is not int or n < 1:
             n = _check_count(n, allow_all=False)
+            if not n:
+                return b''
 
-        if self._avail < n or self._readers:
-            entry = self._enqueue(n)
+        readers = self._readers
+        if self._avail < n or readers:
+            waiter = _Waiter(self._loop, n)
+            readers.append(waiter)
+            if self._eof or self._reading_paused:
+                self._on_enqueue()
             try:
-                await entry[0]
+                await waiter
                 while self._avail < n and not self._eof:
-                    await self._renew(entry)
+                    # still first in the queue: only the first is woken
+                    waiter = readers[0] = _Waiter(self._loop, n)
+                    await waiter
 
             except BaseException:
-                self._dequeue(entry, True)
+                self._dequeue(waiter)
                 raise
 
-            self._dequeue(entry, False)
+            del readers[0]
 
             if self._avail < n:
                 if self._avail:
@@ -705,8 +735,14 @@ class Connection(aio.Resource):
                 self._wake()
                 raise ConnectionError(self._closed_msg('read from'))
 
-        data = self._take(n) if n else b''
-        if self._readers:
+        data = self._chunks[0]
+        if len(data) == n and not self._head and not self._reading_paused:
+            # the first chunk is exactly what is asked for
+            del self._chunks[0]
+            self._avail -= n
+        else:
+            data = self._take(n)
+        if readers:
             self._wake()
         return data
 
@@ -720,45 +756,32 @@ class Connection(aio.Resource):
             self._update_reading()
         return count
 
-    # Waiting readers form a queue of [future, need] entries. The future of
-    # the first entry is resolved once `need` bytes are available or at EOF;
-    # the reader then consumes and wakes the next one. Nothing is consumed
-    # for a reader before it runs, so cancelling a waiting reader loses
-    # nothing.
+    # Waiting readers form a queue of waiters. The first one is woken once
+    # its `need` bytes are available or at EOF; its reader then consumes,
+    # leaves the queue and wakes the next one. Nothing is consumed for a
+    # reader before it runs, so cancelling a waiting reader loses nothing.
+    # A woken reader that finds fewer than `need` bytes (reset_input_buffer
+    # ran in between) waits again. The hot paths (read, readexactly,
+    # _on_data) are written out inline: a Python call per message costs a
+    # few percent of throughput.
 
-    def _enqueue(self, need):
-        waiter = _Waiter(self._loop)
-        entry = [waiter, need]
-        readers = self._readers
-        if readers:
-            readers.append(entry)
-        else:
-            self._readers = [entry]
-            if self._eof:
-                waiter.wake_soon()
+    def _on_enqueue(self):
+        # a reader joined the queue at EOF or with reading paused
+        if self._eof:
+            self._wake()
         if self._reading_paused:
             self._update_reading()
-        return entry
 
-    def _renew(self, entry):
-        # bytes were discarded by reset_input_buffer after the wake-up
-        waiter = entry[0] = _Waiter(self._loop)
-        return waiter
-
-    def _dequeue(self, entry, failed):
-        readers = self._readers
-        if readers[0] is entry:
-            del readers[0]
-        else:
-            readers.remove(entry)
-        if failed:
-            self._wake()
+    def _dequeue(self, waiter):
+        # a reader leaves the queue early (cancelled or failed)
+        self._readers.remove(waiter)
+        self._wake()
 
     def _wake(self):
         readers = self._readers
         if readers:
-            waiter, need = readers[0]
-            if self._avail >= need or self._eof:
+            waiter = readers[0]
+            if self._avail >= waiter.need or self._eof:
                 waiter.wake_soon()
 
     def _take(self, n):
@@ -802,7 +825,7 @@ class Connection(aio.Resource):
 
         readers = self._readers
         avail = self._avail
-        starving = bool(readers) and readers[0][1] > avail
+        starving = bool(readers) and readers[0].need > avail
         if self._reading_paused:
             if starving or avail <= self._limit // 2:
                 self._reading_paused = False
@@ -817,7 +840,8 @@ class Connection(aio.Resource):
         self._wbuf = None
         if data and not self._lost:
             self._bytes_sent += len(data)
-            if comm_log.isEnabledFor(logging.DEBUG):
+            if (_comm_cache.get(_DEBUG, True) and
+                    comm_log.isEnabledFor(_DEBUG)):
                 self._log_data('sent', data)
             self._transport.write(data)
 
@@ -872,18 +896,26 @@ class Connection(aio.Resource):
         if self._wbuf is _SENT:
             self._wbuf = None
 
+        size = len(data)
         self._chunks.append(data)
-        self._avail += len(data)
-        self._bytes_received += len(data)
-        if comm_log.isEnabledFor(logging.DEBUG):
+        avail = self._avail = self._avail + size
+        self._bytes_received += size
+        if (_comm_cache.get(_DEBUG, True) and
+                comm_log.isEnabledFor(_DEBUG)):
             self._log_data('received', data)
 
         readers = self._readers
         if readers:
-            entry = readers[0]
-            if self._avail >= entry[1]:
-                # runs the reader's task step now, as part of this callback
-                entry[0].wake_now()
+            waiter = readers[0]
+            if avail >= waiter.need and waiter._state is _PENDING:
+                # resume the reader's task now, inside this callback: the
+                # event loop never runs data_received inside a task, and
+                # the read completes in the iteration its bytes arrived in
+                waiter._state = _DONE
+                callback = waiter._callback
+                if callback is not None:
+                    waiter._callback = None
+                    waiter._context.run(callback, waiter)
 
         if self._avail > self._limit:
             self._update_reading()
@@ -965,30 +997,25 @@ class _Waiter:
     """What a reading task waits on: a minimal future-like object.
 
     An asyncio Task accepts any object with the future protocol
-    (``_asyncio_future_blocking``, ``get_loop``, ``add_done_callback``,
-    ``result``, ``cancel``); only the Task awaiting it ever sees a waiter.
-    `wake_soon` resumes the task from the event loop like
-    `asyncio.Future.set_result`. `wake_now` resumes it at once, inside the
-    caller: the protocol calls it from ``data_received``, which the event
-    loop never runs inside a task, so a read completes in the same loop
-    iteration its bytes arrive in (no extra iteration, no task switch
-    through the ready queue).
+    (``_asyncio_future_blocking``, ``add_done_callback``, ``result``,
+    ``cancel``, and ``get_loop`` or else a ``_loop`` attribute: the
+    attribute spares a call per wait); only the Task awaiting it ever sees
+    a waiter. `wake_soon` resumes the task from the event loop like
+    `asyncio.Future.set_result`; `Connection._on_data` resumes it at once
+    by calling its callback (no extra loop iteration, no trip through the
+    ready queue).
 
     """
 
-    __slots__ = ('_asyncio_future_blocking', '_callback', '_cancel_msg',
-                 '_context', '_loop', '_state')
+    __slots__ = ('_asyncio_future_blocking', '_callback', '_context',
+                 '_loop', '_state', 'need')
 
-    def __init__(self, loop):
+    def __init__(self, loop, need):
+        # the other slots are set where they are first needed
         self._loop = loop
+        self.need = need
         self._state = _PENDING
         self._callback = None
-        self._context = None
-        self._cancel_msg = None
-        self._asyncio_future_blocking = False
-
-    def get_loop(self):
-        return self._loop
 
     def done(self):
         return self._state is not _PENDING
@@ -996,16 +1023,20 @@ class _Waiter:
     def cancelled(self):
         return self._state is _CANCELLED
 
-    def result(self):
-        if self._state is _CANCELLED:
-            raise asyncio.CancelledError(*(() if self._cancel_msg is None
-                                           else (self._cancel_msg,)))
+    # The task calls result() when it resumes. A cancelled waiter does not
+    # raise there: `cancel` returns False, which tells the task to throw
+    # CancelledError (with the message) into its coroutine at that step
+    # itself; `cancel` schedules the step. So result() always returns
+    # None, and a builtin saves a Python call per wait.
+    result: Callable[[], None] = staticmethod(type(None))
 
     def add_done_callback(self, fn, *, context=None):
         if self._state is _PENDING:
-            # awaited by one task only: a single callback
+            # awaited by one task only: a single callback; a Task always
+            # passes its context
             self._callback = fn
-            self._context = context
+            self._context = (contextvars.copy_context() if context is None
+                             else context)
         else:
             self._loop.call_soon(fn, self, context=context)
 
@@ -1016,28 +1047,15 @@ class _Waiter:
         return 0
 
     def cancel(self, msg=None):
-        if self._state is not _PENDING:
-            return False
-        self._state = _CANCELLED
-        self._cancel_msg = msg
-        self._schedule()
-        return True
+        if self._state is _PENDING:
+            self._state = _CANCELLED
+            self._schedule()
+        return False
 
     def wake_soon(self):
         if self._state is _PENDING:
             self._state = _DONE
             self._schedule()
-
-    def wake_now(self):
-        if self._state is _PENDING:
-            self._state = _DONE
-            callback = self._callback
-            if callback is not None:
-                self._callback = None
-                if self._context is None:
-                    callback(self)
-                else:
-                    self._context.run(callback, self)
 
     def _schedule(self):
         callback = self._callback
@@ -1046,10 +1064,10 @@ class _Waiter:
             self._loop.call_soon(callback, self, context=self._context)
 
     def __await__(self):
+        # the task resumes this only after `result` returned: done
         if self._state is _PENDING:
             self._asyncio_future_blocking = True
             yield self
-        return self.result()
 
     __iter__ = __await__
 
@@ -1057,25 +1075,20 @@ class _Waiter:
 class _Protocol(asyncio.Protocol):
     __slots__ = ('_settings', '_transport_cb', 'conn')
 
-    def __init__(self, settings, transport_cb=None):
+    def __init__(self, settings, transport_cb=None, conn=None):
         self._settings = settings
         self._transport_cb = transport_cb
-        self.conn: Connection
-
-    def connection_made(self, transport):
-        if self._transport_cb is None:
-            self.open(transport)
-        else:
-            self._transport_cb(self, transport)
-
-    def open(self, transport):
-        conn = Connection.__new__(Connection)
-        conn._init(transport, self._settings)
         self.conn = conn
-        return conn
 
     def data_received(self, data):
         self.conn._on_data(data)
+
+    def connection_made(self, transport):
+        if self.conn is None:
+            self.conn = Connection.__new__(Connection)
+        self.conn._init(transport, self._settings)
+        if self._transport_cb is not None:
+            self._transport_cb(self, transport)
 
     def eof_received(self):
         return self.conn._on_eof()
