@@ -7,6 +7,7 @@ All traffic stays on the loopback interface. Tests that need something to
 
 import asyncio
 import contextlib
+import contextvars
 import errno
 import gc
 import logging
@@ -904,6 +905,54 @@ async def test_cancelled_pending_read_loses_no_bytes(pair, method):
     finally:
         first.cancel()
         second.cancel()
+
+
+@pytest.mark.parametrize('method', ['read', 'readexactly'])
+async def test_cancelled_pending_read_carries_cancel_message(pair, method):
+    client, server = pair
+    read = asyncio.create_task(getattr(client, method)(3))
+    await turn()
+    read.cancel('shutting down')
+    with pytest.raises(asyncio.CancelledError) as exc_info:
+        await asyncio.wait_for(read, WAIT)
+    assert exc_info.value.args == ('shutting down',)
+
+    server.write(b'abc')
+    assert await asyncio.wait_for(client.readexactly(3), WAIT) == b'abc'
+
+
+@pytest.mark.parametrize('method', ['read', 'readexactly'])
+async def test_woken_reader_runs_in_its_own_context(pair, method):
+    """A reader resumed by arriving data runs in its task's context, not in
+    the context of the transport callback that delivered the data."""
+    client, server = pair
+    var = contextvars.ContextVar('var', default='unset')
+
+    async def reader(value):
+        var.set(value)
+        data = await getattr(client, method)(3)
+        return data, var.get()
+
+    first = asyncio.create_task(reader('first'))
+    second = asyncio.create_task(reader('second'))
+    await turn()
+    server.write(b'abcdef')
+    assert await asyncio.wait_for(first, WAIT) == (b'abc', 'first')
+    assert await asyncio.wait_for(second, WAIT) == (b'def', 'second')
+
+
+async def test_readexactly_zero_returns_empty_bytes_at_once(pair):
+    client, server = pair
+    pending = asyncio.create_task(client.readexactly(2))
+    await turn()
+    assert await asyncio.wait_for(client.readexactly(0), WAIT) == b''
+    assert not pending.done()
+    server.write(b'xy')
+    assert await asyncio.wait_for(pending, WAIT) == b'xy'
+
+    await server.async_close()
+    await asyncio.wait_for(client.wait_closing(), WAIT)
+    assert await asyncio.wait_for(client.readexactly(0), WAIT) == b''
 
 
 @pytest.mark.parametrize('method', ['read', 'readexactly'])

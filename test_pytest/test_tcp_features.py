@@ -552,6 +552,31 @@ async def test_comm_log_alone(caplog):
 
 
 @pytest.mark.timeout(20)
+async def test_comm_log_switched_on_and_off_for_open_connection(caplog):
+    """Operators turn the communication log on at run time: connections
+    that are already open start (and stop) logging their data."""
+    caplog.set_level(logging.INFO, logger=_COMM)
+    async with _pair(client_kwargs={'name': 'cli'}) as (_, client, server):
+        client.write(b'quiet')
+        assert await _wait(server.readexactly(5)) == b'quiet'
+        assert not [r for r in caplog.records if r.name == _COMM]
+
+        caplog.set_level(logging.DEBUG, logger=_COMM)
+        client.write(b'loud')
+        assert await _wait(server.readexactly(4)) == b'loud'
+        server.write(b'back')
+        assert await _wait(client.readexactly(4)) == b'back'
+        assert _comm_data(caplog.records, client, 'sent') == b'loud'
+        assert _comm_data(caplog.records, client, 'received') == b'back'
+
+        caplog.set_level(logging.INFO, logger=_COMM)
+        caplog.clear()
+        client.write(b'quiet again')
+        assert await _wait(server.readexactly(11)) == b'quiet again'
+        assert not [r for r in caplog.records if r.name == _COMM]
+
+
+@pytest.mark.timeout(20)
 async def test_module_log_without_comm_log(caplog):
     # (caplog.set_level also sets its handler's level: DEBUG last)
     caplog.set_level(logging.INFO, logger=_COMM)
