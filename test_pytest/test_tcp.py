@@ -1169,6 +1169,35 @@ async def test_wrap_resumes_reader_paused_by_stream_limit(addr):
         await close_all(server, conn, srv)
 
 
+async def test_wrap_keeps_reading_paused_over_input_buffer_limit(addr):
+    # the StreamReader had buffered more than the connection's own limit:
+    # reading stays paused (memory stays bounded) until the bytes are read
+    conns = aio.Queue()
+    srv = await tcp.listen(conns.put_nowait, addr)
+    conn = server = writer = None
+    try:
+        reader, writer = await asyncio.open_connection(*addr, limit=64 * 1024)
+        server = await asyncio.wait_for(conns.get(), WAIT)
+        data = os.urandom(4 * 1024 * 1024)
+        server.write(data)
+        await turn_until(lambda: len(reader._buffer) > 64 * 1024 and
+                         not writer.transport.is_reading())
+        buffered = len(reader._buffer)
+
+        conn = tcp.Connection(reader, writer, input_buffer_limit=16 * 1024)
+        assert not writer.transport.is_reading()
+        await asyncio.sleep(IDLE)
+        assert conn.bytes_received == buffered
+
+        assert (await asyncio.wait_for(conn.readexactly(len(data)), WAIT) ==
+                data)
+
+    finally:
+        if conn is None and writer is not None:
+            writer.close()
+        await close_all(server, conn, srv)
+
+
 async def test_wrap_survives_caller_dropping_reader_and_writer(addr):
     # the connection takes over the transport: the caller does not keep
     # (and should not need to keep) the StreamReader/StreamWriter objects

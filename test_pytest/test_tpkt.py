@@ -591,6 +591,55 @@ async def test_local_close_mid_packet_not_logged_as_error(caplog):
     assert_no_error_logged(caplog)
 
 
+async def wait_received(conn, count):
+    """Wait until the TCP connection under TPKT `conn` has received `count`
+    bytes (no event exists for that: poll)"""
+    async def poll():
+        while conn._conn.bytes_received < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+
+    await asyncio.wait_for(poll(), 5)
+
+
+@pytest.mark.parametrize('how', ['async_group', 'bound_server',
+                                 'peer_eof'])
+async def test_close_mid_packet_logged_only_when_peer_cut_it(caplog, how):
+    """Closing this side through any of its handles while a packet is
+    half received is not a protocol error; the peer ending the stream
+    there is (ERROR)."""
+    conn_queue = aio.Queue()
+    srv = await tpkt.listen(conn_queue.put_nowait, any_port,
+                            bind_connections=(how == 'bound_server'))
+    raw = conn = None
+    try:
+        raw = await tcp.connect(srv.addresses[0])
+        conn = await conn_queue.get()
+        read_task = asyncio.create_task(conn.read())
+        raw.write(header(100) + b'abc')
+        await wait_received(conn, 7)
+
+        if how == 'async_group':
+            await conn.async_group.async_close()
+        elif how == 'bound_server':
+            await srv.async_close()
+        else:
+            await raw.async_close()
+
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(read_task, 5)
+        await asyncio.wait_for(conn.wait_closed(), 5)
+        if how == 'peer_eof':
+            assert_error_logged(caplog, 'packet of length 100')
+        else:
+            assert_no_error_logged(caplog)
+
+    finally:
+        for c in (raw, conn):
+            if c is not None:
+                await c.async_close()
+        await srv.async_close()
+
+
 # --- bad input --------------------------------------------------------------
 
 

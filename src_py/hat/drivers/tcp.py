@@ -15,9 +15,10 @@ Guarantees, on every event loop (asyncio and uvloop):
   and after the connection itself was closed. Only when they are exhausted
   does a read raise `ConnectionError`.
 * `Connection.write` never drops data silently: it either accepts the data
-  or raises `ConnectionError` (connection closing or closed). Writes made
-  within one event loop iteration are coalesced and handed to the socket at
-  the start of the next iteration; closing flushes them.
+  or raises `ConnectionError` (connection closing or closed). A write is
+  handed to the socket at once; the writes that follow it within the same
+  event loop iteration are coalesced and handed to the socket together at
+  the start of the next iteration (no timer); closing flushes them.
 * Closing a connection fails pending reads with `ConnectionError`, flushes
   the data already written and then sends FIN. If the peer accepts no data
   for `close_timeout` seconds the connection is aborted instead, so closing
@@ -28,7 +29,8 @@ Guarantees, on every event loop (asyncio and uvloop):
 * Memory held for unread data is bounded by `input_buffer_limit`: above it,
   reading from the socket pauses and TCP flow control stops the peer. A
   pending `Connection.readexactly` that needs more than the limit lets the
-  buffer grow to what it asked for.
+  buffer grow to what it asked for (bound `n` when it comes from an
+  untrusted peer).
 * Connections need no background task; a `Connection.async_group` is only
   created when it is asked for.
 
@@ -37,7 +39,27 @@ Loggers: ``hat.drivers.tcp`` logs errors and lifetime events; records carry
 ``hat.drivers.tcp.comm`` is the communication log: at DEBUG level it records
 opening and closing of every connection and every chunk sent and received,
 as hex. Its level is checked per chunk, so it can be switched on and off for
-connections that are already open; while off it costs one level check.
+connections that are already open; while off it costs a dictionary lookup.
+
+Examples (see the documentation pages for more)::
+
+    # TLS, a name for the logs, dead-peer detection after 5 + 2 * 3 s
+    conn = await tcp.connect(tcp.Address('rtu1.example', 19998),
+                             ssl=ssl.create_default_context(cafile='ca.pem'),
+                             name='rtu1', keepalive_idle=5,
+                             keepalive_interval=2, keepalive_count=3)
+    print(conn.ssl_object.version(), conn.bytes_sent, conn.bytes_received)
+
+    # at most 64 KiB of unread input; drop stale bytes after a bad frame
+    conn = await tcp.connect(addr, input_buffer_limit=64 * 1024)
+    discarded = await conn.reset_input_buffer()
+
+    # communication log (hex dump of every chunk) for open connections too
+    logging.getLogger('hat.drivers.tcp.comm').setLevel(logging.DEBUG)
+
+    # IPv6; host None or '' listens on every address family
+    srv = await tcp.listen(on_connection, tcp.Address('::', 2404))
+    srv = await tcp.listen(on_connection, tcp.Address(None, 2404))
 
 """
 
@@ -191,8 +213,10 @@ async def listen(connection_cb: ConnectionCb,
     """Create a listening TCP server.
 
     `connection_cb` is called once for every accepted connection. If it
-    raises, or it is a coroutine that raises or is cancelled, that connection
-    is closed and the error is logged; the server keeps serving.
+    raises, or it is a coroutine that raises, the error is logged and that
+    connection is closed; a coroutine that is cancelled (closing the server
+    cancels running ones) also closes its connection. The server keeps
+    serving in every case.
 
     Args:
         connection_cb: called with each new `Connection`
@@ -419,7 +443,8 @@ class Connection(aio.Resource):
         elif reader.at_eof():
             self._on_eof()
 
-        elif not transport.is_reading():
+        elif not self._reading_paused and not transport.is_reading():
+            # paused by the StreamReader's own limit, not by ours
             transport.resume_reading()
 
     def _init(self, transport, settings):
@@ -695,8 +720,10 @@ class Connection(aio.Resource):
     async def readexactly(self, n: int) -> bytes:
         """Read exactly `n` bytes.
 
-        Nothing is allocated for `n` up front. Cancelling a waiting read
-        consumes nothing. `readexactly(0)` returns ``b''`` at once.
+        Nothing is allocated for `n` up front, but while this read waits the
+        input buffer may grow to `n` bytes, beyond `input_buffer_limit`:
+        bound `n` when it comes from an untrusted peer. Cancelling a waiting
+        read consumes nothing. `readexactly(0)` returns ``b''`` at once.
 
         Raises:
             TypeError: `n` is not an integer
@@ -747,7 +774,15 @@ class Connection(aio.Resource):
         return data
 
     async def reset_input_buffer(self) -> int:
-        """Discard every buffered unread byte; return how many there were"""
+        """Discard every buffered unread byte; return how many there were.
+
+        Pending reads keep waiting for new bytes. Typical use, after a
+        framing error::
+
+            discarded = await conn.reset_input_buffer()
+            conn.write(request)  # start over with a fresh request
+
+        """
         count = self._avail
         self._chunks.clear()
         self._head = 0

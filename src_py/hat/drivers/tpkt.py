@@ -102,14 +102,21 @@ async def listen(connection_cb: ConnectionCb,
 
     """
 
-    def on_connection(conn):
-        # a coroutine returned here is awaited by tcp's server
-        return connection_cb(Connection(conn))
+    server = Server.__new__(Server)
+    server._srv = None
 
-    srv = await tcp.listen(on_connection, addr,
-                           bind_connections=bind_connections,
-                           **kwargs)
-    return Server(srv)
+    def on_connection(conn):
+        tpkt_conn = Connection(conn)
+        if bind_connections:
+            # the server closing it is a local close, not the peer's doing
+            tpkt_conn._server = server
+        # a coroutine returned here is awaited by tcp's server
+        return connection_cb(tpkt_conn)
+
+    server._srv = await tcp.listen(on_connection, addr,
+                                   bind_connections=bind_connections,
+                                   **kwargs)
+    return server
 
 
 class Server(aio.Resource):
@@ -121,22 +128,33 @@ class Server(aio.Resource):
     """
 
     def __init__(self, srv: tcp.Server):
-        self._srv = srv
+        self._srv: tcp.Server | None = srv
+
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        # None while `listen` is still starting it
+        return self._srv is None or self._srv.is_open
 
     @property
     def async_group(self) -> aio.Group:
         """Async group"""
-        return self._srv.async_group
+        return self._tcp_server.async_group
 
     @property
     def addresses(self) -> list[tcp.Address]:
         """Addresses the server listens on (with the real bound ports)"""
-        return self._srv.addresses
+        return self._tcp_server.addresses
 
     @property
     def name(self) -> str | None:
         """Name given to `listen`"""
-        return self._srv.name
+        return self._tcp_server.name
+
+    @property
+    def _tcp_server(self) -> tcp.Server:
+        assert self._srv is not None
+        return self._srv
 
 
 class Connection(aio.Resource):
@@ -144,8 +162,9 @@ class Connection(aio.Resource):
 
     Usually created by `connect` and `listen`; it can also wrap an open
     `hat.drivers.tcp.Connection` (which must not be used directly
-    afterwards). Closing one closes the other; `async_group` is the TCP
-    connection's.
+    afterwards). Closing one closes the other. `async_group` is a subgroup
+    of the TCP connection's (created when first asked for): closing it
+    closes the connection.
 
     Reads need no background task: `read` reads directly from the TCP
     connection. Concurrent reads are served one at a time in call order,
@@ -163,13 +182,26 @@ class Connection(aio.Resource):
         self._header = b''
         self._payload_size: int | None = None
         self._error: str | None = None
+        # closed by this side (close, async_group or a server with
+        # bind_connections): a packet cut short is then no protocol error
         self._closed_locally = False
+        self._server: Server | None = None
+        self._group: aio.Group | None = None
 
     @property
     def async_group(self) -> aio.Group:
-        """Async group (the TCP connection's; closing it closes the
-        connection)"""
-        return self._conn.async_group
+        """Async group (a subgroup of the TCP connection's, created on
+        first use; closing it closes the connection)"""
+        if self._group is None:
+            self._group = self._conn.async_group.create_subgroup()
+            self._group.spawn(aio.call_on_cancel, self._on_group_closed)
+        return self._group
+
+    def _on_group_closed(self):
+        # the TCP connection closing closes this group too: only a group
+        # closed while the connection is still open is closed locally
+        if self._conn.is_open:
+            self.close()
 
     @property
     def is_open(self) -> bool:
@@ -324,7 +356,8 @@ class Connection(aio.Resource):
             what = f'packet of length {HEADER_SIZE + payload_size}'
         msg = f'connection closed in the middle of a TPKT {what}'
 
-        if self._closed_locally:
+        if self._closed_locally or (self._server is not None and
+                                    not self._server.is_open):
             # our own close interrupted the packet: not a peer's fault
             self._fail(msg, logging.DEBUG)
         else:
