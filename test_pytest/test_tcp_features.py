@@ -9,10 +9,12 @@ server it creates.
 import asyncio
 import contextlib
 import inspect
+import itertools
 import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -793,91 +795,248 @@ async def test_keepalive_constructor():
         await _wait(srv.async_close())
 
 
-TCP_REPAIR = 19
+# A peer that vanishes silently: it runs in its own network namespace,
+# joined to this one by a veth pair. Setting its end of the veth down makes
+# everything between the two drop silently: no FIN, RST or ICMP reaches
+# this side, as if the peer's host had lost power or its cable.
+
+_SILENT_PEER = r'''
+import socket, sys
+
+host, peer_host, accepts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ports = [int(i) for i in sys.argv[4:]]
+lsock = socket.create_server((peer_host, 0))
+lsock.settimeout(10)
+print(lsock.getsockname()[1], flush=True)
+held = [socket.create_connection((host, port), timeout=10) for port in ports]
+held.extend(lsock.accept()[0] for _ in range(accepts))
+print('ready', flush=True)
+sys.stdin.read()  # hold the connections until killed
+'''
+
+_CAP_NET_ADMIN = 12
+_CAP_SYS_ADMIN = 21
+
+_silent_link_ids = itertools.count()
 
 
-def _tcp_repair_available():
+def _effective_capabilities():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('CapEff:'):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def _keepalive_probes_sent():
+    """Keepalive probes sent in this network namespace (TcpExt
+    TCPKeepAlive)"""
+    with open('/proc/net/netstat') as f:
+        lines = [line.split() for line in f]
+    for names, values in zip(lines[::2], lines[1::2], strict=True):
+        if names[0] == 'TcpExt:':
+            return int(values[names.index('TCPKeepAlive')])
+    raise RuntimeError('no TcpExt TCPKeepAlive in /proc/net/netstat')
+
+
+class _SilentLink:
+    """veth pair from this network namespace (`host_dev`, `host_ip`) to
+    a new one (`netns`: `peer_dev`, `peer_ip`) on a private /30"""
+
+    def __init__(self, ip):
+        n = next(_silent_link_ids) % 1000
+        pid = os.getpid()
+        self.ip = ip
+        self.netns = f'hat-drivers-keepalive-{pid}-{n}'
+        self.host_dev = f'hk{pid:x}{n}h'
+        self.peer_dev = f'hk{pid:x}{n}p'
+        block = (pid * 8 + n) % 16384
+        net = f'10.213.{block >> 6}'
+        self.host_ip = f'{net}.{(block & 63) * 4 + 1}'
+        self.peer_ip = f'{net}.{(block & 63) * 4 + 2}'
+        mac = f'02:68:6b:{block >> 8:02x}:{block & 0xff:02x}'
+        self.host_mac = f'{mac}:01'
+        self.peer_mac = f'{mac}:02'
+        self.created = []
+
+    def run(self, *args, check=True):
+        result = subprocess.run([self.ip, *args], stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=10)
+        if check and result.returncode:
+            raise RuntimeError(f'ip {" ".join(args)} failed: '
+                               f'{result.stderr.strip()}')
+        return result
+
+    def setup(self):
+        """Returns the reason why it cannot be set up, None on success"""
+        result = self.run('netns', 'add', self.netns, check=False)
+        if result.returncode:
+            return (f'cannot create a network namespace: '
+                    f'{result.stderr.strip()}')
+        self.created.append('netns')
+
+        result = self.run('link', 'add', self.host_dev,
+                          'address', self.host_mac, 'type', 'veth',
+                          'peer', 'name', self.peer_dev,
+                          'address', self.peer_mac, 'netns', self.netns,
+                          check=False)
+        if result.returncode:
+            return f'cannot create a veth pair: {result.stderr.strip()}'
+        self.created.append('veth')
+
+        netns = ('-n', self.netns)
+        for prefix, dev, addr, peer_addr, peer_mac in [
+                ((), self.host_dev, self.host_ip, self.peer_ip,
+                 self.peer_mac),
+                (netns, self.peer_dev, self.peer_ip, self.host_ip,
+                 self.host_mac)]:
+            # no IPv6 link-local address, so no traffic of its own
+            self.run(*prefix, 'link', 'set', dev, 'addrgenmode', 'none')
+            self.run(*prefix, 'addr', 'add', f'{addr}/30', 'dev', dev)
+            self.run(*prefix, 'link', 'set', dev, 'up')
+            # no ARP either: a failing resolution would make the local
+            # kernel report "host unreachable" by itself
+            self.run(*prefix, 'neigh', 'replace', peer_addr,
+                     'lladdr', peer_mac, 'dev', dev, 'nud', 'permanent')
+        return None
+
+    def cleanup(self):
+        """Removes what `setup` created, also after failures"""
+        if 'veth' in self.created:
+            # deleting the namespace would remove the pair only later
+            self.run('link', 'del', self.host_dev, check=False)
+        if 'netns' in self.created:
+            # processes left in the namespace (only peers of this test
+            # run there) would keep it alive
+            result = self.run('netns', 'pids', self.netns, check=False)
+            for pid in result.stdout.split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+            self.run('netns', 'del', self.netns, check=False)
+        self.created.clear()
+
+    def host_rx_packets(self):
+        path = Path('/sys/class/net', self.host_dev, 'statistics/rx_packets')
+        return int(path.read_text())
+
+    async def vanish(self):
+        """The peer's end goes down: from now on, everything sent to the
+        peer is dropped and nothing comes from it"""
+        proc = await asyncio.create_subprocess_exec(
+            self.ip, '-n', self.netns, 'link', 'set', self.peer_dev, 'down',
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        try:
+            _, err = await _wait(proc.communicate())
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert proc.returncode == 0, err.decode()
+
+
+@pytest.fixture
+def silent_link():
     if not sys.platform.startswith('linux'):
-        return 'TCP_REPAIR is Linux only'
-    sock = socket.socket()
+        pytest.skip('needs Linux network namespaces')
+    ip = shutil.which('ip', path=os.pathsep.join(
+        [os.environ.get('PATH', os.defpath), '/usr/sbin', '/sbin']))
+    if ip is None:
+        pytest.skip('iproute2 `ip` not found')
+    caps = _effective_capabilities()
+    for cap, name in [(_CAP_NET_ADMIN, 'CAP_NET_ADMIN'),
+                      (_CAP_SYS_ADMIN, 'CAP_SYS_ADMIN')]:
+        if not caps & (1 << cap):
+            pytest.skip(f'network namespaces need root ({name})')
+
+    link = _SilentLink(ip)
     try:
-        sock.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 1)
-    except OSError as e:
-        return f'TCP_REPAIR not permitted (needs CAP_NET_ADMIN/root): {e}'
+        reason = link.setup()
+        if reason:
+            pytest.skip(reason)
+        yield link
+
     finally:
-        sock.close()
-    return None
-
-
-def _vanish(sock):
-    """Close a socket without FIN or RST: the kernel drops it silently."""
-    sock.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 1)
-    sock.close()
+        link.cleanup()
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize('side', ['listen', 'connect'])
-async def test_keepalive_detects_vanished_peer(side):
-    reason = _tcp_repair_available()
-    if reason:
-        pytest.skip(reason)
-
-    idle, interval, count = 1, 1, 2
+async def test_keepalive_detects_silent_peer(silent_link):
+    """A peer that goes silent, without FIN or RST, is detected within the
+    configured keepalive time on connected and on accepted connections;
+    connections without keepalive on the same path stay open."""
+    link = silent_link
+    idle, interval, count = 1, 1, 3
     keepalive = {'keepalive_idle': idle, 'keepalive_interval': interval,
                  'keepalive_count': count}
-    bound = idle + interval * count + 2
+    # probes at idle, idle + interval, ...; dropped after the last one
+    # goes unanswered for an interval
+    earliest = idle + interval * (count - 1)
+    latest = idle + interval * count + 1
 
-    conns = []
+    queues = {'listen': asyncio.Queue(), 'listen control': asyncio.Queue()}
     servers = []
-    peers = []
-    lsock = None
+    conns = {}
+    peer = None
     try:
-        if side == 'listen':
-            # our servers accept; raw peers connect and vanish
-            for kwargs in (keepalive, {}):
-                queue = asyncio.Queue()
-                addr = _addr()
-                servers.append(await tcp.listen(queue.put_nowait, addr,
-                                                **kwargs))
-                peer = socket.socket()
-                peers.append(peer)
-                peer.setblocking(False)
-                await _wait(asyncio.get_running_loop().sock_connect(
-                    peer, addr))
-                conns.append(await _wait(queue.get()))
+        for key, kwargs in [('listen', keepalive), ('listen control', {})]:
+            servers.append(await tcp.listen(
+                queues[key].put_nowait, tcp.Address(link.host_ip, 0),
+                **kwargs))
+        peer = await asyncio.create_subprocess_exec(
+            link.ip, 'netns', 'exec', link.netns,
+            sys.executable, '-c', _SILENT_PEER, link.host_ip, link.peer_ip,
+            '2', *(str(srv.addresses[0].port) for srv in servers),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        line = await _wait(peer.stdout.readline())
+        assert line.strip().isdigit(), f'peer failed: {line!r}'
+        peer_addr = tcp.Address(link.peer_ip, int(line))
 
-        else:
-            # we connect to a raw listening socket whose peers vanish
-            lsock = socket.socket()
-            lsock.bind(('127.0.0.1', 0))
-            lsock.listen()
-            addr = tcp.Address(*lsock.getsockname())
-            for kwargs in (keepalive, {}):
-                conns.append(await _wait(tcp.connect(addr, **kwargs)))
-                peer, _ = lsock.accept()
-                peers.append(peer)
+        conns['connect'] = await _wait(tcp.connect(peer_addr, **keepalive))
+        conns['connect control'] = await _wait(tcp.connect(peer_addr))
+        for key, queue in queues.items():
+            conns[key] = await _wait(queue.get())
+        assert await _wait(peer.stdout.readline()) == b'ready\n'
 
-        conn, control = conns
-        for peer in peers:
-            _vanish(peer)
-
+        probes = _keepalive_probes_sent()
+        received = link.host_rx_packets()
+        await link.vanish()
         start = time.monotonic()
-        await _wait(conn.wait_closing(), bound)
-        elapsed = time.monotonic() - start
-        assert elapsed >= idle * 0.5, 'closed before any keepalive probe'
-        # the peer really left without FIN/RST: without keepalive the
-        # connection is still believed open
-        assert control.is_open
+
+        async def detect(conn):
+            await conn.wait_closing()
+            return time.monotonic() - start
+
+        elapsed = dict(zip(['connect', 'listen'], await _wait(
+            asyncio.gather(detect(conns['connect']),
+                           detect(conns['listen'])),
+            latest + 5), strict=True))
+
+        for key in ['connect', 'listen']:
+            assert earliest <= elapsed[key] <= latest, (
+                f'{key}: detected after {elapsed[key]:.2f} s, expected '
+                f'{earliest}..{latest} s')
+            # the kernel gave up on unanswered probes (a RST would be
+            # "reset by peer", a FIN no error at all)
+            with pytest.raises(ConnectionError, match='(?i)timed out'):
+                await _wait(conns[key].read())
+
+        # nothing at all came from the peer after it vanished
+        assert link.host_rx_packets() == received
+        # at least `count` probes per keepalive connection went out
+        assert _keepalive_probes_sent() - probes >= 2 * count
+        # without keepalive, the silent peer goes unnoticed
+        for key in ['connect control', 'listen control']:
+            assert conns[key].is_open, key
 
     finally:
-        for conn in conns:
+        if peer is not None and peer.returncode is None:
+            peer.kill()
+            await _wait(peer.wait())
+        for conn in conns.values():
             await _wait(conn.async_close())
         for srv in servers:
             await _wait(srv.async_close())
-        for peer in peers:
-            peer.close()
-        if lsock is not None:
-            lsock.close()
 
 
 async def test_keepalive_arguments_validated():

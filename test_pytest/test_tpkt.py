@@ -2,6 +2,7 @@ import ast
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import shutil
 import signal
@@ -805,6 +806,18 @@ def test_uses_only_public_tcp_api():
 
 # --- real world check: Wireshark's TPKT dissector ---------------------------
 
+# set (by .ci/run, once it has installed tshark) where this check must run:
+# if it cannot, it fails instead of skipping
+REQUIRE_TSHARK = 'HAT_DRIVERS_REQUIRE_TSHARK'
+
+
+def tshark_unavailable(reason):
+    """Skip the test, or fail it if `REQUIRE_TSHARK` is set"""
+    if os.environ.get(REQUIRE_TSHARK, '') not in ('', '0'):
+        pytest.fail(f'{reason} ({REQUIRE_TSHARK} is set: tshark must run '
+                    f'here)', pytrace=False)
+    pytest.skip(reason)
+
 
 @contextlib.asynccontextmanager
 async def tshark_capture(port, pcap_path):
@@ -814,12 +827,13 @@ async def tshark_capture(port, pcap_path):
     started once a probe connection to it shows up in tshark's live output
     (tshark announces capturing before its capture process has started).
     Yields an `aio.Queue` of live dissected lines (fields: tcp.srcport,
-    tpkt.length). Skips the test if tshark is missing or cannot capture.
+    tpkt.length). Skips the test if tshark is missing or cannot capture
+    (fails it instead if `REQUIRE_TSHARK` is set).
 
     """
     tshark = shutil.which('tshark')
     if tshark is None:
-        pytest.skip('tshark is not installed (apt-get install tshark)')
+        tshark_unavailable('tshark is not installed (apt-get install tshark)')
 
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -832,7 +846,7 @@ async def tshark_capture(port, pcap_path):
             stderr=subprocess.PIPE)
 
     except OSError as e:
-        pytest.skip(f'tshark cannot be started: {e}')
+        tshark_unavailable(f'tshark cannot be started: {e}')
 
     lines = aio.Queue()
     stderr = []
@@ -872,8 +886,8 @@ async def tshark_capture(port, pcap_path):
             # tshark exited, for example without permission to capture
             await asyncio.wait_for(proc.wait(), 30)
             await asyncio.wait_for(stderr_task, 30)
-            pytest.skip(f'tshark cannot capture on lo (exit status '
-                        f'{proc.returncode}): {stderr_text()}')
+            tshark_unavailable(f'tshark cannot capture on lo (exit status '
+                               f'{proc.returncode}): {stderr_text()}')
 
         except asyncio.TimeoutError:
             pytest.fail(f'tshark captures nothing on lo: {stderr_text()}')
@@ -892,22 +906,34 @@ async def tshark_capture(port, pcap_path):
         await group.async_close()
 
 
-def tshark_decode(pcap_path, port):
+async def tshark_decode(pcap_path, port):
     """(tcp.srcport, [(tpkt.version, tpkt.length, cotp.type)], malformed)
     for every frame of `pcap_path` that contains TPKT"""
-    result = subprocess.run(
-        ['tshark', '-r', str(pcap_path),
-         '-d', f'tcp.port=={port},tpkt',
-         '-o', 'tcp.desegment_tcp_streams:TRUE',
-         '-o', 'tpkt.desegment:TRUE',
-         '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=,',
-         '-e', 'tcp.srcport', '-e', 'tpkt.version', '-e', 'tpkt.length',
-         '-e', 'cotp.type', '-e', '_ws.malformed'],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=60, check=True)
+    proc = await asyncio.create_subprocess_exec(
+        'tshark', '-r', str(pcap_path),
+        '-d', f'tcp.port=={port},tpkt',
+        '-o', 'tcp.desegment_tcp_streams:TRUE',
+        '-o', 'tpkt.desegment:TRUE',
+        '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=,',
+        '-e', 'tcp.srcport', '-e', 'tpkt.version', '-e', 'tpkt.length',
+        '-e', 'cotp.type', '-e', '_ws.malformed',
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+    assert proc.returncode == 0, (
+        f'tshark -r failed (exit status {proc.returncode}): '
+        f'{stderr.decode(errors="replace")}')
 
     frames = []
-    for line in result.stdout.splitlines():
+    for line in stdout.decode().splitlines():
         srcport, versions, lengths, cotp_types, malformed = \
             line.split('\t')
         if not lengths:
@@ -983,7 +1009,7 @@ async def test_wireshark_decodes_tpkt(tmp_path):
     finally:
         await srv.async_close()
 
-    frames = tshark_decode(pcap_path, port)
+    frames = await tshark_decode(pcap_path, port)
 
     def decoded(srcport):
         packets = []
