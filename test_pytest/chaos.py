@@ -18,6 +18,7 @@ import random
 import resource
 import socket
 import struct
+import threading
 import time
 import typing
 
@@ -117,6 +118,26 @@ async def wait_until(predicate: typing.Callable[[], bool],
         await asyncio.sleep(0.002)
 
 
+async def wait_stalled(value: typing.Callable[[], int],
+                       quiet: float,
+                       timeout: float,
+                       what: str = 'value'):
+    """Poll `value` until it has not changed for `quiet` seconds;
+    AssertionError if it still changes after `timeout`"""
+    loop = asyncio.get_running_loop()
+    last = value()
+    changed = loop.time()
+    deadline = changed + timeout
+    while loop.time() - changed < quiet:
+        if loop.time() > deadline:
+            raise AssertionError(f'{what} still changing after {timeout} s')
+        await asyncio.sleep(0.01)
+        current = value()
+        if current != last:
+            last = current
+            changed = loop.time()
+
+
 def forbidden_messages(records) -> list[str]:
     """Messages of log records that show an unhandled asyncio error"""
     result = []
@@ -154,19 +175,24 @@ class PatternChecker:
         self.offset = 0
 
     def feed(self, data: bytes):
-        view = memoryview(data)
+        # bytes == bytes is a memcmp; comparing memoryviews goes byte by
+        # byte (more than ten times slower: it matters for GiB streams)
+        data = bytes(data)  # no copy if it already is bytes
+        size = len(data)
         pos = 0
-        while pos < len(view):
-            n = min(len(view) - pos, _BLOCK_SIZE)
+        while pos < size:
+            n = min(size - pos, _BLOCK_SIZE)
             start = (self.offset + pos) % _PERIOD
-            if view[pos:pos + n] != _BLOCK[start:start + n]:
+            piece = data if n == size else data[pos:pos + n]
+            expected = _BLOCK[start:start + n]
+            if piece != expected:
                 for i in range(n):
-                    if view[pos + i] != _BLOCK[start + i]:
+                    if piece[i] != expected[i]:
                         break
                 raise AssertionError(
                     f'stream corrupt at byte {self.offset + pos + i}')
             pos += n
-        self.offset += len(view)
+        self.offset += size
 
 
 # -------------------------------------------------------------- raw sockets
@@ -192,6 +218,60 @@ def raw_listener(backlog: int = 16,
     sock.listen(backlog)
     sock.setblocking(False)
     return sock
+
+
+class PatternFlooder:
+    """A hostile sender: a thread pushing `total` bytes of `pattern` into
+    `sock` as fast as the kernel takes them, waiting for nothing else.
+
+    `sent` is the number of bytes handed to the kernel so far. After the
+    last byte the write side is shut down (the receiver sees EOF). What
+    the thread failed with is kept in `error`. `stop` ends the thread
+    (bounded); it is safe to call more than once. The socket stays open:
+    the caller closes it after `stop`.
+
+    """
+
+    def __init__(self, sock: socket.socket, total: int, chunk: int = MiB):
+        self.sock = sock
+        self.total = total
+        self.sent = 0
+        self.error: BaseException | None = None
+        self._chunk = chunk
+        # sending slices of one precomputed block costs no copies
+        self._block = memoryview(pattern(0, chunk + _PERIOD))
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='PatternFlooder')
+
+    def start(self):
+        # a timeout keeps blocked sends short so that `stop` is noticed
+        self.sock.settimeout(0.05)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5):
+        self._stopping.set()
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise AssertionError(f'flooder thread did not stop within '
+                                     f'{timeout} s')
+
+    def _run(self):
+        try:
+            sent = 0
+            while sent < self.total and not self._stopping.is_set():
+                start = sent % _PERIOD
+                size = min(self._chunk, self.total - sent)
+                try:
+                    sent += self.sock.send(self._block[start:start + size])
+                except TimeoutError:
+                    continue
+                self.sent = sent
+            if sent == self.total:
+                self.sock.shutdown(socket.SHUT_WR)
+        except BaseException as e:
+            self.error = e
 
 
 def sock_address(sock: socket.socket) -> tcp.Address:
