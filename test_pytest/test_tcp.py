@@ -910,12 +910,21 @@ async def test_cancelled_pending_read_loses_no_bytes(pair, method):
 @pytest.mark.parametrize('method', ['read', 'readexactly'])
 async def test_cancelled_pending_read_carries_cancel_message(pair, method):
     client, server = pair
-    read = asyncio.create_task(getattr(client, method)(3))
+    seen = []
+
+    async def reader():
+        try:
+            await getattr(client, method)(3)
+        except asyncio.CancelledError as e:
+            seen.append(e.args)
+            raise
+
+    read = asyncio.create_task(reader())
     await turn()
     read.cancel('shutting down')
-    with pytest.raises(asyncio.CancelledError) as exc_info:
+    with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(read, WAIT)
-    assert exc_info.value.args == ('shutting down',)
+    assert seen == [('shutting down',)]
 
     server.write(b'abc')
     assert await asyncio.wait_for(client.readexactly(3), WAIT) == b'abc'

@@ -114,6 +114,9 @@ _PENDING = 'PENDING'
 _DONE = 'DONE'
 _CANCELLED = 'CANCELLED'
 
+# whether `listen` can run server-side TLS handshakes itself (start_tls)
+_SERVER_START_TLS = sys.version_info >= (3, 11)
+
 # Connection._wbuf after a write was sent at once and nothing came since
 _SENT = b''
 
@@ -216,7 +219,10 @@ async def listen(connection_cb: ConnectionCb,
     raises, or it is a coroutine that raises, the error is logged and that
     connection is closed; a coroutine that is cancelled (closing the server
     cancels running ones) also closes its connection. The server keeps
-    serving in every case.
+    serving in every case. With ``ssl``, a connection whose TLS handshake
+    fails is logged (WARNING) and dropped before `connection_cb` sees it
+    (on uvloop and Python 3.10 the event loop does the handshake and
+    reports nothing).
 
     Args:
         connection_cb: called with each new `Connection`
@@ -245,10 +251,10 @@ async def listen(connection_cb: ConnectionCb,
     loop = asyncio.get_running_loop()
     # asyncio's own loop reports failed server-side TLS handshakes only in
     # debug mode, so there the server runs the handshakes itself (start_tls)
-    # to log them; uvloop's start_tls fails on accepted connections, so
-    # there the loop keeps doing them
+    # to log them; the start_tls of uvloop and of Python 3.10's asyncio
+    # fails on accepted connections, so there the loop keeps doing them
     tls = None
-    if (kwargs.get('ssl') is not None and
+    if (kwargs.get('ssl') is not None and _SERVER_START_TLS and
             isinstance(loop, asyncio.BaseEventLoop)):
         tls = {'sslcontext': kwargs.pop('ssl')}
         for key in ('ssl_handshake_timeout', 'ssl_shutdown_timeout'):
