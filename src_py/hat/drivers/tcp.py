@@ -68,6 +68,7 @@ import asyncio
 import contextlib
 import contextvars
 import errno
+import functools
 import logging
 import math
 import socket
@@ -92,11 +93,13 @@ mlog: logging.Logger = logging.getLogger(__name__)
 comm_log: logging.Logger = logging.getLogger(__name__ + '.comm')
 """Communication logger (DEBUG: open/close events and data as hex)"""
 
-# Checked per chunk sent and received. `Logger.isEnabledFor` costs a Python
-# call; the logger's own cache of its answers (which logging clears in
-# place whenever a level changes) settles the usual case, logging off,
-# without one. Only a hint: anything but a cached False asks isEnabledFor.
+# DEBUG logging is checked per chunk sent and received (and per connection
+# opened and closed). `Logger.isEnabledFor` costs a Python call; a logger's
+# own cache of its answers (which logging clears in place whenever a level
+# changes) settles the usual case, logging off, without one. Only a hint:
+# anything but a cached False asks isEnabledFor.
 _comm_cache: dict = getattr(comm_log, '_cache', {})
+_mlog_cache: dict = getattr(mlog, '_cache', {})
 _DEBUG = logging.DEBUG
 
 DEFAULT_INPUT_BUFFER_LIMIT: int = 1024 * 1024
@@ -190,7 +193,7 @@ async def connect(addr: Address,
     loop = asyncio.get_running_loop()
     try:
         _, protocol = await loop.create_connection(
-            lambda: _Protocol(settings), host, port, **kwargs)
+            functools.partial(_Protocol, settings), host, port, **kwargs)
 
     except (OSError, asyncio.TimeoutError) as e:
         raise ConnectionError(
@@ -265,7 +268,7 @@ async def listen(connection_cb: ConnectionCb,
     server._init(connection_cb, bind_connections, settings, tls)
     try:
         srv = await loop.create_server(
-            lambda: _Protocol(settings, server._on_transport),
+            functools.partial(_Protocol, settings, server._on_transport),
             host or None, port, **kwargs)
 
     except OSError as e:
@@ -364,7 +367,8 @@ class Server(aio.Resource):
             conn.close()
             return
 
-        if asyncio.iscoroutine(result) or asyncio.isfuture(result):
+        if result is not None and (asyncio.iscoroutine(result) or
+                                   asyncio.isfuture(result)):
             self._group.spawn(self._wait_connection_cb, conn, result)
 
     async def _wait_connection_cb(self, conn, result):
@@ -461,8 +465,7 @@ class Connection(aio.Resource):
         self._limit = settings.input_buffer_limit or sys.maxsize
         # raw addresses now (uvloop cannot tell them after close), the
         # ConnectionInfo on first use
-        self._sockname = _extra_info(transport, 'sockname')
-        self._peername = _extra_info(transport, 'peername')
+        self._sockname, self._peername = _raw_addresses(transport)
         self._info: ConnectionInfo | None = None
         self._chunks: list[bytes] = []
         self._head = 0
@@ -488,8 +491,8 @@ class Connection(aio.Resource):
             _set_keepalive(transport.get_extra_info('socket'),
                            *settings.keepalive)
 
-        if comm_log.isEnabledFor(logging.DEBUG):
-            self._log(logging.DEBUG, 'connection opened', logger=comm_log)
+        if _comm_cache.get(_DEBUG, True):
+            self._log(_DEBUG, 'connection opened', logger=comm_log)
 
     @property
     def async_group(self) -> aio.Group:
@@ -562,7 +565,10 @@ class Connection(aio.Resource):
 
         """
         self.close()
-        await self.wait_closed()
+        if not self._lost:
+            if self._closed_waiters is None:
+                self._closed_waiters = []
+            await _wait_for_wake(self._loop, self._closed_waiters)
 
     @property
     def info(self) -> ConnectionInfo:
@@ -889,10 +895,12 @@ class Connection(aio.Resource):
     def _set_closing(self):
         self._closing = True
         self._eof = True
-        self._wake()
-
-        _wake_all(self._drainers)
-        _wake_all(self._closing_waiters)
+        if self._readers:
+            self._wake()
+        if self._drainers:
+            _wake_all(self._drainers)
+        if self._closing_waiters:
+            _wake_all(self._closing_waiters)
 
         if self._group is not None:
             self._group.close()
@@ -974,7 +982,8 @@ class Connection(aio.Resource):
 
     def _on_resume_writing(self):
         self._write_paused = False
-        _wake_all(self._drainers)
+        if self._drainers:
+            _wake_all(self._drainers)
 
     def _on_lost(self, exc):
         if self._lost:
@@ -990,15 +999,16 @@ class Connection(aio.Resource):
         if not self._closing:
             self._set_closing()
 
-        _wake_all(self._closed_waiters)
+        if self._closed_waiters:
+            _wake_all(self._closed_waiters)
 
-        if exc is None:
-            self._log(logging.DEBUG, 'connection closed')
-        else:
+        if exc is not None:
             self._log(logging.INFO, 'connection lost: %s', exc)
+        elif _mlog_cache.get(_DEBUG, True):
+            self._log(_DEBUG, 'connection closed')
 
-        if comm_log.isEnabledFor(logging.DEBUG):
-            self._log(logging.DEBUG, 'connection closed', logger=comm_log)
+        if _comm_cache.get(_DEBUG, True):
+            self._log(_DEBUG, 'connection closed', logger=comm_log)
 
         if self._on_lost_cb is not None:
             self._on_lost_cb(self)
@@ -1252,6 +1262,8 @@ def _set_keepalive(sock, idle, interval, count):
 
 
 async def _wait_for_wake(loop, waiters):
+    # until `_wake_all(waiters)`; a cancelled wait leaves the list, so
+    # repeated timed-out waits do not pile up
     fut = loop.create_future()
     waiters.append(fut)
     try:
@@ -1264,22 +1276,25 @@ async def _wait_for_wake(loop, waiters):
 
 
 def _wake_all(waiters):
-    if waiters:
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-        waiters.clear()
+    for fut in waiters:
+        if not fut.done():
+            fut.set_result(None)
+    waiters.clear()
 
 
-def _extra_info(transport, name):
-    try:
-        return transport.get_extra_info(name)
+def _raw_addresses(transport):
+    names = []
+    for name in ('sockname', 'peername'):
+        try:
+            names.append(transport.get_extra_info(name))
 
-    except OSError as e:
-        # a peer that resets at once leaves no peer name on some loops
-        if e.errno not in (errno.ENOTCONN, errno.EBADF, errno.EINVAL):
-            raise
-        return None
+        except OSError as e:
+            # a peer that resets at once leaves no peer name on some loops
+            if e.errno not in (errno.ENOTCONN, errno.EBADF, errno.EINVAL):
+                raise
+            names.append(None)
+
+    return names
 
 
 def _sock_addr(addr):
