@@ -907,6 +907,38 @@ async def test_cancelled_pending_read_loses_no_bytes(pair, method):
         second.cancel()
 
 
+async def test_cancelled_reader_leaving_resumes_paused_reading(addr):
+    """Bytes arrive while the first reader is cancelled but still queued, so
+    reading pauses (the 10 bytes are over the limit and its need is met).
+    When it leaves the queue, the reader behind it needs more than is
+    buffered: reading must resume (found by the property test)."""
+    async with conn_pair(addr, conn_kwargs={'input_buffer_limit': 1}) as (
+            client, server):
+        first = asyncio.create_task(client.readexactly(4))
+        second = asyncio.create_task(client.readexactly(100))
+        try:
+            await turn()
+            server.write(b'x' * 10)
+            # on the asyncio loop, the next iteration runs this task first
+            # and then the arrival: the cancel lands in between
+            await asyncio.sleep(0)
+            first.cancel()
+            await asyncio.sleep(0)
+            server.write(b'y' * 94)
+
+            result = await asyncio.wait_for(second, WAIT)
+            if first.cancelled():
+                assert result == b'x' * 10 + b'y' * 90
+            else:
+                assert first.result() == b'x' * 4
+                assert result == b'x' * 6 + b'y' * 94
+
+        finally:
+            first.cancel()
+            second.cancel()
+            await asyncio.gather(first, second, return_exceptions=True)
+
+
 @pytest.mark.parametrize('method', ['read', 'readexactly'])
 async def test_cancelled_pending_read_carries_cancel_message(pair, method):
     client, server = pair

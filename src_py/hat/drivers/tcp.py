@@ -471,6 +471,8 @@ class Connection(aio.Resource):
         self._head = 0
         self._avail = 0
         self._readers: list[_Waiter] = []
+        # the waiter of the last read that completed, for the next one
+        self._spare: _Waiter | None = None
         self._eof = False
         self._reading_paused = False
         self._wbuf: bytes | bytearray | None = None
@@ -694,7 +696,13 @@ class Connection(aio.Resource):
 
         readers = self._readers
         if not self._avail or readers:
-            waiter = _Waiter(self._loop, 1)
+            waiter = self._spare
+            if waiter is None:
+                waiter = _Waiter(self._loop, 1)
+            else:
+                self._spare = None
+                waiter.need = 1
+                waiter._state = _PENDING
             readers.append(waiter)
             if self._eof or self._reading_paused:
                 self._on_enqueue()
@@ -710,6 +718,7 @@ class Connection(aio.Resource):
                 raise
 
             del readers[0]
+            self._spare = waiter
 
         avail = self._avail
         if not avail:
@@ -751,7 +760,13 @@ class Connection(aio.Resource):
 
         readers = self._readers
         if self._avail < n or readers:
-            waiter = _Waiter(self._loop, n)
+            waiter = self._spare
+            if waiter is None:
+                waiter = _Waiter(self._loop, n)
+            else:
+                self._spare = None
+                waiter.need = n
+                waiter._state = _PENDING
             readers.append(waiter)
             if self._eof or self._reading_paused:
                 self._on_enqueue()
@@ -767,6 +782,7 @@ class Connection(aio.Resource):
                 raise
 
             del readers[0]
+            self._spare = waiter
 
             if self._avail < n:
                 if self._avail:
@@ -808,9 +824,13 @@ class Connection(aio.Resource):
     # leaves the queue and wakes the next one. Nothing is consumed for a
     # reader before it runs, so cancelling a waiting reader loses nothing.
     # A woken reader that finds fewer than `need` bytes (reset_input_buffer
-    # ran in between) waits again. The hot paths (read, readexactly,
-    # _on_data) are written out inline: a Python call per message costs a
-    # few percent of throughput.
+    # ran in between) waits again.
+    #
+    # The hot paths (read, readexactly, _on_data) are written out inline: a
+    # Python call per message costs a few percent of throughput. For the
+    # same reason the waiter of a completed read is kept (`_spare`) and
+    # reused by the next read: its task has resumed and let go of it, and
+    # its callback is gone. Cancelled waiters are never reused.
 
     def _on_enqueue(self):
         # a reader joined the queue at EOF or with reading paused
@@ -820,9 +840,12 @@ class Connection(aio.Resource):
             self._update_reading()
 
     def _dequeue(self, waiter):
-        # a reader leaves the queue early (cancelled or failed)
+        # a reader leaves the queue early (cancelled or failed); the reader
+        # behind it may need more than reading was paused at
         self._readers.remove(waiter)
         self._wake()
+        if self._reading_paused:
+            self._update_reading()
 
     def _wake(self):
         readers = self._readers
