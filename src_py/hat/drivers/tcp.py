@@ -125,11 +125,14 @@ _SENT = b''
 
 
 class Address(typing.NamedTuple):
+    """TCP address: host name or IP address (IPv6 without brackets) and
+    port"""
     host: str
     port: int
 
 
 class ConnectionInfo(typing.NamedTuple):
+    """Local and remote address of a connection"""
     local_addr: Address
     remote_addr: Address
 
