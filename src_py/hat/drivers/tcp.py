@@ -41,7 +41,7 @@ opening and closing of every connection and every chunk sent and received,
 as hex. Its level is checked per chunk, so it can be switched on and off for
 connections that are already open; while off it costs a dictionary lookup.
 
-Examples (see the documentation pages for more)::
+Examples (see the documentation pages for more):
 
     # TLS, a name for the logs, dead-peer detection after 5 + 2 * 3 s
     conn = await tcp.connect(tcp.Address('rtu1.example', 19998),
@@ -808,7 +808,7 @@ class Connection(aio.Resource):
         """Discard every buffered unread byte; return how many there were.
 
         Pending reads keep waiting for new bytes. Typical use, after a
-        framing error::
+        framing error:
 
             discarded = await conn.reset_input_buffer()
             conn.write(request)  # start over with a fresh request
