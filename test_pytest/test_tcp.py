@@ -1115,14 +1115,44 @@ async def test_close_flushes_written_data_then_sends_fin(pair):
 # ------------------------------------ wrapping a StreamReader/StreamWriter
 
 
-async def test_wrap_stream_reader_writer(addr):
+class StreamPeer:
+    """An asyncio StreamReader/StreamWriter pair connected to `server`, a
+    `tcp` connection; `wrap` makes the `tcp.Connection` under test"""
+
+    def __init__(self, reader, writer):
+        self.reader = reader
+        self.writer = writer
+        self.server = None
+        self.conn = None
+
+    def wrap(self, *args, **kwargs):
+        self.conn = tcp.Connection(self.reader, self.writer, *args, **kwargs)
+        return self.conn
+
+
+@contextlib.asynccontextmanager
+async def stream_peer(addr, **open_kwargs):
+    """Yield a `StreamPeer`; everything is closed on exit (the pair itself
+    only if it was never wrapped)"""
     conns = aio.Queue()
     srv = await tcp.listen(conns.put_nowait, addr)
-    conn = server = writer = None
+    peer = None
     try:
-        reader, writer = await asyncio.open_connection(*addr)
-        conn = tcp.Connection(reader, writer)
-        server = await asyncio.wait_for(conns.get(), WAIT)
+        # no reference to reader or writer here: a test may drop them
+        peer = StreamPeer(*await asyncio.open_connection(*addr,
+                                                         **open_kwargs))
+        peer.server = await asyncio.wait_for(conns.get(), WAIT)
+        yield peer
+
+    finally:
+        if peer is not None and peer.conn is None:
+            peer.writer.close()
+        await close_all(peer and peer.server, peer and peer.conn, srv)
+
+
+async def test_wrap_stream_reader_writer(addr):
+    async with stream_peer(addr) as peer:
+        conn, server = peer.wrap(), peer.server
 
         assert conn.info.local_addr == server.info.remote_addr
         assert conn.info.remote_addr == server.info.local_addr
@@ -1135,157 +1165,97 @@ async def test_wrap_stream_reader_writer(addr):
         server.write(b'xy')
         assert await asyncio.wait_for(conn.read(), WAIT) == b'xy'
 
-    finally:
-        if conn is None and writer is not None:
-            writer.close()
-        await close_all(server, conn, srv)
-
 
 async def test_wrap_keeps_bytes_already_buffered_in_reader(addr):
-    conns = aio.Queue()
-    srv = await tcp.listen(conns.put_nowait, addr)
-    conn = server = writer = None
-    try:
-        reader, writer = await asyncio.open_connection(*addr)
-        server = await asyncio.wait_for(conns.get(), WAIT)
-        server.write(b'early bytes')
-        await turn_until(lambda: len(reader._buffer) == 11)
+    async with stream_peer(addr) as peer:
+        peer.server.write(b'early bytes')
+        await turn_until(lambda: len(peer.reader._buffer) == 11)
 
-        conn = tcp.Connection(reader, writer)
-        server.write(b' and late')
+        conn = peer.wrap()
+        peer.server.write(b' and late')
         assert (await asyncio.wait_for(conn.readexactly(20), WAIT) ==
                 b'early bytes and late')
 
-    finally:
-        if conn is None and writer is not None:
-            writer.close()
-        await close_all(server, conn, srv)
-
 
 async def test_wrap_after_peer_closed_keeps_buffered_bytes(addr):
-    conns = aio.Queue()
-    srv = await tcp.listen(conns.put_nowait, addr)
-    conn = server = writer = None
-    try:
-        reader, writer = await asyncio.open_connection(*addr)
-        server = await asyncio.wait_for(conns.get(), WAIT)
-        server.write(b'last words')
-        await asyncio.wait_for(server.async_close(), WAIT)
-        await turn_until(lambda: reader._eof and len(reader._buffer) == 10)
+    async with stream_peer(addr) as peer:
+        peer.server.write(b'last words')
+        await asyncio.wait_for(peer.server.async_close(), WAIT)
+        await turn_until(lambda: peer.reader._eof and
+                         len(peer.reader._buffer) == 10)
 
-        conn = tcp.Connection(reader, writer)
+        conn = peer.wrap()
         await asyncio.wait_for(conn.wait_closing(), WAIT)
         assert not conn.is_open
         assert await asyncio.wait_for(conn.read(), WAIT) == b'last words'
         with pytest.raises(ConnectionError):
             await asyncio.wait_for(conn.read(), WAIT)
 
-    finally:
-        if conn is None and writer is not None:
-            writer.close()
-        await close_all(server, conn, srv)
-
 
 async def test_wrap_resumes_reader_paused_by_stream_limit(addr):
     # the StreamReader paused the transport (its buffer is over its limit);
     # the connection must resume reading to receive the rest
-    conns = aio.Queue()
-    srv = await tcp.listen(conns.put_nowait, addr)
-    conn = server = writer = None
-    try:
-        reader, writer = await asyncio.open_connection(*addr, limit=1024)
-        server = await asyncio.wait_for(conns.get(), WAIT)
+    async with stream_peer(addr, limit=1024) as peer:
         data = os.urandom(256 * 1024)
-        server.write(data)
-        await turn_until(lambda: len(reader._buffer) > 2048 and
-                         not writer.transport.is_reading())
+        peer.server.write(data)
+        await turn_until(lambda: len(peer.reader._buffer) > 2048 and
+                         not peer.writer.transport.is_reading())
 
-        conn = tcp.Connection(reader, writer)
+        conn = peer.wrap()
         assert (await asyncio.wait_for(conn.readexactly(len(data)), WAIT) ==
                 data)
-
-    finally:
-        if conn is None and writer is not None:
-            writer.close()
-        await close_all(server, conn, srv)
 
 
 async def test_wrap_keeps_reading_paused_over_input_buffer_limit(addr):
     # the StreamReader had buffered more than the connection's own limit:
     # reading stays paused (memory stays bounded) until the bytes are read
-    conns = aio.Queue()
-    srv = await tcp.listen(conns.put_nowait, addr)
-    conn = server = writer = None
-    try:
-        reader, writer = await asyncio.open_connection(*addr, limit=64 * 1024)
-        server = await asyncio.wait_for(conns.get(), WAIT)
+    async with stream_peer(addr, limit=64 * 1024) as peer:
         data = os.urandom(4 * 1024 * 1024)
-        server.write(data)
-        await turn_until(lambda: len(reader._buffer) > 64 * 1024 and
-                         not writer.transport.is_reading())
-        buffered = len(reader._buffer)
+        peer.server.write(data)
+        await turn_until(lambda: len(peer.reader._buffer) > 64 * 1024 and
+                         not peer.writer.transport.is_reading())
+        buffered = len(peer.reader._buffer)
 
-        conn = tcp.Connection(reader, writer, input_buffer_limit=16 * 1024)
-        assert not writer.transport.is_reading()
+        conn = peer.wrap(input_buffer_limit=16 * 1024)
+        assert not peer.writer.transport.is_reading()
         await asyncio.sleep(IDLE)
         assert conn.bytes_received == buffered
 
         assert (await asyncio.wait_for(conn.readexactly(len(data)), WAIT) ==
                 data)
 
-    finally:
-        if conn is None and writer is not None:
-            writer.close()
-        await close_all(server, conn, srv)
-
 
 async def test_wrap_survives_caller_dropping_reader_and_writer(addr):
     # the connection takes over the transport: the caller does not keep
     # (and should not need to keep) the StreamReader/StreamWriter objects
-    conns = aio.Queue()
-    srv = await tcp.listen(conns.put_nowait, addr)
-    conn = server = writer = None
-    try:
-        reader, writer = await asyncio.open_connection(*addr)
-        conn = tcp.Connection(reader, writer)
-        server = await asyncio.wait_for(conns.get(), WAIT)
-        del reader
-        writer = None
+    async with stream_peer(addr) as peer:
+        conn = peer.wrap()
+        peer.reader = peer.writer = None
         gc.collect()
         await turn()
 
         assert conn.is_open
-        server.write(b'ping')
+        peer.server.write(b'ping')
         assert await asyncio.wait_for(conn.readexactly(4), WAIT) == b'ping'
         conn.write(b'pong')
-        assert await asyncio.wait_for(server.readexactly(4), WAIT) == b'pong'
-
-    finally:
-        if conn is None and writer is not None:
-            writer.close()
-        await close_all(server, conn, srv)
+        assert (await asyncio.wait_for(peer.server.readexactly(4), WAIT) ==
+                b'pong')
 
 
 async def test_wrap_async_group_closing_closes_connection(addr):
-    conns = aio.Queue()
-    srv = await tcp.listen(conns.put_nowait, addr)
     group = aio.Group()
-    conn = server = writer = None
     try:
-        reader, writer = await asyncio.open_connection(*addr)
-        conn = tcp.Connection(reader, writer, group)
-        server = await asyncio.wait_for(conns.get(), WAIT)
-        assert conn.is_open
+        async with stream_peer(addr) as peer:
+            conn = peer.wrap(group)
+            assert conn.is_open
 
-        await asyncio.wait_for(group.async_close(), WAIT)
-        assert conn.is_closing
-        await asyncio.wait_for(conn.wait_closed(), WAIT)
-        await asyncio.wait_for(server.wait_closing(), WAIT)
+            await asyncio.wait_for(group.async_close(), WAIT)
+            assert conn.is_closing
+            await asyncio.wait_for(conn.wait_closed(), WAIT)
+            await asyncio.wait_for(peer.server.wait_closing(), WAIT)
 
     finally:
-        if conn is None and writer is not None:
-            writer.close()
-        await close_all(server, conn, srv, group)
+        await asyncio.wait_for(group.async_close(), WAIT)
 
 
 # -------------------------------------------------------------- resources
