@@ -124,6 +124,18 @@ _SERVER_START_TLS = sys.version_info >= (3, 11)
 _SENT = b''
 
 
+class ConnectTimeoutError(ConnectionError, asyncio.TimeoutError):
+    """A connection was not established in time.
+
+    Raised by `connect` when ``connect_timeout`` expires, and by drivers
+    built on this module for their own establishment timeouts. It is a
+    `ConnectionError`, so "any failure raises ConnectionError" holds, and
+    an `asyncio.TimeoutError` (the builtin `TimeoutError` from Python 3.11
+    on), so code written for ``asyncio.wait_for`` still catches it.
+
+    """
+
+
 class Address(typing.NamedTuple):
     """TCP address: host name or IP address (IPv6 without brackets) and
     port"""
