@@ -1,13 +1,13 @@
 """One-command demo of `hat.drivers.tcp`: echo server and client.
 
-Run from the repository root::
+Run from the repository root, as the README's Quick start does::
 
-    python playground/demo.py
+    .venv/bin/python playground/demo.py
 
 Starts the echo server of ``echo_server.py`` in this process on a free
 loopback port, sends a few lines with the client of ``echo_client.py``,
 prints ``sent: ...`` / ``received: ...`` for each and exits with 0 if every
-line came back unchanged (1 otherwise).
+line came back unchanged (1 otherwise, with ``demo FAILED: ...``).
 
 """
 
@@ -17,9 +17,10 @@ import sys
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import cli  # NOQA: E402
 import echo_client  # NOQA: E402
 import echo_server  # NOQA: E402
-from echo_client import tcp  # NOQA: E402
+from hat.drivers import tcp  # NOQA: E402
 
 
 LINES = ['hello, hat-drivers',
@@ -43,9 +44,9 @@ async def async_main() -> bool:
     return ok
 
 
-def main() -> int:
+async def run_demo() -> int:
     try:
-        ok = asyncio.run(asyncio.wait_for(async_main(), TIMEOUT))
+        ok = await asyncio.wait_for(async_main(), TIMEOUT)
 
     except (ConnectionError, asyncio.TimeoutError) as e:
         print(f'demo FAILED: {e!r}', file=sys.stderr)
@@ -54,5 +55,9 @@ def main() -> int:
     return 0 if ok else 1
 
 
+def main() -> int:
+    return cli.run(run_demo)
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    cli.main(main)

@@ -2,25 +2,21 @@
 
 Run from the repository root (with ``echo_server.py`` running)::
 
-    python playground/echo_client.py [--host HOST] [--port PORT] [LINE ...]
+    .venv/bin/python playground/echo_client.py [--host HOST] [--port PORT]
+                                               [LINE ...]
 
 Connects to HOST:PORT (default 127.0.0.1:23456), sends every LINE (or, with
 no LINE arguments, every line typed on standard input until EOF) and prints
-what was sent and what came back. Exits with 1 if an echo differs.
+what was sent and what came back. Exits with 1 if an echo differs, and with
+one line ``error: ...`` and 1 if the connection fails. Ctrl-C or SIGTERM
+ends it at once, even while it waits for input (exit status 0).
 
 """
 
-from pathlib import Path
-import argparse
-import asyncio
-import sys
+from collections.abc import AsyncIterable, Iterable
 
-try:
-    from hat.drivers import tcp
-except ImportError:
-    # source checkout without installation: use src_py
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'src_py'))
-    from hat.drivers import tcp
+import cli
+from hat.drivers import tcp
 
 
 DEFAULT_HOST = '127.0.0.1'
@@ -36,8 +32,10 @@ async def echo_line(conn: tcp.Connection, line: str) -> str:
     return received.decode(errors='replace').removesuffix('\n')
 
 
-async def run(addr: tcp.Address, lines) -> bool:
-    """Send `lines` (iterable or async iterable of str) to an echo server
+async def run(addr: tcp.Address,
+              lines: Iterable[str] | AsyncIterable[str]
+              ) -> bool:
+    """Send `lines` to an echo server
 
     Prints ``sent: ...`` and ``received: ...`` for every line. Returns
     ``True`` if every line came back unchanged.
@@ -59,20 +57,8 @@ async def run(addr: tcp.Address, lines) -> bool:
     return ok
 
 
-async def stdin_lines():
-    """Lines typed on standard input, until EOF"""
-    loop = asyncio.get_running_loop()
-    while True:
-        if sys.stdin.isatty():
-            print('> ', end='', flush=True)
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            break
-        yield line.rstrip('\r\n')
-
-
-async def _aiter(lines):
-    if hasattr(lines, '__aiter__'):
+async def _aiter(lines: Iterable[str] | AsyncIterable[str]):
+    if isinstance(lines, AsyncIterable):
         async for line in lines:
             yield line
     else:
@@ -81,26 +67,22 @@ async def _aiter(lines):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description='TCP echo client')
-    parser.add_argument('--host', default=DEFAULT_HOST)
-    parser.add_argument('--port', type=int, default=DEFAULT_PORT)
+    parser = cli.ArgumentParser(description='TCP echo client')
+    parser.add_argument('--host', default=DEFAULT_HOST,
+                        help=f'default {DEFAULT_HOST}')
+    parser.add_argument('--port', type=cli.port, default=DEFAULT_PORT,
+                        help=f'default {DEFAULT_PORT}')
     parser.add_argument('lines', nargs='*', metavar='LINE',
                         help='lines to send (default: read standard input)')
     args = parser.parse_args(argv)
 
-    lines = args.lines or stdin_lines()
-    try:
-        ok = asyncio.run(run(tcp.Address(args.host, args.port), lines))
+    async def async_main() -> int:
+        lines = args.lines or cli.stdin_lines()
+        ok = await run(tcp.Address(args.host, args.port), lines)
+        return 0 if ok else 1
 
-    except ConnectionError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-
-    except KeyboardInterrupt:
-        return 130
-
-    return 0 if ok else 1
+    return cli.run(async_main)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    cli.main(main)

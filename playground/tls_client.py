@@ -2,32 +2,33 @@
 
 Run from the repository root, against ``tls_server.py``::
 
-    python playground/tls_client.py --port PORT --cafile cert.pem
-                                    [--host 127.0.0.1] [--message TEXT]
+    .venv/bin/python playground/tls_client.py --port PORT --cafile cert.pem
+                                              [--host 127.0.0.1]
+                                              [--message TEXT]
 
 or self-contained (creates a throwaway certificate, starts the echo server
 in-process, sends one line and exits)::
 
-    python playground/tls_client.py --demo
+    .venv/bin/python playground/tls_client.py --demo
 
-Prints what was sent and received and the TLS version and cipher.
+Prints what was sent and received and the TLS version and cipher. A failed
+connection or TLS verification (for example a ``--cafile`` that does not
+trust the server) gives one line ``error: ...`` and exit status 1.
 
 """
 
 from pathlib import Path
-import argparse
 import asyncio
 import ssl
-import sys
 import tempfile
 
-from tls_common import ensure_hat_drivers, make_self_signed_cert
+import cli
+from hat.drivers import tcp
+from tls_common import make_self_signed_cert
+import tls_server
 
-ensure_hat_drivers()
 
-from hat.drivers import tcp  # NOQA
-
-import tls_server  # NOQA
+TIMEOUT = 10
 
 
 async def run_client(host: str, port: int, cafile: Path,
@@ -36,13 +37,15 @@ async def run_client(host: str, port: int, cafile: Path,
                                      cafile=str(cafile))
     conn = await asyncio.wait_for(
         tcp.connect(tcp.Address(host, port), name='tls-client', ssl=ctx,
-                    server_hostname=server_hostname), 10)
+                    server_hostname=server_hostname), TIMEOUT)
     try:
         tls = conn.ssl_object
+        assert tls is not None
         print(f'connected {conn.info.local_addr.host}:'
               f'{conn.info.local_addr.port} -> {host}:{port}')
         print(f'TLS version: {tls.version()}')
-        print(f'cipher: {tls.cipher()[0]}')
+        cipher = tls.cipher()
+        print(f'cipher: {cipher[0] if cipher else None}')
 
         data = (message + '\n').encode()
         conn.write(data)
@@ -51,7 +54,7 @@ async def run_client(host: str, port: int, cafile: Path,
 
         received = b''
         while not received.endswith(b'\n'):
-            received += await asyncio.wait_for(conn.read(), 10)
+            received += await asyncio.wait_for(conn.read(), TIMEOUT)
         print(f'received: {received.decode().rstrip()}')
         print(f'bytes sent: {conn.bytes_sent}, '
               f'bytes received: {conn.bytes_received}')
@@ -75,28 +78,33 @@ async def demo(message: str) -> bool:
             await server.async_close()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.ArgumentParser(description='TLS echo client')
     parser.add_argument('--demo', action='store_true',
                         help='start the echo server in-process')
     parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=int)
+    parser.add_argument('--port', type=cli.port)
     parser.add_argument('--cafile', type=Path,
                         help="server's certificate (tls_server.py prints it)")
     parser.add_argument('--server-hostname', default='localhost')
     parser.add_argument('--message', default='hello over TLS')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     if args.demo:
-        ok = asyncio.run(demo(args.message))
+        async def async_main() -> int:
+            return 0 if await demo(args.message) else 1
+
     else:
         if args.port is None or args.cafile is None:
             parser.error('--port and --cafile are needed (or use --demo)')
-        ok = asyncio.run(run_client(args.host, args.port, args.cafile,
-                                    args.server_hostname, args.message))
 
-    return 0 if ok else 1
+        async def async_main() -> int:
+            ok = await run_client(args.host, args.port, args.cafile,
+                                  args.server_hostname, args.message)
+            return 0 if ok else 1
+
+    return cli.run(async_main)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    cli.main(main)

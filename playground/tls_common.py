@@ -1,33 +1,13 @@
-"""Shared helpers of the playground TLS pair (tls_server.py, tls_client.py).
-
-Makes `hat.drivers` importable from a source checkout and creates throwaway
-self-signed certificates for ``localhost`` / ``127.0.0.1``.
-
-"""
+"""Throwaway certificates for the playground TLS pair (tls_server.py,
+tls_client.py): self-signed, for ``localhost`` / ``127.0.0.1``."""
 
 from pathlib import Path
 import datetime
 import ipaddress
 import shutil
 import subprocess
-import sys
 
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def ensure_hat_drivers():
-    """Insert ``src_py`` into `sys.path` if `hat.drivers` is not importable"""
-    try:
-        import hat.drivers.tcp  # NOQA
-    except ImportError:
-        sys.path.insert(0, str(REPO / 'src_py'))
-        import hat
-        # `hat` may already be imported (and not be a namespace package)
-        path = str(REPO / 'src_py' / 'hat')
-        if path not in list(hat.__path__):
-            hat.__path__.append(path)
-        import hat.drivers.tcp  # NOQA
+import cli
 
 
 def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
@@ -60,7 +40,7 @@ def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import NameOID
     except ImportError:
-        raise RuntimeError('cannot create a certificate: neither the openssl '
+        raise cli.Error('cannot create a certificate: neither the openssl '
                            'command nor the cryptography package is '
                            'available') from None
 

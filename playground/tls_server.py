@@ -1,32 +1,26 @@
 """Playground TLS echo server built on `hat.drivers.tcp`.
 
-Run from the repository root::
+Run from the repository root, after the README's Quick start::
 
-    python playground/tls_server.py [--host 127.0.0.1] [--port 0]
-                                    [--cert cert.pem --key key.pem]
+    .venv/bin/python playground/tls_server.py [--host 127.0.0.1] [--port 0]
+                                              [--cert cert.pem --key key.pem]
 
 Without ``--cert``/``--key`` a throwaway self-signed certificate for
 localhost / 127.0.0.1 is created in a temporary directory; its path is
 printed so that ``tls_client.py --cafile`` can trust it. The first line
 printed is ``listening on HOST:PORT``. Every byte received is echoed back.
-Stops on Ctrl+C or SIGTERM.
+Stops on Ctrl-C or SIGTERM (exit status 0). A port out of range or in use,
+or an unreadable certificate, gives one line ``error: ...`` and status 1.
 
 """
 
 from pathlib import Path
-import argparse
-import asyncio
-import contextlib
-import signal
 import ssl
-import sys
 import tempfile
 
-from tls_common import ensure_hat_drivers, make_self_signed_cert
-
-ensure_hat_drivers()
-
-from hat.drivers import tcp  # NOQA
+import cli
+from hat.drivers import tcp
+from tls_common import make_self_signed_cert
 
 
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -35,7 +29,7 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     return ctx
 
 
-async def echo(conn: tcp.Connection):
+async def echo(conn: tcp.Connection) -> None:
     try:
         while True:
             data = await conn.read()
@@ -57,31 +51,27 @@ async def serve(host: str, port: int, cert: Path, key: Path) -> tcp.Server:
                             ssl=server_context(cert, key))
 
 
-async def async_main(args, cert, key):
-    server = await serve(args.host, args.port, cert, key)
+async def async_main(host: str, port: int, cert: Path, key: Path) -> None:
+    server = await serve(host, port, cert, key)
     try:
         for addr in server.addresses:
             print(f'listening on {addr.host}:{addr.port}', flush=True)
         print(f'certificate: {cert}', flush=True)
-
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signal.SIGTERM, server.close)
         await server.wait_closing()
 
     finally:
         await server.async_close()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.ArgumentParser(description='TLS echo server')
     parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=int, default=0,
+    parser.add_argument('--port', type=cli.port, default=0,
                         help='0 picks a free port (default)')
     parser.add_argument('--cert', type=Path,
                         help='PEM certificate (default: throwaway one)')
     parser.add_argument('--key', type=Path, help='PEM private key')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if (args.cert is None) != (args.key is None):
         parser.error('--cert and --key go together')
 
@@ -89,9 +79,8 @@ def main():
         cert, key = args.cert, args.key
         if cert is None:
             cert, key = make_self_signed_cert(Path(tmp))
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(async_main(args, cert, key))
+        return cli.run(lambda: async_main(args.host, args.port, cert, key))
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    cli.main(main)

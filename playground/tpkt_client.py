@@ -2,27 +2,23 @@
 
 Run from the repository root (with ``tpkt_server.py`` running)::
 
-    python playground/tpkt_client.py [--host HOST] [--port PORT] [TEXT ...]
+    .venv/bin/python playground/tpkt_client.py [--host HOST] [--port PORT]
+                                               [TEXT ...]
 
 Connects to HOST:PORT (default 127.0.0.1:10102) and sends every TEXT (or,
 with no TEXT arguments, every line typed on standard input until EOF) as one
 TPKT packet. As on a real ISO transport connection, the payload is a COTP
 data TPDU: the 3 byte header ``02 f0 80`` followed by the text. Prints what
-was sent and what came back; exits with 1 if an echo differs.
+was sent and what came back; exits with 1 if an echo differs, and with one
+line ``error: ...`` and 1 if the connection fails. Ctrl-C or SIGTERM ends
+it at once, even while it waits for input (exit status 0).
 
 """
 
-from pathlib import Path
-import argparse
-import asyncio
-import sys
+from collections.abc import AsyncIterable, Iterable
 
-try:
-    from hat.drivers import tcp, tpkt
-except ImportError:
-    # source checkout without installation: use src_py
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'src_py'))
-    from hat.drivers import tcp, tpkt
+import cli
+from hat.drivers import tcp, tpkt
 
 
 DEFAULT_HOST = '127.0.0.1'
@@ -40,8 +36,10 @@ async def echo_text(conn: tpkt.Connection, text: str) -> str:
     return payload.removeprefix(COTP_DT_HEADER).decode(errors='replace')
 
 
-async def run(addr: tcp.Address, texts) -> bool:
-    """Send `texts` (iterable or async iterable of str) to an echo server
+async def run(addr: tcp.Address,
+              texts: Iterable[str] | AsyncIterable[str]
+              ) -> bool:
+    """Send `texts` to a TPKT echo server
 
     Prints ``sent: ...`` and ``received: ...`` for every text. Returns
     ``True`` if every text came back unchanged.
@@ -63,20 +61,8 @@ async def run(addr: tcp.Address, texts) -> bool:
     return ok
 
 
-async def stdin_lines():
-    """Lines typed on standard input, until EOF"""
-    loop = asyncio.get_running_loop()
-    while True:
-        if sys.stdin.isatty():
-            print('> ', end='', flush=True)
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            break
-        yield line.rstrip('\r\n')
-
-
-async def _aiter(texts):
-    if hasattr(texts, '__aiter__'):
+async def _aiter(texts: Iterable[str] | AsyncIterable[str]):
+    if isinstance(texts, AsyncIterable):
         async for text in texts:
             yield text
     else:
@@ -85,26 +71,22 @@ async def _aiter(texts):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description='TPKT echo client')
-    parser.add_argument('--host', default=DEFAULT_HOST)
-    parser.add_argument('--port', type=int, default=DEFAULT_PORT)
+    parser = cli.ArgumentParser(description='TPKT echo client')
+    parser.add_argument('--host', default=DEFAULT_HOST,
+                        help=f'default {DEFAULT_HOST}')
+    parser.add_argument('--port', type=cli.port, default=DEFAULT_PORT,
+                        help=f'default {DEFAULT_PORT}')
     parser.add_argument('texts', nargs='*', metavar='TEXT',
                         help='texts to send (default: read standard input)')
     args = parser.parse_args(argv)
 
-    texts = args.texts or stdin_lines()
-    try:
-        ok = asyncio.run(run(tcp.Address(args.host, args.port), texts))
+    async def async_main() -> int:
+        texts = args.texts or cli.stdin_lines()
+        ok = await run(tcp.Address(args.host, args.port), texts)
+        return 0 if ok else 1
 
-    except (ConnectionError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-
-    except KeyboardInterrupt:
-        return 130
-
-    return 0 if ok else 1
+    return cli.run(async_main)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    cli.main(main)

@@ -1,37 +1,29 @@
 """TPKT (RFC 1006) echo server on loopback, built on `hat.drivers.tpkt`.
 
-Run from the repository root (no installation of hat-drivers needed, only
-hat-aio and hat-util)::
+Run from the repository root, after the README's Quick start::
 
-    python playground/tpkt_server.py [PORT]
+    .venv/bin/python playground/tpkt_server.py [--host HOST] [PORT]
 
-Listens on 127.0.0.1:PORT (default 10102: the standard TPKT port 102 needs
-privileges; 0 picks a free port) and sends every received packet back as
-one packet with the same payload. Stops on Ctrl+C or SIGTERM.
+Listens on HOST:PORT (default 127.0.0.1:10102: the standard TPKT port 102
+needs privileges; 0 picks a free port), prints ``listening on HOST:PORT``
+and sends every received packet back as one packet with the same payload.
+Stops on Ctrl-C or SIGTERM (exit status 0). A port out of range or already
+in use gives one line ``error: ...`` and exit status 1.
 
 """
 
-from pathlib import Path
-import asyncio
-import contextlib
-import signal
-import sys
-
-try:
-    from hat.drivers import tcp, tpkt
-except ImportError:
-    # source checkout without installation: use src_py
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'src_py'))
-    from hat.drivers import tcp, tpkt
+import cli
+from hat.drivers import tcp, tpkt
 
 
+DEFAULT_HOST = '127.0.0.1'
 DEFAULT_PORT = 10102
 
 
 async def serve(addr: tcp.Address, verbose: bool = True) -> tpkt.Server:
     """Start a TPKT echo server; closing it closes all its connections"""
 
-    async def on_connection(conn):
+    async def on_connection(conn: tpkt.Connection) -> None:
         await _echo(conn, verbose)
 
     return await tpkt.listen(on_connection, addr,
@@ -39,7 +31,7 @@ async def serve(addr: tcp.Address, verbose: bool = True) -> tpkt.Server:
                              name='tpkt-echo-server')
 
 
-async def _echo(conn: tpkt.Connection, verbose: bool):
+async def _echo(conn: tpkt.Connection, verbose: bool) -> None:
     remote = f'{conn.info.remote_addr.host}:{conn.info.remote_addr.port}'
     if verbose:
         print(f'connection from {remote}', flush=True)
@@ -66,32 +58,28 @@ async def _echo(conn: tpkt.Connection, verbose: bool):
                   f'({count} packets echoed)', flush=True)
 
 
-async def async_main(port: int):
-    srv = await serve(tcp.Address('127.0.0.1', port))
-    for addr in srv.addresses:
-        print(f'listening on {addr.host}:{addr.port}', flush=True)
-
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError):  # not on Windows
-        loop.add_signal_handler(signal.SIGTERM, srv.close)
-
+async def async_main(addr: tcp.Address) -> None:
+    srv = await serve(addr)
     try:
+        for a in srv.addresses:
+            print(f'listening on {a.host}:{a.port}', flush=True)
         await srv.wait_closing()
 
     finally:
         await srv.async_close()
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f'usage: {argv[0]} [PORT]', file=sys.stderr)
-        return 2
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.ArgumentParser(description='TPKT echo server')
+    parser.add_argument('--host', default=DEFAULT_HOST,
+                        help=f'default {DEFAULT_HOST}')
+    parser.add_argument('port', nargs='?', type=cli.port,
+                        default=DEFAULT_PORT, metavar='PORT',
+                        help=f'default {DEFAULT_PORT}; 0 picks a free port')
+    args = parser.parse_args(argv)
 
-    port = int(argv[1]) if len(argv) == 2 else DEFAULT_PORT
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(async_main(port))
-    return 0
+    return cli.run(lambda: async_main(tcp.Address(args.host, args.port)))
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv))
+    cli.main(main)
