@@ -1,0 +1,594 @@
+"""IEC 60870-5-104 APCI link connection on `hat.drivers.tcp`.
+
+`connect` (controlling station, master) and `listen` (controlled station,
+slave) create `Connection` objects that carry ASDUs (as bytes) in I-format
+APDUs and run the link procedures of IEC 60870-5-104 clause 5: sequence
+numbers, the k and w windows, the timers t0..t3 and STARTDT / STOPDT /
+TESTFR. The procedures themselves live in the sans-I/O
+`hat.drivers.iec104.link.Link`; this module connects it to a
+`hat.drivers.tcp.Connection` and the event loop.
+
+Timers (seconds):
+
+* t0 (``connect_timeout``): bounds establishing the TCP connection.
+* t1 (``response_timeout``): a sent I-frame must be acknowledged, and a
+  STARTDT act or TESTFR act confirmed, within t1; otherwise the connection
+  is closed (logged as WARNING). `connect` waits t1 for STARTDT con.
+* t2 (``supervisory_timeout``): received I-frames are acknowledged with an
+  S-frame at the latest t2 after the first unacknowledged one (t2 < t1).
+* t3 (``test_timeout``): idle timer, restarted by every received frame;
+  when it expires TESTFR act is sent (and TESTFR con expected within t1).
+
+Malformed APCI from the peer (start octet other than 0x68, length below 4
+or above 253, unknown U-format function, bad control field, N(S) out of
+sequence, N(R) acknowledging I-frames never sent) closes the connection
+with one ERROR record on this module's logger naming the cause and giving
+the frame as hex. Every call after close raises `ConnectionError`
+(`receive` first returns the ASDUs already received).
+
+Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
+
+* t3 is an idle timer restarted by every received frame (0.6.23 sent
+  TESTFR act every t3 regardless of traffic).
+* ASDUs sent while data transfer is stopped (slave before STARTDT act or
+  after STOPDT act) are kept, up to ``send_queue_limit``, and sent after
+  the next STARTDT act; beyond the limit `Connection.send` raises
+  `ConnectionDisabledError` (0.6.23 dropped them silently, and its
+  `send_wait_ack` raised `ConnectionDisabledError` at once).
+* On STOPDT act the slave answers STOPDT con only once its sent I-frames
+  are acknowledged (clause 5.3; 0.6.23 answered at once).
+* A master receiving STOPDT act logs a WARNING and ignores it.
+* Received lengths above 253 are malformed (0.6.23 accepted them).
+* `connect` answers frames that arrive before STARTDT con normally and
+  delivers I-frames (0.6.23 dropped them); a missing STARTDT con raises
+  `hat.drivers.tcp.ConnectTimeoutError` (a `ConnectionError` and an
+  `asyncio.TimeoutError`), as does an expired ``connect_timeout`` (t0, new).
+* `Server.addresses` is new.
+
+Example:
+
+    conn = await apci.connect(tcp.Address('127.0.0.1', 2404))
+    conn.send(asdu)
+    await conn.drain(wait_ack=True)
+    asdu = await conn.receive()
+
+"""
+
+from collections.abc import Callable
+import asyncio
+import collections
+import logging
+import ssl
+import typing
+
+from hat import aio
+from hat import util
+
+from hat.drivers import tcp
+from hat.drivers.iec104 import apdu
+from hat.drivers.iec104 import link
+
+
+mlog: logging.Logger = logging.getLogger(__name__)
+"""Module logger"""
+
+DEFAULT_SEND_QUEUE_LIMIT: int = link.DEFAULT_SEND_QUEUE_LIMIT
+"""Default `send_queue_limit` (ASDUs kept while data transfer is stopped)"""
+
+ConnectionDisabledError = link.ConnectionDisabledError
+"""Data transfer stopped and ``send_queue_limit`` ASDUs already queued
+(a `ConnectionError`)"""
+
+DEFAULT_LISTEN_ADDRESS: tcp.Address = tcp.Address('0.0.0.0', 2404)
+"""Default `listen` address (every IPv4 interface, IEC 104 port 2404)"""
+
+ConnectionCb: typing.TypeAlias = aio.AsyncCallable[['Connection'], None]
+"""Connection callback (plain function or coroutine function)"""
+
+_INF = float('inf')
+
+
+async def connect(addr: tcp.Address,
+                  *,
+                  response_timeout: float = 15,
+                  supervisory_timeout: float = 10,
+                  test_timeout: float = 20,
+                  send_window_size: int = 12,
+                  receive_window_size: int = 8,
+                  connect_timeout: float = 30,
+                  send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT,
+                  ssl_ctx: ssl.SSLContext | None = None,
+                  name: str | None = None
+                  ) -> 'Connection':
+    """Connect to a controlled station (slave) as controlling station.
+
+    Opens the TCP connection (TLS if `ssl_ctx` is given), sends STARTDT act
+    and waits for STARTDT con (IEC 60870-5-104 clause 5.3). The connection
+    returned is enabled.
+
+    Args:
+        addr: remote address
+        response_timeout: t1 (seconds)
+        supervisory_timeout: t2 (seconds); must be below t1
+        test_timeout: t3 (seconds)
+        send_window_size: k (1..32767)
+        receive_window_size: w (1..32767)
+        connect_timeout: t0 (seconds): bound of the TCP connection
+            establishment (including the TLS handshake)
+        send_queue_limit: ASDUs kept while data transfer is stopped (never
+            the case for a master after `connect` returns)
+        ssl_ctx: TLS context (IEC 62351-3), ``None`` for plain TCP
+        name: name used in log records
+
+    Raises:
+        TypeError, ValueError: bad argument
+        hat.drivers.tcp.ConnectTimeoutError: t0 expired, or no STARTDT con
+            within t1 (both `ConnectionError` and `asyncio.TimeoutError`)
+        ConnectionError: the connection failed (refused, closed by the
+            peer, malformed data, ...)
+
+    """
+    loop = asyncio.get_running_loop()
+    settings = _Settings(response_timeout, supervisory_timeout, test_timeout,
+                         send_window_size, receive_window_size,
+                         send_queue_limit)
+    settings.make_link(True, loop.time())  # checks the arguments
+    t0 = _check_t0(connect_timeout)
+
+    try:
+        conn = await asyncio.wait_for(
+            tcp.connect(addr, ssl=ssl_ctx, name=name), t0)
+
+    except asyncio.TimeoutError as e:
+        if isinstance(e, ConnectionError):
+            raise
+        raise tcp.ConnectTimeoutError(
+            f'connecting to {addr.host}:{addr.port} timed out after '
+            f't0 = {t0} s') from e
+
+    connection = Connection(conn, settings.make_link(True, loop.time()))
+    try:
+        await connection._start()
+
+    except BaseException:
+        await aio.uncancellable(
+            connection.async_close())  # type: ignore[no-untyped-call]
+        raise
+
+    return connection
+
+
+async def listen(connection_cb: ConnectionCb,
+                 addr: tcp.Address = DEFAULT_LISTEN_ADDRESS,
+                 *,
+                 response_timeout: float = 15,
+                 supervisory_timeout: float = 10,
+                 test_timeout: float = 20,
+                 send_window_size: int = 12,
+                 receive_window_size: int = 8,
+                 connect_timeout: float = 30,
+                 send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT,
+                 ssl_ctx: ssl.SSLContext | None = None,
+                 name: str | None = None
+                 ) -> 'Server':
+    """Listen for controlling stations (masters) as controlled station.
+
+    `connection_cb` is called with every accepted `Connection` at once,
+    before STARTDT; the connection is disabled until the peer's STARTDT
+    act. If the callback raises, the error is logged and that connection
+    is closed.
+
+    Args:
+        connection_cb: called with each new `Connection`
+        addr: local address (port 0 picks a free port, see
+            `Server.addresses`)
+        response_timeout, supervisory_timeout, test_timeout,
+            send_window_size, receive_window_size, send_queue_limit,
+            ssl_ctx, name: as in `connect`, for every accepted connection
+        connect_timeout: accepted for symmetry with `connect` (unused: the
+            controlled station does not establish connections)
+
+    Raises:
+        TypeError, ValueError: bad argument
+        OSError: the address could not be bound
+
+    """
+    loop = asyncio.get_running_loop()
+    settings = _Settings(response_timeout, supervisory_timeout, test_timeout,
+                         send_window_size, receive_window_size,
+                         send_queue_limit)
+    settings.make_link(False, loop.time())  # checks the arguments
+    _check_t0(connect_timeout)
+
+    async def on_connection(conn: tcp.Connection) -> None:
+        connection = Connection(conn, settings.make_link(False, loop.time()))
+        await aio.call(connection_cb, connection)
+
+    srv = await tcp.listen(on_connection, addr, bind_connections=True,
+                           ssl=ssl_ctx, name=name)
+    server = Server.__new__(Server)
+    server._srv = srv
+    return server
+
+
+class Server(aio.Resource):
+    """Server created by `listen`. Closing it stops listening and closes
+    every connection it accepted."""
+
+    _srv: tcp.Server
+
+    @property
+    def async_group(self) -> aio.Group:
+        """Async group (the TCP server's)"""
+        return self._srv.async_group
+
+    @property
+    def addresses(self) -> list[tcp.Address]:
+        """Listening addresses (with the bound port)"""
+        return self._srv.addresses
+
+
+class Connection(aio.Resource):
+    """APCI link connection (made by `connect` and `listen`).
+
+    ASDUs are sent in I-frames in call order across `send`,
+    `send_wait_ack` and `drain` (one FIFO queue), at most k unacknowledged
+    at a time, and only while data transfer is started. Received ASDUs are
+    buffered in arrival order until `receive` takes them.
+
+    """
+
+    def __init__(self, conn: tcp.Connection, link_: link.Link):
+        self._conn = conn
+        self._link = link_
+        self._loop = asyncio.get_running_loop()
+        self._group = conn.async_group
+        self._reason: str | None = None
+        self._timed_out = False
+        self._enabled_cbs = util.CallbackRegistry(self._on_cb_error)
+        self._rx_waiters: list[asyncio.Future[None]] = []
+        self._written_waiters: collections.deque[
+            tuple[int, asyncio.Future[None]]] = collections.deque()
+        self._ack_waiters: collections.deque[
+            tuple[int, asyncio.Future[None]]] = collections.deque()
+        self._enabled_fut: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = _INF
+        if self._group.is_open:
+            self._group.spawn(aio.call_on_cancel, self._on_close)
+            self._group.spawn(self._read_loop)
+            self._update_timer()
+        else:
+            self._reason = self._conn_closed_msg()
+            self._timer_at = -_INF
+
+    @property
+    def async_group(self) -> aio.Group:
+        """Async group (the TCP connection's: closing either closes
+        both)"""
+        return self._group
+
+    @property
+    def info(self) -> tcp.ConnectionInfo:
+        """Local and remote address"""
+        return self._conn.info
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """TLS session object (``None`` for plain TCP)"""
+        return self._conn.ssl_object
+
+    @property
+    def is_enabled(self) -> bool:
+        """Whether data transfer is started (STARTDT, clause 5.3): I-frames
+        are sent only then"""
+        return self._link.is_enabled
+
+    def register_enabled_cb(self,
+                            cb: Callable[[bool], None]
+                            ) -> util.RegisterCallbackHandle:
+        """Register a callback of data transfer state changes.
+
+        `cb` is called with ``True`` for every STARTDT act received (also
+        when already enabled) and with ``False`` for every STOPDT act the
+        controlled station accepts. It is not called on close. An exception
+        it raises is logged.
+
+        """
+        return self._enabled_cbs.register(cb)
+
+    def send(self, data: bytes) -> None:
+        """Queue an ASDU for sending in an I-frame; never blocks.
+
+        Sent at once if data transfer is started and fewer than k I-frames
+        are unacknowledged, otherwise queued (FIFO).
+
+        Args:
+            data: ASDU octets (at most 249)
+
+        Raises:
+            TypeError: `data` is not bytes
+            ValueError: `data` is longer than 249 octets
+            ConnectionDisabledError: data transfer is stopped and
+                ``send_queue_limit`` ASDUs wait already
+            ConnectionError: the connection is closed
+
+        """
+        self._send(data)
+
+    async def send_wait_ack(self, data: bytes) -> None:
+        """Send an ASDU (as `send`) and wait until the peer acknowledges
+        it (its N(R) in an S- or I-frame). While data transfer is stopped
+        the ASDU is queued and the wait includes the wait for STARTDT.
+
+        Raises:
+            TypeError, ValueError, ConnectionDisabledError: as `send`
+            ConnectionError: closed before the acknowledgement
+
+        """
+        number = self._send(data)
+        if self._link.acked_count < number:
+            await self._wait(self._ack_waiters, number)
+
+    async def drain(self, wait_ack: bool = False) -> None:
+        """Wait until every ASDU queued before this call has been written
+        to the connection (and TCP accepted it, `hat.drivers.tcp`'s drain),
+        and if `wait_ack` is true, until the peer acknowledged them.
+
+        Raises:
+            ConnectionError: the connection is closed or closes meanwhile
+
+        """
+        self._check_open()
+        target = self._link.queued_count
+        if self._link.sent_count < target:
+            await self._wait(self._written_waiters, target)
+        try:
+            await self._conn.drain()
+        except ConnectionError:
+            raise ConnectionError(self._closed_msg()) from None
+        if wait_ack and self._link.acked_count < target:
+            await self._wait(self._ack_waiters, target)
+
+    async def receive(self) -> bytes:
+        """Receive the next ASDU (one I-frame's).
+
+        ASDUs received before close are still returned after it.
+
+        Raises:
+            ConnectionError: the connection is closed and no received ASDU
+                is left
+
+        """
+        received = self._link.received
+        while not received:
+            if self._reason is not None or not self._group.is_open:
+                raise ConnectionError(self._closed_msg())
+            fut = self._loop.create_future()
+            self._rx_waiters.append(fut)
+            try:
+                await fut
+            except BaseException:
+                if fut in self._rx_waiters:
+                    self._rx_waiters.remove(fut)
+                raise
+        return received.popleft()
+
+    # internals
+
+    async def _start(self) -> None:
+        # master: STARTDT act, then STARTDT con within t1
+        self._enabled_fut = self._loop.create_future()
+        self._link.start(self._loop.time())
+        self._process()
+        try:
+            await self._enabled_fut
+
+        except ConnectionError as e:
+            if self._timed_out:
+                raise tcp.ConnectTimeoutError(str(e)) from None
+            raise
+
+    def _send(self, data: bytes) -> int:
+        if self._reason is not None or not self._group.is_open:
+            raise ConnectionError(self._closed_msg())
+        number = self._link.send(data, self._loop.time())
+        self._process()
+        return number
+
+    def _check_open(self) -> None:
+        if self._reason is not None or not self._group.is_open:
+            raise ConnectionError(self._closed_msg())
+
+    async def _wait(self,
+                    waiters: collections.deque[
+                        tuple[int, asyncio.Future[None]]],
+                    number: int
+                    ) -> None:
+        fut = self._loop.create_future()
+        item = (number, fut)
+        waiters.append(item)
+        try:
+            await fut
+
+        except BaseException:
+            if item in waiters:
+                waiters.remove(item)
+            raise
+
+    def _process(self) -> None:
+        # hand the link's output over: octets, ASDUs, events, counters
+        link_ = self._link
+        out = link_.data_to_send()
+        if out:
+            try:
+                self._conn.write(out)
+            except ConnectionError as e:
+                self._close(f'write failed: {e}')
+                return
+
+        if self._rx_waiters and link_.received:
+            waiters, self._rx_waiters = self._rx_waiters, []
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+        if link_.enabled_events:
+            events = list(link_.enabled_events)
+            link_.enabled_events.clear()
+            for event in events:
+                self._enabled_cbs.notify(  # type: ignore[no-untyped-call]
+                    event)
+
+        waiters_ = self._ack_waiters
+        if waiters_ and waiters_[0][0] <= link_.acked_count:
+            _release(waiters_, link_.acked_count)
+
+        waiters_ = self._written_waiters
+        if waiters_ and waiters_[0][0] <= link_.sent_count:
+            _release(waiters_, link_.sent_count)
+
+        enabled_fut = self._enabled_fut
+        if enabled_fut is not None and link_.is_enabled:
+            self._enabled_fut = None
+            if not enabled_fut.done():
+                enabled_fut.set_result(None)
+
+        deadline = link_.deadline
+        if deadline is not None and deadline < self._timer_at:
+            self._set_timer(deadline)
+
+    def _update_timer(self) -> None:
+        deadline = self._link.deadline
+        if deadline is not None and deadline < self._timer_at:
+            self._set_timer(deadline)
+
+    def _set_timer(self, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        # event loops may run a timer up to their clock resolution early
+        now = max(self._loop.time(), self._timer_at)
+        self._timer = None
+        self._timer_at = _INF
+        if self._reason is not None:
+            return
+        try:
+            self._link.on_timer(now)
+
+        except link.LinkTimeoutError as e:
+            self._timed_out = True
+            self._close(str(e), logging.WARNING)
+            return
+
+        self._process()
+
+    async def _read_loop(self) -> None:
+        conn = self._conn
+        link_ = self._link
+        loop = self._loop
+        process = self._process
+        try:
+            while True:
+                data = await conn.read()
+                link_.receive_data(data, loop.time())
+                process()
+
+        except ConnectionError as e:
+            self._close(str(e), logging.DEBUG)
+
+        except (apdu.ApduError, link.LinkError) as e:
+            self._close(f'malformed data from peer: {e}', logging.ERROR)
+
+        except Exception as e:
+            self._close(f'link failed: {e!r}', logging.ERROR, exc_info=e)
+
+        finally:
+            self._group.close()  # type: ignore[no-untyped-call]
+
+    def _close(self, reason: str, level: int = logging.DEBUG,
+               exc_info: BaseException | None = None) -> None:
+        if self._reason is None:
+            self._reason = reason
+            if mlog.isEnabledFor(level):
+                mlog.log(level, '%s: closing: %s', self._describe(), reason,
+                         exc_info=exc_info)
+        self._group.close()  # type: ignore[no-untyped-call]
+
+    async def _on_close(self) -> None:
+        if self._reason is None:
+            self._reason = 'closed locally'
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = -_INF  # no new timer
+        exc = ConnectionError(self._closed_msg())
+        for fut in self._rx_waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._rx_waiters = []
+        for waiters in (self._ack_waiters, self._written_waiters):
+            for _, fut in waiters:
+                if not fut.done():
+                    fut.set_exception(exc)
+            waiters.clear()
+        if self._enabled_fut is not None and not self._enabled_fut.done():
+            self._enabled_fut.set_exception(exc)
+
+    def _on_cb_error(self, e: Exception) -> None:
+        mlog.error('%s: enabled callback failed: %r', self._describe(), e,
+                   exc_info=e)
+
+    def _conn_closed_msg(self) -> str:
+        return 'TCP connection closed before the link started'
+
+    def _closed_msg(self) -> str:
+        return (f'IEC 104 connection {self._describe()} closed: '
+                f'{self._reason or "closed locally"}')
+
+    def _describe(self) -> str:
+        local, remote = self._conn.info
+        name = f'{self._conn.name} ' if self._conn.name else ''
+        return (f'{name}{local.host}:{local.port} -> '
+                f'{remote.host}:{remote.port}')
+
+
+class _Settings(typing.NamedTuple):
+    response_timeout: float
+    supervisory_timeout: float
+    test_timeout: float
+    send_window_size: int
+    receive_window_size: int
+    send_queue_limit: int
+
+    def make_link(self, is_master: bool, now: float) -> link.Link:
+        return link.Link(is_master=is_master,
+                         response_timeout=self.response_timeout,
+                         supervisory_timeout=self.supervisory_timeout,
+                         test_timeout=self.test_timeout,
+                         send_window_size=self.send_window_size,
+                         receive_window_size=self.receive_window_size,
+                         send_queue_limit=self.send_queue_limit,
+                         now=now)
+
+
+def _check_t0(connect_timeout: float) -> float:
+    if (isinstance(connect_timeout, bool) or
+            not isinstance(connect_timeout, (int, float))):
+        raise TypeError(f'connect_timeout must be a number of seconds, not '
+                        f'{type(connect_timeout).__name__}')
+    if not connect_timeout > 0:
+        raise ValueError(f'connect_timeout must be positive, not '
+                         f'{connect_timeout!r}')
+    return float(connect_timeout)
+
+
+def _release(waiters: collections.deque[tuple[int, asyncio.Future[None]]],
+             count: int) -> None:
+    while waiters and waiters[0][0] <= count:
+        _, fut = waiters.popleft()
+        if not fut.done():
+            fut.set_result(None)
