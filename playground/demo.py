@@ -55,7 +55,10 @@ async def run_demo() -> int:
     return 0 if ok else 1
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.ArgumentParser(
+        description='echo server and client on a free loopback port')
+    parser.parse_args(argv)
     return cli.run(run_demo)
 
 
