@@ -92,10 +92,12 @@ def task_docs():
                         _cmd([python, '-m', 'sphinx', '-W', '--keep-going',
                               '-q', '-b', 'html',
                               str(src_doc_dir), str(build_docs_dir)]),
-                        _cmd([python, '-m', 'pdoc',
+                        _cmd([python, '-m', 'pdoc', '-d', 'google',
+                              '-t', str(src_doc_dir / 'pdoc'),
                               '-o', str(build_pyhat_dir),
                               'hat.drivers']),
-                        _check_docs_links],
+                        _check_docs_links,
+                        _check_api_docs],
             'uptodate': [False]}
 
 
@@ -119,60 +121,200 @@ def _rmtree(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
-class _HrefParser(html.parser.HTMLParser):
+class _PageParser(html.parser.HTMLParser):
+    """Links, element ids and docstring list entries of an HTML page
+
+    `entries` holds one ``(member, heading, name, text)`` per list item of
+    a pdoc page: ``member`` the id of the enclosing pdoc member
+    (``connect``, ``Connection.read``), ``heading`` the last ``h6`` before
+    it (``Arguments:``, ``Raises:``), ``name`` the text of the ``strong``
+    element the item starts with (``None`` if it does not start with one)
+    and ``text`` all of its text.
+
+    """
 
     def __init__(self):
         super().__init__()
         self.hrefs = []
+        self.ids = set()
+        self.entries = []
+        self._member = None
+        self._heading = None
+        self._in_heading = False
+        self._item = None  # [name, text, started] of the open list item
+        self._in_strong = False
 
     def handle_starttag(self, tag, attrs):
-        if tag != 'a':
-            return
-        for name, value in attrs:
-            if name == 'href' and value:
-                self.hrefs.append(value)
+        attrs = dict(attrs)
+        if attrs.get('id'):
+            self.ids.add(attrs['id'])
+            classes = (attrs.get('class') or '').split()
+            if tag == 'section' or (tag == 'div' and 'classattr' in classes):
+                self._member = attrs['id']
+                self._heading = None
+
+        if tag == 'a' and attrs.get('href'):
+            self.hrefs.append(attrs['href'])
+
+        elif tag == 'h6':
+            self._in_heading = True
+            self._heading = ''
+
+        elif tag == 'li':
+            self._item = [None, '', False]
+
+        elif tag == 'strong' and self._item is not None:
+            if not self._item[2]:
+                self._item[0] = ''
+                self._in_strong = True
+            self._item[2] = True
+
+        elif self._item is not None:
+            self._item[2] = True
+
+    def handle_endtag(self, tag):
+        if tag == 'h6':
+            self._in_heading = False
+
+        elif tag == 'strong':
+            self._in_strong = False
+
+        elif tag == 'li' and self._item is not None:
+            name, text, _ = self._item
+            self.entries.append((self._member, self._heading, name,
+                                 ' '.join(text.split())))
+            self._item = None
+
+    def handle_data(self, data):
+        if self._in_heading:
+            self._heading += data.strip()
+
+        if self._item is not None:
+            if data.strip():
+                self._item[2] = True
+            self._item[1] += data
+            if self._in_strong:
+                self._item[0] += data
+
+
+def _parse_page(path):
+    parser = _PageParser()
+    parser.feed(path.read_text(encoding='utf-8'))
+    return parser
 
 
 def _check_docs_links():
     """Links from Sphinx pages into the pdoc site must resolve
 
     Every relative link of a Sphinx page that points into ``pyhat`` has to
-    name an existing file of the built site, and the tcp page must have its
-    API link. Returns ``False`` (task failure) otherwise.
+    name an existing file of the built site and, if it has a fragment
+    (``tcp.html#Connection.write``), an element with that id; the tcp page
+    must have its API link. Returns ``False`` (task failure) otherwise.
 
     """
     docs_root = build_docs_dir.resolve()
     pyhat_root = build_pyhat_dir.resolve()
     checked = {}
     missing = []
+    ids = {}
 
     for page in sorted(docs_root.rglob('*.html')):
         if page.resolve().is_relative_to(pyhat_root):
             continue
 
-        parser = _HrefParser()
-        parser.feed(page.read_text(encoding='utf-8'))
-
-        for href in parser.hrefs:
+        rel_page = page.relative_to(docs_root)
+        for href in _parse_page(page).hrefs:
             url = urllib.parse.urlsplit(href)
             if url.scheme or url.netloc or 'pyhat/' not in url.path:
                 continue
 
             target = (page.parent / urllib.parse.unquote(url.path)).resolve()
-            rel_page = page.relative_to(docs_root)
             checked[str(rel_page), href] = target
             if not target.is_file() or not target.is_relative_to(docs_root):
                 missing.append(f'{rel_page}: {href} -> {target}')
+                continue
+
+            if url.fragment:
+                if target not in ids:
+                    ids[target] = _parse_page(target).ids
+                if urllib.parse.unquote(url.fragment) not in ids[target]:
+                    missing.append(f'{rel_page}: {href}: no element with id '
+                                   f'{url.fragment!r} in {target}')
 
     tcp_target = pyhat_root / 'hat' / 'drivers' / 'tcp.html'
     if tcp_target not in checked.values():
         missing.append(f'tcp.html: no link to {tcp_target}')
 
-    for (rel_page, href), target in checked.items():
-        status = 'ok' if target.is_file() else 'MISSING'
-        print(f'docs link {status}: {rel_page} -> {href}')
-
+    print(f'docs links into pyhat: {len(checked)} checked, '
+          f'{len(missing)} broken')
     if missing:
         print('broken links into pyhat:', *missing, sep='\n  ',
+              file=sys.stderr)
+        return False
+
+
+# (page, member, heading, entry name): entries the API reference must
+# render as list items (pdoc -d google); a run-on paragraph has none
+_API_ENTRIES = [
+    ('tcp.html', 'connect', 'Arguments:', 'input_buffer_limit'),
+    ('tcp.html', 'connect', 'Raises:', 'ConnectionError'),
+    ('tcp.html', 'listen', 'Arguments:', 'bind_connections'),
+    ('tcp.html', 'Connection.readexactly', 'Raises:', 'ConnectionError'),
+    ('tpkt.html', 'Connection.write', 'Raises:', 'ValueError'),
+]
+
+# (page, id): members the API reference must show, inherited ones included
+_API_IDS = [
+    ('tcp.html', f'Server.{name}')
+    for name in ('is_open', 'is_closing', 'is_closed', 'wait_closing',
+                 'wait_closed', 'close', 'async_close')
+] + [
+    ('tpkt.html', f'Server.{name}')
+    for name in ('close', 'async_close', 'wait_closed')
+]
+
+
+def _check_api_docs():
+    """The pdoc API reference renders Google style docstrings as lists
+
+    The entries of `_API_ENTRIES` and the ids of `_API_IDS` must be there,
+    and every list item under an ``Arguments:`` or ``Raises:`` heading of
+    every page must start with its name in bold (``name:  text``): an entry
+    pdoc could not split (for example several names over two lines) shows
+    up as plain text. Returns ``False`` (task failure) otherwise.
+
+    """
+    drivers_dir = build_pyhat_dir / 'hat' / 'drivers'
+    pages = {path.relative_to(drivers_dir).as_posix(): _parse_page(path)
+             for path in sorted(drivers_dir.rglob('*.html'))}
+    problems = []
+
+    for page_name, member, heading, name in _API_ENTRIES:
+        page = pages.get(page_name)
+        names = [] if page is None else [
+            entry_name for entry_member, entry_heading, entry_name, _
+            in page.entries
+            if entry_member == member and entry_heading == heading]
+        if name not in ' '.join(n or '' for n in names).replace(
+                ',', ' ').replace(':', ' ').split():
+            problems.append(f'{page_name}: {member}: no {heading} list '
+                            f'entry for {name} (entries: {names})')
+
+    for page_name, element_id in _API_IDS:
+        page = pages.get(page_name)
+        if page is None or element_id not in page.ids:
+            problems.append(f'{page_name}: {element_id} not shown')
+
+    for page_name, page in pages.items():
+        for member, heading, name, text in page.entries:
+            if heading in ('Arguments:', 'Raises:') and not name:
+                problems.append(f'{page_name}: {member}: {heading} entry '
+                                f'without a name: {text[:60]!r}')
+
+    print(f'API reference: {len(pages)} pages, '
+          f'{sum(len(p.entries) for p in pages.values())} list entries, '
+          f'{len(problems)} problems')
+    if problems:
+        print('API reference problems:', *problems, sep='\n  ',
               file=sys.stderr)
         return False
