@@ -67,7 +67,6 @@ from collections.abc import Callable
 import asyncio
 import contextlib
 import contextvars
-import errno
 import functools
 import logging
 import math
@@ -83,8 +82,16 @@ if sys.platform == 'linux':
     import fcntl
     import termios
     _SIOCOUTQ: int | None = termios.TIOCOUTQ
+    _SIOCINQ: int | None = termios.FIONREAD
+    _TCP_INFO: int | None = getattr(socket, 'TCP_INFO', None)
 else:
     _SIOCOUTQ = None
+    _SIOCINQ = None
+    _TCP_INFO = None
+
+# Linux TCP states (tcpi_state) in which the peer has sent neither FIN nor
+# RST: ESTABLISHED, FIN_WAIT1, FIN_WAIT2
+_TCP_PEER_OPEN_STATES = (1, 4, 5)
 
 
 mlog: logging.Logger = logging.getLogger(__name__)
@@ -110,6 +117,17 @@ DEFAULT_CLOSE_TIMEOUT: float = 10.0
 
 DEFAULT_BACKLOG: int = 4096
 """Default listen backlog used by `listen` (``backlog=`` overrides it)"""
+
+PAUSED_POLL_INTERVAL: float = 0.5
+"""Seconds between checks, while reading is paused at
+`input_buffer_limit`, whether the peer has closed or reset the connection
+(Linux only)"""
+
+# keepalive option ranges (Linux: TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT;
+# TCP_USER_TIMEOUT takes milliseconds in a C int)
+_KEEPALIVE_MAX_TIME = 32767
+_KEEPALIVE_MAX_COUNT = 127
+_USER_TIMEOUT_MAX = (2 ** 31 - 1) // 1000
 
 
 # _Waiter states
@@ -159,6 +177,9 @@ class _Settings(typing.NamedTuple):
     half_close: bool
     close_timeout: float | None
     keepalive: tuple[int, int, int] | None
+    # whether the close timer also bounds a TLS shutdown (not when the
+    # caller passed ssl_shutdown_timeout)
+    bound_tls_shutdown: bool = True
 
 
 async def connect(addr: Address,
@@ -170,7 +191,8 @@ async def connect(addr: Address,
                   keepalive_idle: float | None = None,
                   keepalive_interval: float | None = None,
                   keepalive_count: int | None = None,
-                  **kwargs
+                  connect_timeout: float | None = None,
+                  **kwargs: typing.Any
                   ) -> 'Connection':
     """Connect to a TCP server.
 
@@ -178,42 +200,70 @@ async def connect(addr: Address,
         addr: remote address
         name: name used in log records (see `Connection.name`)
         input_buffer_limit: bytes of unread data buffered before reading
-            from the socket pauses (0: no limit)
-        half_close: if ``False``, the peer's EOF closes the connection;
-            if ``True``, it only ends reading and writing stays possible
-            (not available on TLS connections)
-        close_timeout: seconds that closing waits for the peer to accept
-            pending outgoing data before aborting (``None``: no limit)
+            from the socket pauses (0: no limit; default 1 MiB)
+        half_close: if ``False`` (default), the peer's EOF closes the
+            connection; if ``True``, it only ends reading and writing stays
+            possible (not available on TLS connections)
+        close_timeout: seconds (default 10) that closing may take: waiting
+            for the peer to accept pending outgoing data, for its EOF when
+            its input was still arriving, and for a TLS shutdown; then the
+            connection is aborted (``None``: no limit)
         keepalive_idle: enables TCP keepalive: seconds of idleness before
-            the first probe (``None``: keepalive disabled)
-        keepalive_interval: seconds between probes (default: idle time)
-        keepalive_count: unanswered probes before the connection is dropped
-            (default: 3); the same total bounds unacknowledged sent data
-            (TCP_USER_TIMEOUT, where the platform has it)
+            the first probe, 1 to 32767 (``None``, default: keepalive
+            disabled); fractions round up to whole seconds
+        keepalive_interval: seconds between probes, 1 to 32767 (default:
+            idle time)
+        keepalive_count: unanswered probes before the connection is
+            dropped, 1 to 127 (default: 3); the same total,
+            ``idle + interval * count`` (at most 2147483 s), bounds
+            unacknowledged sent data (TCP_USER_TIMEOUT, where the platform
+            has it)
+        connect_timeout: seconds that establishing the connection (name
+            resolution, TCP handshake and TLS handshake) may take
+            (``None``, default: no limit of our own)
         kwargs: passed to `asyncio.loop.create_connection` (``ssl``,
             ``server_hostname``, ``local_addr``, ``ssl_handshake_timeout``,
             ...)
 
     Raises:
-        TypeError, ValueError: malformed address or argument
-        ConnectionError: the connection could not be established (refused,
-            unreachable, name resolution or TLS handshake failure, ...);
-            the original error is chained as ``__cause__``
+        TypeError, ValueError: malformed address or argument, before any
+            socket is touched
+        ConnectTimeoutError: `connect_timeout` (or ``ssl_handshake_timeout``)
+            expired; a `ConnectionError` and an `asyncio.TimeoutError`
+        ConnectionError: the connection could not be established; where
+            the underlying error already is a `ConnectionError` subclass
+            (`ConnectionRefusedError`, `ConnectionResetError`,
+            `ConnectionAbortedError`, `BrokenPipeError`) that class is
+            raised, anything else (name resolution, unreachable network, TLS
+            failure, setting up the socket) as `ConnectionError`; the
+            original error is chained as ``__cause__``
 
     """
     host, port = _check_addr(addr, listening=False)
     settings = _make_settings(name, input_buffer_limit, half_close,
                               close_timeout, keepalive_idle,
-                              keepalive_interval, keepalive_count)
+                              keepalive_interval, keepalive_count, kwargs)
+    if connect_timeout is not None:
+        connect_timeout = _check_timeout('connect_timeout', connect_timeout)
     loop = asyncio.get_running_loop()
     try:
-        _, protocol = await loop.create_connection(
+        coro = loop.create_connection(
             functools.partial(_Protocol, settings), host, port, **kwargs)
+        if connect_timeout is None:
+            _, protocol = await coro
+        else:
+            _, protocol = await asyncio.wait_for(coro, connect_timeout)
 
     except (OSError, asyncio.TimeoutError) as e:
-        raise ConnectionError(
-            f'connecting to {host}:{port} failed: {str(e) or repr(e)}'
+        raise _connection_error(
+            e, f'connecting to {host}:{port} failed: {str(e) or repr(e)}'
         ) from e
+
+    if protocol.error is not None:
+        e = protocol.error
+        raise ConnectionError(
+            f'connecting to {host}:{port} failed: setting up the connection '
+            f'failed: {e}') from e
 
     return protocol.conn
 
@@ -229,7 +279,7 @@ async def listen(connection_cb: ConnectionCb,
                  keepalive_idle: float | None = None,
                  keepalive_interval: float | None = None,
                  keepalive_count: int | None = None,
-                 **kwargs
+                 **kwargs: typing.Any
                  ) -> 'Server':
     """Create a listening TCP server.
 
@@ -240,15 +290,24 @@ async def listen(connection_cb: ConnectionCb,
     serving in every case. With ``ssl``, a connection whose TLS handshake
     fails is logged (WARNING) and dropped before `connection_cb` sees it
     (on uvloop and Python 3.10 the event loop does the handshake and
-    reports nothing).
+    reports nothing). A connection whose socket cannot be set up (for
+    example keepalive options the system rejects) is logged (ERROR) and
+    closed; the server keeps serving.
+
+    What closing the server does to accepted connections: it always
+    cancels `connection_cb` coroutines that are still running, and each
+    such cancellation closes that callback's connection. Connections whose
+    callback has returned are closed too if `bind_connections` is
+    ``True``, and stay open if it is ``False``.
 
     Args:
-        connection_cb: called with each new `Connection`
+        connection_cb: called with each new `Connection` (plain function or
+            coroutine function)
         addr: local address; host ``None`` or ``''`` listens on every
             interface, port 0 picks a free port (see `Server.addresses`)
         bind_connections: if ``True``, closing the server also closes every
-            connection it accepted and waits for them; if ``False`` they
-            stay open
+            connection it accepted and waits for them (default ``False``:
+            see above)
         name, input_buffer_limit, half_close, close_timeout, keepalive_idle,
             keepalive_interval, keepalive_count: applied to every accepted
             connection, as in `connect`
@@ -257,14 +316,19 @@ async def listen(connection_cb: ConnectionCb,
             `DEFAULT_BACKLOG`
 
     Raises:
-        TypeError, ValueError: malformed address or argument
+        TypeError, ValueError: malformed address or argument, before any
+            socket is touched
         OSError: the address could not be bound (for example already in use)
 
     """
+    if not callable(connection_cb):
+        raise TypeError(f'connection_cb must be callable, not '
+                        f'{type(connection_cb).__name__}')
+    _check_bool('bind_connections', bind_connections)
     host, port = _check_addr(addr, listening=True)
     settings = _make_settings(name, input_buffer_limit, half_close,
                               close_timeout, keepalive_idle,
-                              keepalive_interval, keepalive_count)
+                              keepalive_interval, keepalive_count, kwargs)
     kwargs.setdefault('backlog', DEFAULT_BACKLOG)
     loop = asyncio.get_running_loop()
     # asyncio's own loop reports failed server-side TLS handshakes only in
@@ -310,7 +374,12 @@ class Server(aio.Resource):
 
     """
 
-    def _init(self, connection_cb, bind_connections, settings, tls):
+    def _init(self,
+              connection_cb: ConnectionCb,
+              bind_connections: bool,
+              settings: _Settings,
+              tls: dict[str, typing.Any] | None
+              ) -> None:
         self._connection_cb = connection_cb
         self._tls = tls
         self._settings = settings
@@ -338,7 +407,10 @@ class Server(aio.Resource):
         """Name given to `listen`"""
         return self._settings.name
 
-    def _on_transport(self, protocol, transport):
+    def _on_transport(self,
+                      protocol: '_Protocol',
+                      transport: asyncio.Transport
+                      ) -> None:
         conn = protocol.conn
         if self._tls is None:
             self._on_connection(conn)
@@ -350,7 +422,11 @@ class Server(aio.Resource):
         else:
             transport.close()
 
-    async def _start_tls(self, conn, protocol, transport):
+    async def _start_tls(self,
+                         conn: 'Connection',
+                         protocol: '_Protocol',
+                         transport: asyncio.Transport
+                         ) -> None:
         loop = asyncio.get_running_loop()
         try:
             conn._transport = await loop.start_tls(
@@ -364,7 +440,7 @@ class Server(aio.Resource):
 
         self._on_connection(conn)
 
-    def _on_connection(self, conn):
+    def _on_connection(self, conn: 'Connection') -> None:
         if not self._group.is_open:
             conn.close()
             return
@@ -386,7 +462,10 @@ class Server(aio.Resource):
                                    asyncio.isfuture(result)):
             self._group.spawn(self._wait_connection_cb, conn, result)
 
-    async def _wait_connection_cb(self, conn, result):
+    async def _wait_connection_cb(self,
+                                  conn: 'Connection',
+                                  result: typing.Awaitable[None]
+                                  ) -> None:
         try:
             await result
 
@@ -399,7 +478,7 @@ class Server(aio.Resource):
                       exc_info=e)
             conn.close()
 
-    async def _on_close(self):
+    async def _on_close(self) -> None:
         if self._srv is not None:
             self._srv.close()
 
@@ -439,6 +518,16 @@ class Connection(aio.Resource):
                  keepalive_idle: float | None = None,
                  keepalive_interval: float | None = None,
                  keepalive_count: int | None = None):
+        if not isinstance(reader, asyncio.StreamReader):
+            raise TypeError(f'reader must be asyncio.StreamReader, not '
+                            f'{type(reader).__name__}')
+        if not isinstance(writer, asyncio.StreamWriter):
+            raise TypeError(f'writer must be asyncio.StreamWriter, not '
+                            f'{type(writer).__name__}')
+        if async_group is not None and not isinstance(async_group,
+                                                      aio.Group):
+            raise TypeError(f'async_group must be hat.aio.Group or None, '
+                            f'not {type(async_group).__name__}')
         settings = _make_settings(name, input_buffer_limit, half_close,
                                   close_timeout, keepalive_idle,
                                   keepalive_interval, keepalive_count)
@@ -446,6 +535,13 @@ class Connection(aio.Resource):
         protocol = _Protocol(settings, conn=self)
         self._init(transport, settings)
         self._stream_writer = writer  # its __del__ closes the transport
+        try:
+            self._setup()
+
+        except Exception as e:
+            transport.abort()
+            raise ConnectionError(f'setting up the connection failed: {e}'
+                                  ) from e
 
         # the reader's buffer is private to asyncio, but there is no public
         # way to take buffered bytes synchronously
@@ -472,7 +568,9 @@ class Connection(aio.Resource):
             # paused by the StreamReader's own limit, not by ours
             transport.resume_reading()
 
-    def _init(self, transport, settings):
+    def _init(self, transport: asyncio.Transport, settings: _Settings
+              ) -> None:
+        # every attribute, and nothing that can fail (see _setup)
         self._transport = transport
         self._loop = asyncio.get_running_loop()
         self._settings = settings
@@ -494,6 +592,14 @@ class Connection(aio.Resource):
         self._write_paused = False
         self._drainers: list[asyncio.Future] | None = None
         self._closing = False
+        # why the connection closes: 'closed locally', 'closed by peer',
+        # 'reset by peer', 'lost: ...' (for error messages)
+        self._reason: str | None = None
+        # reading paused: polls whether the peer sent FIN or RST
+        self._poll_timer: asyncio.TimerHandle | None = None
+        # the peer sent FIN or RST: read all it sent, whatever the limit
+        self._peer_done = False
+        self._error_cls: type[ConnectionError] = ConnectionError
         self._lost = False
         self._lost_exc: BaseException | None = None
         self._closing_waiters: list[asyncio.Future] | None = None
@@ -504,9 +610,11 @@ class Connection(aio.Resource):
         self._bytes_sent = 0
         self._bytes_received = 0
 
-        if settings.keepalive:
-            _set_keepalive(transport.get_extra_info('socket'),
-                           *settings.keepalive)
+    def _setup(self) -> None:
+        # what may fail while setting up a new connection
+        if self._settings.keepalive:
+            _set_keepalive(self._transport.get_extra_info('socket'),
+                           *self._settings.keepalive)
 
         if _comm_cache.get(_DEBUG, True):
             self._log(_DEBUG, 'connection opened', logger=comm_log)
@@ -538,45 +646,72 @@ class Connection(aio.Resource):
         """``True`` once the socket is released"""
         return self._lost
 
-    async def wait_closing(self):
+    async def wait_closing(self) -> None:
         """Wait until the connection is closing or closed"""
         if not self._closing:
             if self._closing_waiters is None:
                 self._closing_waiters = []
             await _wait_for_wake(self._loop, self._closing_waiters)
 
-    async def wait_closed(self):
+    async def wait_closed(self) -> None:
         """Wait until the connection is closed (socket released)"""
         if not self._lost:
             if self._closed_waiters is None:
                 self._closed_waiters = []
             await _wait_for_wake(self._loop, self._closed_waiters)
 
-    def close(self):
+    def close(self) -> None:
         """Start closing the connection.
 
         Pending reads fail with `ConnectionError`; bytes already received
         stay readable. Data already written is flushed, then FIN is sent.
-        If the peer accepts no data for `close_timeout` seconds, the
-        connection is aborted.
+        Input that arrives after `close` is discarded (counted in
+        `bytes_received`, never readable). Where the peer's input is still
+        unread in the socket or reading is paused, the socket is kept
+        until the peer's EOF, reading and discarding, so that the peer
+        gets the data and the FIN and not a reset that could destroy them
+        (Linux resets a connection closed with unread input). All of
+        closing takes at most `close_timeout` seconds (10 s by default) of
+        the peer accepting no data (and at most that for its EOF or a TLS
+        shutdown); then the connection is aborted (RST).
 
         """
         if self._closing:
             return
 
+        eof = self._eof
         self._flush()
-        self._set_closing()
+        self._set_closing('closed locally')
         transport = self._transport
-        transport.close()
+        sock = transport.get_extra_info('socket')
+        timer = bool(transport.get_write_buffer_size())
+        if eof or self._lost:
+            transport.close()
+
+        elif transport.get_extra_info('sslcontext') is not None:
+            # TLS shutdown: close_notify, then the peer's
+            transport.close()
+            timer = self._settings.bound_tls_shutdown
+
+        elif self._reading_paused or _unread(sock):
+            # FIN after the pending data, then discard input until EOF
+            transport.set_protocol(_LingeringProtocol(self))
+            transport.write_eof()
+            if self._reading_paused:
+                self._reading_paused = False
+                transport.resume_reading()
+            timer = True
+
+        else:
+            transport.close()
 
         timeout = self._settings.close_timeout
-        if (timeout is not None and not self._lost and
-                transport.get_write_buffer_size()):
+        if timeout is not None and timer and not self._lost:
             self._close_timer = self._loop.call_later(
                 timeout, self._on_close_timer, self._unsent())
 
-    async def async_close(self):
-        """Close the connection and wait until it is closed.
+    async def async_close(self) -> None:
+        """Close the connection (see `close`) and wait until it is closed.
 
         Cancelling this call does not stop the closing.
 
@@ -616,7 +751,7 @@ class Connection(aio.Resource):
         """Number of bytes received from the peer"""
         return self._bytes_received
 
-    def write(self, data: bytes | bytearray | memoryview):
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         """Write data.
 
         The data is copied (the caller may reuse its buffer) and sent
@@ -628,11 +763,13 @@ class Connection(aio.Resource):
 
         Raises:
             TypeError: data is not bytes, bytearray or memoryview
-            ConnectionError: connection is closing or closed
+            ConnectionError: connection is closing or closed, or the
+                transport found it broken (a `ConnectionError` subclass
+                where the cause is one, see `connect`)
 
         """
         if self._closing:
-            raise ConnectionError(self._closed_msg('write to'))
+            raise self._closed_error('write to')
 
         if data.__class__ is not bytes:
             data = _to_bytes(data)
@@ -644,6 +781,10 @@ class Connection(aio.Resource):
         # pending bytes, with a flush scheduled for the next iteration
         wbuf = self._wbuf
         if wbuf is None:
+            if self._transport.is_closing():
+                # broken, and connection_lost is still to come
+                self._set_closing('lost: transport closed')
+                raise self._closed_error('write to')
             self._wbuf = _SENT
             self._bytes_sent += len(data)
             if (_comm_cache.get(_DEBUG, True) and
@@ -660,22 +801,33 @@ class Connection(aio.Resource):
                 wbuf = self._wbuf = bytearray(wbuf)
             wbuf += data  # type: ignore[operator]
 
-    async def drain(self):
+    async def drain(self) -> None:
         """Wait until the peer has accepted enough of the written data.
 
         Sends pending writes now. Returns without suspending unless the
-        transport's write buffer is above its high-water mark; then waits
-        until it falls below the low-water mark.
+        transport's write buffer is above its high-water mark (then it
+        waits until the buffer falls below the low-water mark) or the
+        transport found the connection broken (then it lets the event loop
+        report the loss and raises).
 
         Raises:
-            ConnectionError: connection is closing or closed (also when it
-                closes while waiting)
+            ConnectionError: connection is closing or closed, also when it
+                closes while waiting (a `ConnectionError` subclass where the
+                cause is one, see `connect`)
 
         """
         if self._closing:
-            raise ConnectionError(self._closed_msg('drain'))
+            raise self._closed_error('drain')
 
         self._flush()
+        if self._transport.is_closing():
+            # a failed send: let connection_lost tell why
+            self._set_closing('lost: transport closed')
+            if not self._lost:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.wait_closed(), 1)
+            raise self._closed_error('drain')
+
         if not self._write_paused:
             return
 
@@ -684,7 +836,7 @@ class Connection(aio.Resource):
         await _wait_for_wake(self._loop, self._drainers)
 
         if self._closing:
-            raise ConnectionError(self._closed_msg('drain'))
+            raise self._closed_error('drain')
 
     async def read(self, n: int = -1) -> bytes:
         """Read up to `n` bytes.
@@ -738,7 +890,7 @@ class Connection(aio.Resource):
         avail = self._avail
         if not avail:
             self._wake()
-            raise ConnectionError(self._closed_msg('read from'))
+            raise self._closed_error('read from')
 
         if n < 0 or n > avail:
             n = avail
@@ -803,7 +955,7 @@ class Connection(aio.Resource):
                 if self._avail:
                     self._take(self._avail)
                 self._wake()
-                raise ConnectionError(self._closed_msg('read from'))
+                raise self._closed_error('read from')
 
         data = self._chunks[0]
         if len(data) == n and not self._head and not self._reading_paused:
@@ -904,7 +1056,7 @@ class Connection(aio.Resource):
 
         return b''.join(parts)
 
-    def _update_reading(self):
+    def _update_reading(self) -> None:
         if self._closing:
             return
 
@@ -916,9 +1068,30 @@ class Connection(aio.Resource):
                 self._reading_paused = False
                 self._transport.resume_reading()
 
-        elif avail > self._limit and not starving:
+        elif avail > self._limit and not starving and not self._peer_done:
             self._reading_paused = True
             self._transport.pause_reading()
+            if self._poll_timer is None and _TCP_INFO is not None:
+                self._poll_timer = self._loop.call_later(
+                    PAUSED_POLL_INTERVAL, self._on_poll_timer)
+
+    def _on_poll_timer(self) -> None:
+        # reading is paused (or was, at the last poll): the socket's TCP
+        # state tells whether the peer has sent FIN or RST; if it has, all
+        # it sent is in the kernel's buffer, so reading it all in is
+        # bounded, and the EOF or reset then arrives as usual
+        self._poll_timer = None
+        if not self._reading_paused or self._closing:
+            return
+
+        if _peer_done(self._transport.get_extra_info('socket')):
+            self._peer_done = True
+            self._reading_paused = False
+            self._transport.resume_reading()
+            return
+
+        self._poll_timer = self._loop.call_later(PAUSED_POLL_INTERVAL,
+                                                 self._on_poll_timer)
 
     def _flush(self):
         data = self._wbuf
@@ -930,7 +1103,17 @@ class Connection(aio.Resource):
                 self._log_data('sent', data)
             self._transport.write(data)
 
-    def _set_closing(self):
+    def _set_reason(self, reason: str,
+                    exc: BaseException | None = None) -> None:
+        # the first reason stands, but a loss the transport found (write,
+        # drain) is told more exactly by connection_lost
+        if self._reason is None or (exc is not None and
+                                    self._reason.startswith('lost')):
+            self._reason = reason
+            self._error_cls = _error_class(exc)
+
+    def _set_closing(self, reason: str) -> None:
+        self._set_reason(reason)
         self._closing = True
         self._eof = True
         if self._readers:
@@ -943,19 +1126,25 @@ class Connection(aio.Resource):
         if self._group is not None:
             self._group.close()
 
-    def _on_close_timer(self, last_size):
+    def _on_close_timer(self, last_size: int) -> None:
         if self._lost:
             return
 
         size = self._unsent()
         if size < last_size:
             self._close_timer = self._loop.call_later(
-                self._settings.close_timeout, self._on_close_timer, size)
+                typing.cast(float, self._settings.close_timeout),
+                self._on_close_timer, size)
             return
 
-        self._log(logging.WARNING,
-                  'peer accepted no data for %s s while closing: aborting',
-                  self._settings.close_timeout)
+        if size:
+            self._log(logging.WARNING,
+                      'peer accepted no data for %s s while closing: '
+                      'aborting', self._settings.close_timeout)
+        else:
+            self._log(logging.WARNING,
+                      'peer did not finish closing (EOF or TLS shutdown) '
+                      'within %s s: aborting', self._settings.close_timeout)
         # linger 0: the peer gets RST, so it cannot take the truncated
         # stream for a complete one
         sock = self._transport.get_extra_info('socket')
@@ -976,7 +1165,7 @@ class Connection(aio.Resource):
                 size += struct.unpack('i', queued)[0]
         return size
 
-    def _on_data(self, data):
+    def _on_data(self, data: bytes | bytearray) -> None:
         if data.__class__ is not bytes:
             data = bytes(data)
 
@@ -1007,23 +1196,24 @@ class Connection(aio.Resource):
         if self._avail > self._limit:
             self._update_reading()
 
-    def _on_eof(self):
+    def _on_eof(self) -> bool | None:
         self._eof = True
         self._wake()
         self._log(logging.DEBUG, 'peer closed its side (EOF)')
-        if (self._settings.half_close and
+        if (self._settings.half_close and not self._closing and
                 self._transport.get_extra_info('sslcontext') is None):
             return True
 
+        self._set_reason('closed by peer')
         self.close()
         return None
 
-    def _on_resume_writing(self):
+    def _on_resume_writing(self) -> None:
         self._write_paused = False
         if self._drainers:
             _wake_all(self._drainers)
 
-    def _on_lost(self, exc):
+    def _on_lost(self, exc: BaseException | None) -> None:
         if self._lost:
             return
 
@@ -1033,9 +1223,16 @@ class Connection(aio.Resource):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._poll_timer is not None:
+            self._poll_timer.cancel()
+            self._poll_timer = None
 
+        if exc is not None:
+            self._set_reason('reset by peer'
+                             if isinstance(exc, ConnectionResetError)
+                             else f'lost: {exc}', exc)
         if not self._closing:
-            self._set_closing()
+            self._set_closing('closed by peer')
 
         if self._closed_waiters:
             _wake_all(self._closed_waiters)
@@ -1051,13 +1248,16 @@ class Connection(aio.Resource):
         if self._on_lost_cb is not None:
             self._on_lost_cb(self)
 
-    def _closed_msg(self, action):
-        reason = 'closed'
-        if self._lost_exc is not None:
-            reason = f'lost ({self._lost_exc})'
-        elif not self._lost and self._eof and not self._closing:
-            reason = 'at EOF'
-        return f'cannot {action} connection {self._describe()}: {reason}'
+    def _closed_error(self, action: str) -> ConnectionError:
+        # the error a call on a closing or closed connection raises
+        reason = self._reason if self._closing else 'at EOF (peer closed)'
+        msg = f'cannot {action} connection {self._describe()}: {reason}'
+        exc = self._lost_exc
+        err_no = getattr(exc, 'errno', None)
+        cls = self._error_cls
+        err = cls(err_no, msg) if err_no is not None else cls(msg)
+        err.__cause__ = exc
+        return err
 
     def _describe(self):
         local, remote = self.info
@@ -1080,6 +1280,39 @@ class Connection(aio.Resource):
         prefix = self._describe().replace('%', '%%')
         logger.log(level, f'{prefix}: {msg}', *args, extra={'meta': meta},
                    **kwargs)
+
+
+class _LingeringProtocol(asyncio.Protocol):
+    """Protocol of a closing connection waiting for the peer's EOF: input
+    is counted and discarded, EOF lets the transport close (see
+    `Connection.close`); the connection's hot path stays free of the
+    check"""
+
+    __slots__ = ('conn',)
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        conn._bytes_received += len(data)
+        if comm_log.isEnabledFor(_DEBUG):
+            conn._log_data('received after close (discarded)', data)
+
+    def eof_received(self) -> None:
+        conn = self.conn
+        conn._eof = True
+        conn._log(logging.DEBUG, 'peer closed its side (EOF)')
+        return None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.conn._on_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.conn._write_paused = True
+
+    def resume_writing(self) -> None:
+        self.conn._on_resume_writing()
 
 
 class _Waiter:
@@ -1162,20 +1395,40 @@ class _Waiter:
 
 
 class _Protocol(asyncio.Protocol):
-    __slots__ = ('_settings', '_transport_cb', 'conn')
+    __slots__ = ('_settings', '_transport_cb', 'conn', 'error')
 
-    def __init__(self, settings, transport_cb=None, conn=None):
+    def __init__(self,
+                 settings: _Settings,
+                 transport_cb: Callable[['_Protocol', asyncio.Transport],
+                                        None] | None = None,
+                 conn: Connection | None = None):
         self._settings = settings
         self._transport_cb = transport_cb
-        self.conn = conn
+        self.conn = typing.cast(Connection, conn)
+        # what failed while setting up the connection (see connect)
+        self.error: Exception | None = None
 
     def data_received(self, data):
         self.conn._on_data(data)
 
     def connection_made(self, transport):
-        if self.conn is None:
-            self.conn = Connection.__new__(Connection)
-        self.conn._init(transport, self._settings)
+        conn = self.conn
+        if conn is None:
+            conn = self.conn = Connection.__new__(Connection)
+        conn._init(transport, self._settings)
+        try:
+            conn._setup()
+
+        except Exception as e:
+            # connect raises it; a server logs it and keeps serving
+            self.error = e
+            conn._log(logging.DEBUG if self._transport_cb is None
+                      else logging.ERROR,
+                      'setting up the connection failed: %r', e)
+            conn._set_closing(f'lost: setting up the connection failed: {e}')
+            transport.abort()
+            return
+
         if self._transport_cb is not None:
             self._transport_cb(self, transport)
 
@@ -1233,20 +1486,31 @@ def _check_count(n, allow_all):
     return int(n)
 
 
-def _make_settings(name, input_buffer_limit, half_close, close_timeout,
-                   keepalive_idle, keepalive_interval, keepalive_count):
+def _make_settings(name: typing.Any,
+                   input_buffer_limit: typing.Any,
+                   half_close: typing.Any,
+                   close_timeout: typing.Any,
+                   keepalive_idle: typing.Any,
+                   keepalive_interval: typing.Any,
+                   keepalive_count: typing.Any,
+                   kwargs: dict[str, typing.Any] | None = None
+                   ) -> _Settings:
     if name is not None and not isinstance(name, str):
-        raise TypeError(f'name must be str, not {type(name).__name__}')
+        raise TypeError(f'name must be str or None, not '
+                        f'{type(name).__name__}')
 
     if (isinstance(input_buffer_limit, bool) or
             not isinstance(input_buffer_limit, int)):
-        raise TypeError('input_buffer_limit must be int')
+        raise TypeError(f'input_buffer_limit must be int, not '
+                        f'{type(input_buffer_limit).__name__}')
 
     if input_buffer_limit < 0:
-        raise ValueError('input_buffer_limit must not be negative')
+        raise ValueError(f'input_buffer_limit must not be negative, not '
+                         f'{input_buffer_limit}')
 
-    if close_timeout is not None and not close_timeout > 0:
-        raise ValueError('close_timeout must be positive or None')
+    _check_bool('half_close', half_close)
+    if close_timeout is not None:
+        close_timeout = _check_timeout('close_timeout', close_timeout)
 
     keepalive = None
     if keepalive_idle is not None:
@@ -1254,31 +1518,102 @@ def _make_settings(name, input_buffer_limit, half_close, close_timeout,
             keepalive_interval = keepalive_idle
         if keepalive_count is None:
             keepalive_count = 3
-        for key, value in [('keepalive_idle', keepalive_idle),
-                           ('keepalive_interval', keepalive_interval)]:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f'{key} must be a number')
-            if not value > 0:
-                raise ValueError(f'{key} must be positive')
+        # the socket options take whole seconds: round up
+        idle = _check_keepalive_time('keepalive_idle', keepalive_idle)
+        interval = _check_keepalive_time('keepalive_interval',
+                                         keepalive_interval)
         if (isinstance(keepalive_count, bool) or
                 not isinstance(keepalive_count, int)):
-            raise TypeError('keepalive_count must be int')
-        if keepalive_count < 1:
-            raise ValueError('keepalive_count must be positive')
-        # the socket options take whole seconds: round up
-        keepalive = (math.ceil(keepalive_idle),
-                     math.ceil(keepalive_interval),
-                     keepalive_count)
+            raise TypeError(f'keepalive_count must be int, not '
+                            f'{type(keepalive_count).__name__}')
+        if not 1 <= keepalive_count <= _KEEPALIVE_MAX_COUNT:
+            raise ValueError(f'keepalive_count must be from 1 to '
+                             f'{_KEEPALIVE_MAX_COUNT}, not {keepalive_count}')
+        total = idle + interval * keepalive_count
+        if total > _USER_TIMEOUT_MAX:
+            raise ValueError(
+                f'keepalive_idle + keepalive_interval * keepalive_count '
+                f'must be at most {_USER_TIMEOUT_MAX} s (TCP_USER_TIMEOUT), '
+                f'not {total} s')
+        keepalive = (idle, interval, keepalive_count)
 
     elif keepalive_interval is not None or keepalive_count is not None:
         raise ValueError('keepalive_interval and keepalive_count need '
                          'keepalive_idle')
 
+    bound_tls_shutdown = not (kwargs and 'ssl_shutdown_timeout' in kwargs)
     return _Settings(name=name,
                      input_buffer_limit=input_buffer_limit,
-                     half_close=bool(half_close),
+                     half_close=half_close,
                      close_timeout=close_timeout,
-                     keepalive=keepalive)
+                     keepalive=keepalive,
+                     bound_tls_shutdown=bound_tls_shutdown)
+
+
+def _check_bool(key: str, value: typing.Any) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f'{key} must be bool, not {type(value).__name__}')
+
+
+def _check_timeout(key: str, value: typing.Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f'{key} must be a number of seconds or None, not '
+                        f'{type(value).__name__}')
+    if not value > 0:
+        raise ValueError(f'{key} must be positive, not {value}')
+    return float(value)
+
+
+def _check_keepalive_time(key: str, value: typing.Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f'{key} must be a number of seconds, not '
+                        f'{type(value).__name__}')
+    if not 0 < value <= _KEEPALIVE_MAX_TIME:
+        raise ValueError(f'{key} must be more than 0 and at most '
+                         f'{_KEEPALIVE_MAX_TIME} s, not {value}')
+    return math.ceil(value)
+
+
+def _error_class(exc: BaseException | None) -> type[ConnectionError]:
+    # the ConnectionError subclass of the standard library that `exc` is
+    # (refused, reset, aborted, broken pipe), else ConnectionError
+    if isinstance(exc, ConnectionError):
+        for cls in (ConnectionRefusedError, ConnectionResetError,
+                    ConnectionAbortedError, BrokenPipeError):
+            if isinstance(exc, cls):
+                return cls
+    return ConnectionError
+
+
+def _connection_error(exc: BaseException, msg: str) -> ConnectionError:
+    # what connect raises for `exc` (chained by the caller)
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return ConnectTimeoutError(msg)
+    err_no = getattr(exc, 'errno', None)
+    cls = _error_class(exc)
+    return cls(err_no, msg) if err_no is not None else cls(msg)
+
+
+def _unread(sock: typing.Any) -> int:
+    # bytes received by the kernel and not yet read (0 where unknown)
+    if _SIOCINQ is None or sock is None:
+        return 0
+    try:
+        data = fcntl.ioctl(sock.fileno(), _SIOCINQ, bytes(4))
+    except (OSError, ValueError):
+        return 0
+    return typing.cast(int, struct.unpack('i', data)[0])
+
+
+def _peer_done(sock: typing.Any) -> bool:
+    # whether the peer has sent FIN or RST (Linux TCP_INFO's tcpi_state)
+    if _TCP_INFO is None or sock is None:
+        return False
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)
+    except (OSError, ValueError):
+        return False
+    return bool(info) and info[0] not in _TCP_PEER_OPEN_STATES
 
 
 def _set_keepalive(sock, idle, interval, count):
@@ -1326,10 +1661,8 @@ def _raw_addresses(transport):
         try:
             names.append(transport.get_extra_info(name))
 
-        except OSError as e:
+        except OSError:
             # a peer that resets at once leaves no peer name on some loops
-            if e.errno not in (errno.ENOTCONN, errno.EBADF, errno.EINVAL):
-                raise
             names.append(None)
 
     return names
