@@ -102,6 +102,12 @@ from hat.drivers.iec104.common import (
     Function,
     time_from_datetime,
     time_to_datetime)
+from hat.drivers.iec104.connection import (
+    ConnectionCb,
+    connect,
+    listen,
+    Server,
+    Connection)
 
 
 __all__ = [
@@ -195,4 +201,9 @@ __all__ = [
     'Msg',
     'Function',
     'time_from_datetime',
-    'time_to_datetime']
+    'time_to_datetime',
+    'connect',
+    'listen',
+    'Server',
+    'Connection',
+    'ConnectionCb']

@@ -1,0 +1,377 @@
+"""IEC 60870-5-104 connection: messages over an APCI link connection.
+
+`connect` (controlling station, master) and `listen` (controlled station,
+slave) give `Connection` objects that send and receive the messages of
+`hat.drivers.iec104.common`. Each message is encoded as one ASDU
+(`hat.drivers.iec104.codec`, IEC 60870-5-101 clause 7 with the
+IEC 60870-5-104 clause 9 field sizes) and carried in one I-format APDU of the
+link connection `hat.drivers.iec104.apci` (IEC 60870-5-104 clauses 5 and 8:
+sequence numbers, k and w windows, t0..t3, STARTDT / STOPDT / TESTFR).
+
+The signatures of `connect` and `listen` are those of hat-drivers 0.6.23
+(every parameter of 0.6.23 positional-or-keyword with its default); the new
+parameters ``connect_timeout`` (t0), ``send_queue_limit`` and ``name`` are
+keyword-only.
+
+Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
+
+* `Connection.receive` logs an ASDU that cannot be decoded (unknown TypeID,
+  wrong length for its objects, undefined cause or element value) once at
+  ERROR level with its octets as hex on this module's logger and skips it;
+  the I-frame is acknowledged as usual and the next ASDU is returned.
+  0.6.23 raised the decoding error (`ValueError`, `IndexError`) from
+  `receive`.
+* Messages sent while data transfer is stopped (slave before STARTDT act or
+  after STOPDT act) are kept, up to ``send_queue_limit`` ASDUs, and sent
+  after the next STARTDT act; beyond the limit `Connection.send` raises
+  ``apci.ConnectionDisabledError`` (0.6.23 dropped them silently, and its
+  `Connection.send_wait_ack` raised at once).
+* t3 is an idle timer, STOPDT con waits for the acknowledgement of sent
+  I-frames, a master ignores STOPDT act with a WARNING (see
+  `hat.drivers.iec104.apci`).
+* A field out of range raises `ValueError` and a field of the wrong type
+  `TypeError`, both naming the field, from `Connection.send` and
+  `Connection.send_wait_ack` (0.6.23 masked some fields and raised
+  `OverflowError` or `struct.error` for others). Received ASDUs must have
+  exactly the length their TypeID and number of objects give (see
+  `hat.drivers.iec104.codec` for the other decoding differences).
+* ``update_key`` (IEC 62351-5 secure authentication) raises
+  `NotImplementedError` (0.6.23 returned a connection that hung the event
+  loop); ``critical_functions`` is accepted and unused.
+* `connect` raises `hat.drivers.tcp.ConnectTimeoutError` (a
+  `ConnectionError` and an `asyncio.TimeoutError`) when t0 or the wait for
+  STARTDT con expires, and `ConnectionError` subclasses for other failures.
+* `Server.addresses` is new (the bound port, for ``port=0``).
+
+Example (master)::
+
+    conn = await iec104.connect(tcp.Address('127.0.0.1', 2404))
+    conn.send([iec104.InterrogationMsg(
+        is_test=False, originator_address=0, asdu_address=1, request=20,
+        is_negative_confirm=False,
+        cause=iec104.CommandReqCause.ACTIVATION)])
+    while True:
+        for msg in await conn.receive():
+            print(msg)
+
+"""
+
+from collections.abc import Callable, Collection
+import logging
+import ssl
+import typing
+
+from hat import aio
+from hat import util
+
+from hat.drivers import tcp
+from hat.drivers.iec104 import apci
+from hat.drivers.iec104 import codec
+from hat.drivers.iec104 import common
+
+
+mlog: logging.Logger = logging.getLogger(__name__)
+"""Module logger"""
+
+DEFAULT_CRITICAL_FUNCTIONS: frozenset[common.Function] = frozenset({
+    common.Function.COMMAND,
+    common.Function.TEST,
+    common.Function.RESET,
+    common.Function.PARAMETER,
+    common.Function.PARAMETER_ACTIVATION})
+"""Default ``critical_functions`` (functions that would need IEC 62351-5
+authentication)"""
+
+ConnectionCb: typing.TypeAlias = aio.AsyncCallable[['Connection'], None]
+"""Connection callback (plain function or coroutine function)"""
+
+
+async def connect(addr: tcp.Address,
+                  response_timeout: float = 15,
+                  supervisory_timeout: float = 10,
+                  test_timeout: float = 20,
+                  send_window_size: int = 12,
+                  receive_window_size: int = 8,
+                  ssl_ctx: ssl.SSLContext | None = None,
+                  update_key: common.Bytes | None = None,
+                  critical_functions: Collection[common.Function] = (
+                      DEFAULT_CRITICAL_FUNCTIONS),
+                  *,
+                  connect_timeout: float = 30,
+                  send_queue_limit: int = apci.DEFAULT_SEND_QUEUE_LIMIT,
+                  name: str | None = None
+                  ) -> 'Connection':
+    """Connect to a controlled station (slave) as controlling station.
+
+    Opens the TCP connection (TLS if `ssl_ctx` is given), sends STARTDT act
+    and waits for STARTDT con (IEC 60870-5-104 clause 5.3). The connection
+    returned is enabled.
+
+    Args:
+        addr: remote address (IEC 60870-5-104 port: 2404, with TLS 19998)
+        response_timeout: t1 in seconds: acknowledgement of sent I-frames,
+            STARTDT con and TESTFR con
+        supervisory_timeout: t2 in seconds (below t1): longest time a
+            received I-frame stays unacknowledged
+        test_timeout: t3 in seconds: idle time before TESTFR act
+        send_window_size: k: most unacknowledged sent I-frames
+        receive_window_size: w: received I-frames acknowledged at the latest
+        ssl_ctx: TLS context (IEC 62351-3), ``None`` for plain TCP
+        update_key: IEC 62351-5 update key: not supported, must be ``None``
+        critical_functions: IEC 62351-5 critical functions: accepted,
+            unused
+        connect_timeout: t0 in seconds: bound of the TCP connection
+            establishment (including the TLS handshake)
+        send_queue_limit: ASDUs kept while data transfer is stopped
+        name: name of the connection in log records
+
+    Raises:
+        NotImplementedError: `update_key` is not ``None``
+        TypeError, ValueError: bad argument
+        hat.drivers.tcp.ConnectTimeoutError: t0 expired, or no STARTDT con
+            within t1 (a `ConnectionError` and an `asyncio.TimeoutError`)
+        ConnectionError: the connection failed (refused, closed by the
+            peer, malformed data, ...)
+
+    """
+    _check_secure(update_key, critical_functions)
+    conn = await apci.connect(addr,
+                              response_timeout=response_timeout,
+                              supervisory_timeout=supervisory_timeout,
+                              test_timeout=test_timeout,
+                              send_window_size=send_window_size,
+                              receive_window_size=receive_window_size,
+                              connect_timeout=connect_timeout,
+                              send_queue_limit=send_queue_limit,
+                              ssl_ctx=ssl_ctx,
+                              name=name)
+    return Connection(conn)
+
+
+async def listen(connection_cb: ConnectionCb,
+                 addr: tcp.Address = apci.DEFAULT_LISTEN_ADDRESS,
+                 response_timeout: float = 15,
+                 supervisory_timeout: float = 10,
+                 test_timeout: float = 20,
+                 send_window_size: int = 12,
+                 receive_window_size: int = 8,
+                 ssl_ctx: ssl.SSLContext | None = None,
+                 update_key: common.Bytes | None = None,
+                 critical_functions: Collection[common.Function] = (
+                     DEFAULT_CRITICAL_FUNCTIONS),
+                 *,
+                 send_queue_limit: int = apci.DEFAULT_SEND_QUEUE_LIMIT,
+                 name: str | None = None
+                 ) -> 'Server':
+    """Listen for controlling stations (masters) as controlled station.
+
+    `connection_cb` is called with every accepted `Connection` at once,
+    before STARTDT; the connection is disabled (`Connection.is_enabled`)
+    until the master's STARTDT act. If the callback raises, the error is
+    logged and that connection is closed. Closing the server closes every
+    connection it accepted.
+
+    Args:
+        connection_cb: called with each new `Connection` (plain function or
+            coroutine function)
+        addr: local address (port 0 picks a free port: see
+            `Server.addresses`)
+        response_timeout, supervisory_timeout, test_timeout,
+            send_window_size, receive_window_size, ssl_ctx, update_key,
+            critical_functions, send_queue_limit, name: as in `connect`,
+            for every accepted connection
+
+    Raises:
+        NotImplementedError: `update_key` is not ``None``
+        TypeError, ValueError: bad argument
+        OSError: the address could not be bound
+
+    """
+    _check_secure(update_key, critical_functions)
+
+    async def on_connection(conn: apci.Connection) -> None:
+        await aio.call(connection_cb, Connection(conn))
+
+    srv = await apci.listen(on_connection, addr,
+                            response_timeout=response_timeout,
+                            supervisory_timeout=supervisory_timeout,
+                            test_timeout=test_timeout,
+                            send_window_size=send_window_size,
+                            receive_window_size=receive_window_size,
+                            send_queue_limit=send_queue_limit,
+                            ssl_ctx=ssl_ctx,
+                            name=name)
+    return Server(srv)
+
+
+class Server(aio.Resource):
+    """Server made by `listen`. Closing it stops listening and closes every
+    connection it accepted."""
+
+    def __init__(self, srv: apci.Server):
+        self._srv = srv
+
+    @property
+    def async_group(self) -> aio.Group:
+        """Async group (the TCP server's)"""
+        return self._srv.async_group
+
+    @property
+    def addresses(self) -> list[tcp.Address]:
+        """Listening addresses with the bound ports (new, not in 0.6.23)"""
+        return self._srv.addresses
+
+
+class Connection(aio.Resource):
+    """Connection made by `connect` or `listen`.
+
+    Messages are sent in call order across `send`, `send_wait_ack` and
+    `drain`, one ASDU and one I-frame per message (VSQ 0x01, as 0.6.23).
+    Received ASDUs are returned by `receive` in arrival order, one list of
+    messages per ASDU.
+
+    """
+
+    def __init__(self, conn: apci.Connection):
+        self._conn = conn
+
+    @property
+    def conn(self) -> apci.Connection:
+        """APCI link connection underneath (sends and receives ASDU
+        octets)"""
+        return self._conn
+
+    @property
+    def async_group(self) -> aio.Group:
+        """Async group (the link's and the TCP connection's)"""
+        return self._conn.async_group
+
+    @property
+    def info(self) -> tcp.ConnectionInfo:
+        """Local and remote address"""
+        return self._conn.info
+
+    @property
+    def is_enabled(self) -> bool:
+        """Whether data transfer is started (STARTDT, IEC 60870-5-104
+        clause 5.3); a master is enabled from `connect` on"""
+        return self._conn.is_enabled
+
+    def register_enabled_cb(self,
+                            cb: Callable[[bool], None]
+                            ) -> util.RegisterCallbackHandle:
+        """Register a callback of data transfer state changes.
+
+        `cb` is called with ``True`` for every STARTDT act received and
+        with ``False`` for every STOPDT act the controlled station accepts;
+        not on close. ``handle.cancel()`` unregisters it.
+
+        """
+        return self._conn.register_enabled_cb(cb)
+
+    def send(self, msgs: list[common.Msg]) -> None:
+        """Queue messages for sending, one ASDU each; never blocks.
+
+        Messages are encoded one after the other: if message *i* cannot be
+        encoded, messages 0..i-1 stay queued and will be sent.
+
+        Args:
+            msgs: messages
+
+        Raises:
+            TypeError, ValueError: a message cannot be encoded (the error
+                names the field)
+            apci.ConnectionDisabledError: data transfer is stopped and
+                ``send_queue_limit`` ASDUs are already queued
+            ConnectionError: the connection is closed
+
+        """
+        conn = self._conn
+        if not msgs:
+            self._check_open()
+        for msg in msgs:
+            conn.send(codec.encode_asdu(msg))
+
+    async def send_wait_ack(self, msgs: list[common.Msg]) -> None:
+        """Send messages (as `send`) and wait until the peer acknowledges
+        the I-frame of the last one.
+
+        Every message is encoded before any is queued. An empty list
+        returns at once. While data transfer is stopped the messages are
+        queued and the wait includes the wait for STARTDT.
+
+        Raises:
+            TypeError, ValueError: a message cannot be encoded (nothing was
+                queued)
+            apci.ConnectionDisabledError: as in `send`
+            ConnectionError: the connection is closed, or closes before the
+                acknowledgement
+
+        """
+        data = [codec.encode_asdu(msg) for msg in msgs]
+        if not data:
+            self._check_open()
+            return
+        conn = self._conn
+        for asdu in data[:-1]:
+            conn.send(asdu)
+        await conn.send_wait_ack(data[-1])
+
+    async def drain(self, wait_ack: bool = False) -> None:
+        """Wait until every message queued before this call has been
+        written to the TCP connection and, if `wait_ack` is true, until the
+        peer acknowledged it.
+
+        Raises:
+            ConnectionError: the connection is closed or closes meanwhile
+
+        """
+        await self._conn.drain(wait_ack)
+
+    async def receive(self) -> list[common.Msg]:
+        """Receive the messages of the next ASDU.
+
+        An ASDU that cannot be decoded is logged once at ERROR level with
+        its octets as hex and skipped. Messages received before close are
+        still returned after it.
+
+        Returns:
+            messages of one ASDU in object order (empty for an ASDU with 0
+            objects)
+
+        Raises:
+            ConnectionError: the connection is closed and no received ASDU
+                is left
+
+        """
+        conn = self._conn
+        while True:
+            data = await conn.receive()
+            try:
+                return codec.decode_asdu(data)
+
+            except codec.AsduDecodeError as e:
+                local, remote = conn.info
+                mlog.error('%s:%s -> %s:%s: undecodable ASDU skipped: %s; '
+                           'ASDU: %s', local.host, local.port, remote.host,
+                           remote.port, e, bytes(data).hex(' '))
+
+    def _check_open(self) -> None:
+        if not self._conn.is_open:
+            local, remote = self._conn.info
+            raise ConnectionError(
+                f'IEC 104 connection {local.host}:{local.port} -> '
+                f'{remote.host}:{remote.port} closed')
+
+
+def _check_secure(update_key: common.Bytes | None,
+                  critical_functions: Collection[common.Function]
+                  ) -> None:
+    if update_key is not None:
+        raise NotImplementedError(
+            'update_key: IEC 62351-5 secure authentication is not '
+            'supported')
+    for function in critical_functions:
+        if not isinstance(function, common.Function):
+            raise TypeError(f'critical_functions: expected Function items, '
+                            f'got {type(function).__name__}')
