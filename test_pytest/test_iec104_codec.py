@@ -504,7 +504,8 @@ def test_decode_zero_objects():
     ('0d 01 0600 0100 640000 0000c03f 00', 6),
     # interrogation: CommandReqCause, then CommandResCause, then int
     ('64 01 0300 0100 000000 14', 3),
-    ('64 01 0a00 0100 000000 14', common.CommandResCause.ACTIVATION_TERMINATION),
+    ('64 01 0a00 0100 000000 14',
+     common.CommandResCause.ACTIVATION_TERMINATION),
     # private range
     ('64 01 3f00 0100 000000 14', 63),
 ])
@@ -568,7 +569,7 @@ def test_decode_error_is_value_error():
     assert issubclass(codec.AsduDecodeError, ValueError)
 
 
-# --- encoding errors ----------------------------------------------------------
+# --- encoding errors ---------------------------------------------------------
 
 FLOAT = common.FloatingData(common.FloatingValue(1.0), Q0)
 
@@ -657,7 +658,7 @@ def test_encode_normalized_rounding():
     assert struct.unpack('<h', data[-2:])[0] == 16384
 
 
-# --- public names and time conversion ------------------------------------------
+# --- public names and time conversion ----------------------------------------
 
 EXPECTED_ALL = {
     'Bytes', 'OriginatorAddress', 'AsduAddress', 'IoAddress', 'OtherCause',

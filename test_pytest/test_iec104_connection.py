@@ -1,0 +1,490 @@
+"""Tests of hat.drivers.iec104 connections: our master against our slave
+over loopback (IEC 60870-5-104 clauses 5 and 8), plus a raw TCP peer where
+a test needs frames the public API does not send."""
+
+import asyncio
+import contextlib
+import datetime
+import inspect
+import logging
+
+import pytest
+
+from hat.drivers import iec104
+from hat.drivers import tcp
+from hat.drivers.iec104 import apci
+from hat.drivers.iec104 import connection
+
+
+TIMEOUT = 5
+
+Q0 = iec104.MeasurementQuality(False, False, False, False, False)
+IQ0 = iec104.IndicationQuality(False, False, False, False)
+
+
+async def wait(aw, what):
+    """`aw`'s result, failing the test if it takes more than TIMEOUT s"""
+    try:
+        return await asyncio.wait_for(aw, TIMEOUT)
+
+    except asyncio.TimeoutError:
+        pytest.fail(f'timeout ({TIMEOUT} s) waiting for {what}')
+
+
+def float_msg(ioa, value, cause=iec104.DataResCause.SPONTANEOUS, time=None):
+    return iec104.DataMsg(is_test=False, originator_address=0,
+                          asdu_address=1, io_address=ioa,
+                          data=iec104.FloatingData(
+                              iec104.FloatingValue(value), Q0),
+                          time=time, cause=cause)
+
+
+def single_msg(ioa, value, cause=iec104.DataResCause.SPONTANEOUS):
+    return iec104.DataMsg(is_test=False, originator_address=0,
+                          asdu_address=1, io_address=ioa,
+                          data=iec104.SingleData(value, IQ0),
+                          time=None, cause=cause)
+
+
+@contextlib.asynccontextmanager
+async def slave_server(**kwargs):
+    """Slave server on a free loopback port; yields (server, queue of
+    accepted connections); closes everything"""
+    conns = asyncio.Queue()
+    srv = await iec104.listen(conns.put_nowait,
+                              tcp.Address('127.0.0.1', 0), **kwargs)
+    try:
+        yield srv, conns
+
+    finally:
+        await srv.async_close()
+
+
+# t2 short enough that waits for acknowledgements stay well below TIMEOUT
+T2 = 0.05
+
+
+@pytest.fixture
+async def pair():
+    """(master, slave) connected and started"""
+    async with slave_server(supervisory_timeout=T2) as (srv, conns):
+        master = await wait(iec104.connect(srv.addresses[0],
+                                           supervisory_timeout=T2),
+                            'connect')
+        slave = await wait(conns.get(), 'accepted connection')
+        try:
+            yield master, slave
+
+        finally:
+            await master.async_close()
+            await slave.async_close()
+
+
+# --- API shape ---------------------------------------------------------------
+
+def test_signatures():
+    params = inspect.signature(iec104.connect).parameters
+    assert list(params)[:9] == [
+        'addr', 'response_timeout', 'supervisory_timeout', 'test_timeout',
+        'send_window_size', 'receive_window_size', 'ssl_ctx', 'update_key',
+        'critical_functions']
+    listen_params = inspect.signature(iec104.listen).parameters
+    assert list(listen_params)[:10] == ['connection_cb', *list(params)[:9]]
+    assert listen_params['addr'].default == tcp.Address('0.0.0.0', 2404)
+    for ps in (params, listen_params):
+        names = list(ps)
+        for name in names[:names.index('critical_functions') + 1]:
+            assert ps[name].kind == inspect.Parameter.POSITIONAL_OR_KEYWORD
+        for name in names[names.index('critical_functions') + 1:]:
+            assert ps[name].kind == inspect.Parameter.KEYWORD_ONLY
+        defaults = {name: ps[name].default for name in (
+            'response_timeout', 'supervisory_timeout', 'test_timeout',
+            'send_window_size', 'receive_window_size', 'ssl_ctx',
+            'update_key')}
+        assert defaults == {'response_timeout': 15,
+                            'supervisory_timeout': 10,
+                            'test_timeout': 20,
+                            'send_window_size': 12,
+                            'receive_window_size': 8,
+                            'ssl_ctx': None,
+                            'update_key': None}
+        assert ps['critical_functions'].default == {
+            iec104.Function.COMMAND, iec104.Function.TEST,
+            iec104.Function.RESET, iec104.Function.PARAMETER,
+            iec104.Function.PARAMETER_ACTIVATION}
+    assert inspect.iscoroutinefunction(iec104.connect)
+    assert inspect.iscoroutinefunction(iec104.listen)
+    assert inspect.iscoroutinefunction(iec104.Connection.receive)
+    assert inspect.iscoroutinefunction(iec104.Connection.send_wait_ack)
+    assert inspect.iscoroutinefunction(iec104.Connection.drain)
+    assert not inspect.iscoroutinefunction(iec104.Connection.send)
+
+
+async def test_update_key_not_implemented():
+    with pytest.raises(NotImplementedError, match='update_key'):
+        await iec104.connect(tcp.Address('127.0.0.1', 1), update_key=b'k')
+    with pytest.raises(NotImplementedError, match='update_key'):
+        await iec104.listen(lambda conn: None, tcp.Address('127.0.0.1', 0),
+                            update_key=b'k')
+
+
+async def test_critical_functions_accepted():
+    async with slave_server(critical_functions={iec104.Function.DATA}) as (
+            srv, conns):
+        master = await wait(iec104.connect(
+            srv.addresses[0], critical_functions=set()), 'connect')
+        slave = await wait(conns.get(), 'accepted connection')
+        assert master.is_enabled
+        await master.async_close()
+        await slave.async_close()
+    with pytest.raises(TypeError, match='critical_functions'):
+        await iec104.connect(tcp.Address('127.0.0.1', 1),
+                             critical_functions={'command'})
+
+
+# --- establishment -----------------------------------------------------------
+
+async def test_startdt_enables_both(pair):
+    master, slave = pair
+    assert master.is_enabled
+    assert slave.is_enabled
+    assert isinstance(master.conn, apci.Connection)
+    assert isinstance(slave.conn, apci.Connection)
+    assert master.async_group is master.conn.async_group
+    assert master.info.remote_addr == slave.info.local_addr
+    assert master.info.local_addr == slave.info.remote_addr
+
+
+async def test_server_addresses_and_close_closes_connections():
+    async with slave_server() as (srv, conns):
+        addr, = srv.addresses
+        assert addr.host == '127.0.0.1'
+        assert addr.port != 0
+        master = await wait(iec104.connect(addr), 'connect')
+        slave = await wait(conns.get(), 'accepted connection')
+        await wait(srv.async_close(), 'server close')
+        assert slave.is_closing
+        await wait(master.wait_closing(), 'master noticing the close')
+        with pytest.raises(ConnectionError):
+            await wait(master.receive(), 'receive after close')
+        await master.async_close()
+
+
+async def test_connection_cb_coroutine_and_enabled_callback():
+    events = asyncio.Queue()
+    accepted = asyncio.Queue()
+
+    async def on_connection(conn):
+        assert not conn.is_enabled
+        conn.register_enabled_cb(events.put_nowait)
+        await asyncio.sleep(0)
+        accepted.put_nowait(conn)
+
+    srv = await iec104.listen(on_connection, tcp.Address('127.0.0.1', 0))
+    try:
+        master = await wait(iec104.connect(srv.addresses[0]), 'connect')
+        slave = await wait(accepted.get(), 'accepted connection')
+        assert await wait(events.get(), 'enabled callback') is True
+        assert slave.is_enabled
+        await master.async_close()
+        await wait(slave.wait_closed(), 'slave closed')
+        assert events.empty()  # not called on close
+
+    finally:
+        await srv.async_close()
+
+
+async def test_enabled_callbacks_startdt_stopdt_and_cancel():
+    # raw TCP master: STARTDT act, STOPDT act, STARTDT act
+    events = asyncio.Queue()
+    handles = []
+
+    def on_connection(conn):
+        handles.append(conn.register_enabled_cb(events.put_nowait))
+
+    srv = await iec104.listen(on_connection, tcp.Address('127.0.0.1', 0))
+    raw = await wait(tcp.connect(srv.addresses[0]), 'tcp connect')
+    try:
+        raw.write(bytes.fromhex('68 04 07 00 00 00'))
+        assert await wait(raw.readexactly(6), 'STARTDT con') == \
+            bytes.fromhex('68 04 0b 00 00 00')
+        assert await wait(events.get(), 'callback') is True
+
+        raw.write(bytes.fromhex('68 04 13 00 00 00'))
+        assert await wait(raw.readexactly(6), 'STOPDT con') == \
+            bytes.fromhex('68 04 23 00 00 00')
+        assert await wait(events.get(), 'callback') is False
+
+        handles[0].cancel()
+        raw.write(bytes.fromhex('68 04 07 00 00 00'))
+        assert await wait(raw.readexactly(6), 'STARTDT con') == \
+            bytes.fromhex('68 04 0b 00 00 00')
+        assert events.empty()
+
+    finally:
+        await raw.async_close()
+        await srv.async_close()
+
+
+async def test_slave_sends_before_startdt_are_kept():
+    # messages sent by the slave before STARTDT act are delivered after it
+    msgs = [float_msg(i, float(i)) for i in range(3)]
+
+    def on_connection(conn):
+        conn.send(msgs)
+
+    srv = await iec104.listen(on_connection, tcp.Address('127.0.0.1', 0))
+    try:
+        master = await wait(iec104.connect(srv.addresses[0]), 'connect')
+        for msg in msgs:
+            assert await wait(master.receive(), 'data') == [msg]
+        await master.async_close()
+
+    finally:
+        await srv.async_close()
+
+
+# --- data exchange -----------------------------------------------------------
+
+async def test_spontaneous_data(pair):
+    master, slave = pair
+    time = iec104.time_from_datetime(datetime.datetime(2024, 5, 17, 13, 45))
+    msgs = [float_msg(100, 1.5),
+            float_msg(101, -2.5, time=time),
+            single_msg(1, iec104.SingleValue.ON),
+            iec104.DataMsg(
+                is_test=True, originator_address=3, asdu_address=0xFFFF,
+                io_address=0xFFFFFF,
+                data=iec104.BinaryCounterData(
+                    iec104.BinaryCounterValue(-5),
+                    iec104.CounterQuality(False, True, False, 7)),
+                time=time, cause=iec104.DataResCause.SPONTANEOUS)]
+    slave.send(msgs)
+    for msg in msgs:
+        assert await wait(master.receive(), 'data') == [msg]
+    await wait(slave.drain(wait_ack=True), 'ack of the data')
+
+
+async def test_burst_beyond_window(pair):
+    # more than k = 12 ASDUs at once: queued and all delivered in order
+    master, slave = pair
+    msgs = [float_msg(i, float(i)) for i in range(200)]
+    slave.send(msgs)
+    received = []
+    while len(received) < len(msgs):
+        received.extend(await wait(master.receive(), 'data'))
+    assert received == msgs
+    await wait(slave.drain(wait_ack=True), 'ack of the burst')
+
+
+async def test_interrogation(pair):
+    master, slave = pair
+    request = iec104.InterrogationMsg(
+        is_test=False, originator_address=0, asdu_address=1, request=20,
+        is_negative_confirm=False, cause=iec104.CommandReqCause.ACTIVATION)
+    master.send([request])
+    assert await wait(slave.receive(), 'interrogation') == [request]
+
+    points = [single_msg(i, iec104.SingleValue.ON,
+                         cause=iec104.DataResCause.INTERROGATED_STATION)
+              for i in range(20)]
+    slave.send([
+        request._replace(
+            cause=iec104.CommandResCause.ACTIVATION_CONFIRMATION),
+        *points,
+        request._replace(
+            cause=iec104.CommandResCause.ACTIVATION_TERMINATION)])
+
+    con, = await wait(master.receive(), 'activation confirmation')
+    assert con.cause == iec104.CommandResCause.ACTIVATION_CONFIRMATION
+    assert not con.is_negative_confirm
+    for point in points:
+        assert await wait(master.receive(), 'point') == [point]
+    term, = await wait(master.receive(), 'activation termination')
+    assert term.cause == iec104.CommandResCause.ACTIVATION_TERMINATION
+
+
+async def test_counter_interrogation(pair):
+    master, slave = pair
+    request = iec104.CounterInterrogationMsg(
+        is_test=False, originator_address=0, asdu_address=1, request=5,
+        freeze=iec104.FreezeCode.FREEZE, is_negative_confirm=False,
+        cause=iec104.CommandReqCause.ACTIVATION)
+    await wait(master.send_wait_ack([request]), 'ack of the request')
+    assert await wait(slave.receive(), 'counter interrogation') == [request]
+
+
+async def test_commands_with_confirmations(pair):
+    master, slave = pair
+    select = iec104.CommandMsg(
+        is_test=False, originator_address=0, asdu_address=1, io_address=4000,
+        command=iec104.SingleCommand(iec104.SingleValue.ON, True, 0),
+        is_negative_confirm=False, time=None,
+        cause=iec104.CommandReqCause.ACTIVATION)
+    execute = select._replace(command=select.command._replace(select=False))
+
+    # select before execute: positive confirmation
+    await wait(master.send_wait_ack([select]), 'ack of select')
+    assert await wait(slave.receive(), 'select') == [select]
+    confirm = select._replace(
+        cause=iec104.CommandResCause.ACTIVATION_CONFIRMATION)
+    slave.send([confirm])
+    assert await wait(master.receive(), 'confirmation') == [confirm]
+
+    # execute: negative confirmation
+    master.send([execute])
+    assert await wait(slave.receive(), 'execute') == [execute]
+    negative = execute._replace(
+        cause=iec104.CommandResCause.ACTIVATION_CONFIRMATION,
+        is_negative_confirm=True)
+    slave.send([negative])
+    msg, = await wait(master.receive(), 'negative confirmation')
+    assert msg == negative
+    assert msg.is_negative_confirm
+
+    # set-point command with time tag
+    time = iec104.time_from_datetime(datetime.datetime.now())
+    setpoint = iec104.CommandMsg(
+        is_test=False, originator_address=0, asdu_address=1, io_address=4001,
+        command=iec104.FloatingCommand(iec104.FloatingValue(0.5), False),
+        is_negative_confirm=False, time=time,
+        cause=iec104.CommandReqCause.ACTIVATION)
+    master.send([setpoint])
+    assert await wait(slave.receive(), 'set-point') == [setpoint]
+
+
+async def test_clock_sync(pair):
+    master, slave = pair
+    now = datetime.datetime.now(datetime.timezone.utc).replace(
+        microsecond=123000)
+    sync = iec104.ClockSyncMsg(
+        is_test=False, originator_address=0, asdu_address=1,
+        time=iec104.time_from_datetime(now), is_negative_confirm=False,
+        cause=iec104.ClockSyncReqCause.ACTIVATION)
+    master.send([sync])
+    msg, = await wait(slave.receive(), 'clock sync')
+    assert msg == sync
+    assert iec104.time_to_datetime(msg.time) == now
+    confirm = sync._replace(
+        cause=iec104.ClockSyncResCause.ACTIVATION_CONFIRMATION)
+    slave.send([confirm])
+    assert await wait(master.receive(), 'confirmation') == [confirm]
+
+
+async def test_several_objects_in_one_asdu(pair):
+    # M_SP_NA_1 SQ=1 with 3 elements, sent raw through the link connection
+    master, slave = pair
+    slave.conn.send(bytes.fromhex('01 83 1400 0100 0a0000 01 00 01'))
+    msgs = await wait(master.receive(), 'data')
+    assert [msg.io_address for msg in msgs] == [10, 11, 12]
+    assert [msg.data.value for msg in msgs] == [
+        iec104.SingleValue.ON, iec104.SingleValue.OFF, iec104.SingleValue.ON]
+    # no objects: an empty list
+    slave.conn.send(bytes.fromhex('01 00 0300 0100'))
+    assert await wait(master.receive(), 'empty ASDU') == []
+
+
+async def test_undecodable_asdu_skipped(pair, caplog):
+    master, slave = pair
+    caplog.set_level(logging.ERROR)
+    bad = bytes.fromhex('ff 01 03 00 01 00 64 00 00 01')
+    good = float_msg(1, 2.0)
+    slave.conn.send(bad)
+    slave.send([good])
+    assert await wait(master.receive(), 'ASDU after the bad one') == [good]
+
+    records = [r for r in caplog.records
+               if r.name == connection.mlog.name]
+    assert len(records) == 1
+    assert records[0].levelno == logging.ERROR
+    assert 'unknown TypeID 255' in records[0].getMessage()
+    assert bad.hex(' ') in records[0].getMessage()
+
+    # the connection is up and its sequence numbers right: both ways work
+    assert master.is_open
+    await wait(slave.send_wait_ack([good]), 'ack after the bad ASDU')
+    assert await wait(master.receive(), 'data') == [good]
+    master.send([good._replace(cause=iec104.DataResCause.PERIODIC)])
+    assert (await wait(slave.receive(), 'data'))[0].io_address == 1
+    assert not [r for r in caplog.records
+                if r.levelno >= logging.ERROR and r not in records]
+
+
+async def test_send_encodes_lazily(pair):
+    master, slave = pair
+    bad = float_msg(-1, 0.0)
+    with pytest.raises(ValueError, match='io_address'):
+        slave.send([float_msg(1, 1.0), bad, float_msg(2, 2.0)])
+    assert await wait(master.receive(), 'first') == [float_msg(1, 1.0)]
+
+    # send_wait_ack encodes everything first: nothing is queued
+    with pytest.raises(ValueError, match='io_address'):
+        await wait(slave.send_wait_ack([float_msg(3, 3.0), bad]),
+                   'send_wait_ack')
+    slave.send([float_msg(4, 4.0)])
+    assert await wait(master.receive(), 'next') == [float_msg(4, 4.0)]
+
+    with pytest.raises(ValueError, match='unsupported message'):
+        slave.send([object()])
+    await wait(slave.send_wait_ack([]), 'empty send_wait_ack')
+    slave.send([])
+
+
+async def test_drain(pair):
+    master, slave = pair
+    master.send([float_msg(1, 1.0)] * 20)
+    await wait(master.drain(), 'drain')
+    await wait(master.drain(wait_ack=True), 'drain with ack')
+    for _ in range(20):
+        await wait(slave.receive(), 'data')
+
+
+# --- close -------------------------------------------------------------------
+
+async def test_close_semantics(pair):
+    master, slave = pair
+    msg = float_msg(1, 1.0)
+    await wait(slave.send_wait_ack([msg, msg]), 'ack')
+
+    # ASDUs received before the close are still returned after it
+    await master.async_close()
+    assert master.is_closed
+    assert await wait(master.receive(), 'buffered') == [msg]
+    assert await wait(master.receive(), 'buffered') == [msg]
+    with pytest.raises(ConnectionError):
+        await wait(master.receive(), 'receive after close')
+    with pytest.raises(ConnectionError):
+        master.send([msg])
+    with pytest.raises(ConnectionError):
+        master.send([])
+    with pytest.raises(ConnectionError):
+        await wait(master.send_wait_ack([msg]), 'send_wait_ack')
+    with pytest.raises(ConnectionError):
+        await wait(master.send_wait_ack([]), 'send_wait_ack')
+    with pytest.raises(ConnectionError):
+        await wait(master.drain(), 'drain')
+
+    # the peer notices
+    await wait(slave.wait_closed(), 'slave closed')
+    with pytest.raises(ConnectionError):
+        await wait(slave.receive(), 'slave receive')
+    with pytest.raises(ConnectionError):
+        slave.send([msg])
+
+
+async def test_close_fails_pending_calls(pair):
+    master, slave = pair
+    receive = asyncio.ensure_future(master.receive())
+    await asyncio.sleep(0)
+    assert not receive.done()
+    await slave.async_close()
+    with pytest.raises(ConnectionError):
+        await wait(receive, 'pending receive')
+
+
+async def test_connect_refused():
+    srv = await tcp.listen(lambda conn: None, tcp.Address('127.0.0.1', 0))
+    addr = srv.addresses[0]
+    await srv.async_close()
+    with pytest.raises(ConnectionError):
+        await wait(iec104.connect(addr), 'connect')
