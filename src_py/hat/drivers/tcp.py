@@ -15,17 +15,40 @@ Guarantees, on every event loop (asyncio and uvloop):
   and after the connection itself was closed. Only when they are exhausted
   does a read raise `ConnectionError`.
 * `Connection.write` never drops data silently: it either accepts the data
-  or raises `ConnectionError` (connection closing or closed). A write is
-  handed to the socket at once; the writes that follow it within the same
-  event loop iteration are coalesced and handed to the socket together at
-  the start of the next iteration (no timer); closing flushes them.
+  or raises `ConnectionError` (connection closing or closed, or found
+  broken by the transport). A write is handed to the socket at once; the
+  writes that follow it within the same event loop iteration are coalesced
+  and handed to the socket together at the start of the next iteration (no
+  timer); closing flushes them. A producer loop of `Connection.write` and
+  `Connection.drain` with no other await ends in `ConnectionError` within
+  a few iterations once the peer is gone: `drain` yields to the event loop
+  when the transport has found the connection broken.
 * Closing a connection fails pending reads with `ConnectionError`, flushes
-  the data already written and then sends FIN. If the peer accepts no data
-  for `close_timeout` seconds the connection is aborted instead, so closing
-  never hangs forever.
-* The peer closing (FIN) or resetting (RST) the connection is noticed even
-  when no read is pending: `Connection.is_open` becomes ``False`` and
-  `Connection.wait_closing` returns.
+  the data already written and then sends FIN. Input that arrives after
+  `Connection.close` is discarded. Where the peer's input is still unread
+  in the socket (or reading is paused), the socket is kept, reading and
+  discarding, until the peer's EOF, so that a final response reaches the
+  peer followed by FIN and not by a reset. If the peer accepts no data, or
+  does not finish closing, for `close_timeout` seconds (also bounding a
+  TLS shutdown) the connection is aborted instead, so closing never hangs
+  forever.
+* The peer closing (FIN) or resetting (RST) the connection is noticed when
+  no read is pending: `Connection.is_open` becomes ``False`` and
+  `Connection.wait_closing` returns. While reading is paused at
+  `input_buffer_limit`, a RST is noticed within about
+  `PAUSED_POLL_INTERVAL` seconds, and so is a FIN that has reached this
+  side's kernel; the bytes before the FIN are then read in beyond the
+  limit (at most what the kernel buffered), none are lost. This polling is
+  Linux only. A FIN still queued at the peer behind data this side has not
+  accepted cannot be seen: it is noticed once reads make room. Bytes the
+  kernel had buffered are lost when the peer resets (that is what RST
+  means); bytes already in the connection's buffer stay readable.
+* Errors keep their kind: every failure raises a `ConnectionError`; where
+  the cause is `ConnectionRefusedError`, `ConnectionResetError`,
+  `ConnectionAbortedError` or `BrokenPipeError`, that class is raised (on
+  connect and on every later read, write and drain), with the cause
+  chained. Messages say why: closed locally, closed by peer, reset by peer
+  or lost: reason.
 * Memory held for unread data is bounded by `input_buffer_limit`: above it,
   reading from the socket pauses and TCP flow control stops the peer. A
   pending `Connection.readexactly` that needs more than the limit lets the
@@ -105,8 +128,8 @@ comm_log: logging.Logger = logging.getLogger(__name__ + '.comm')
 # own cache of its answers (which logging clears in place whenever a level
 # changes) settles the usual case, logging off, without one. Only a hint:
 # anything but a cached False asks isEnabledFor.
-_comm_cache: dict = getattr(comm_log, '_cache', {})
-_mlog_cache: dict = getattr(mlog, '_cache', {})
+_comm_cache: dict[int, bool] = getattr(comm_log, '_cache', {})
+_mlog_cache: dict[int, bool] = getattr(mlog, '_cache', {})
 _DEBUG = logging.DEBUG
 
 DEFAULT_INPUT_BUFFER_LIMIT: int = 1024 * 1024
@@ -260,10 +283,9 @@ async def connect(addr: Address,
         ) from e
 
     if protocol.error is not None:
-        e = protocol.error
         raise ConnectionError(
             f'connecting to {host}:{port} failed: setting up the connection '
-            f'failed: {e}') from e
+            f'failed: {protocol.error}') from protocol.error
 
     return protocol.conn
 
@@ -429,8 +451,10 @@ class Server(aio.Resource):
                          ) -> None:
         loop = asyncio.get_running_loop()
         try:
-            conn._transport = await loop.start_tls(
-                transport, protocol, server_side=True, **self._tls)
+            tls = typing.cast(dict[str, typing.Any], self._tls)
+            conn._transport = typing.cast(asyncio.Transport,
+                                          await loop.start_tls(
+                transport, protocol, server_side=True, **tls))
 
         except Exception as e:
             # start_tls has closed the transport
@@ -505,6 +529,8 @@ class Connection(aio.Resource):
     (`is_closed`) once its socket is released.
 
     """
+
+    _group: aio.Group | None
 
     def __init__(self,
                  reader: asyncio.StreamReader,
@@ -590,7 +616,7 @@ class Connection(aio.Resource):
         self._reading_paused = False
         self._wbuf: bytes | bytearray | None = None
         self._write_paused = False
-        self._drainers: list[asyncio.Future] | None = None
+        self._drainers: list[asyncio.Future[None]] | None = None
         self._closing = False
         # why the connection closes: 'closed locally', 'closed by peer',
         # 'reset by peer', 'lost: ...' (for error messages)
@@ -602,10 +628,10 @@ class Connection(aio.Resource):
         self._error_cls: type[ConnectionError] = ConnectionError
         self._lost = False
         self._lost_exc: BaseException | None = None
-        self._closing_waiters: list[asyncio.Future] | None = None
-        self._closed_waiters: list[asyncio.Future] | None = None
+        self._closing_waiters: list[asyncio.Future[None]] | None = None
+        self._closed_waiters: list[asyncio.Future[None]] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
-        self._group: aio.Group | None = None
+        self._group = None
         self._on_lost_cb: Callable[['Connection'], None] | None = None
         self._bytes_sent = 0
         self._bytes_received = 0
@@ -738,7 +764,8 @@ class Connection(aio.Resource):
     @property
     def ssl_object(self) -> ssl.SSLObject | None:
         """TLS session object (``None`` for plain TCP)"""
-        return self._transport.get_extra_info('ssl_object')
+        return typing.cast(ssl.SSLObject | None,
+                           self._transport.get_extra_info('ssl_object'))
 
     @property
     def bytes_sent(self) -> int:
@@ -793,13 +820,13 @@ class Connection(aio.Resource):
             self._transport.write(data)
 
         elif wbuf is _SENT:
-            self._wbuf = data  # type: ignore[assignment]  # bytes by now
+            self._wbuf = data
             self._loop.call_soon(self._flush)
 
         else:
             if wbuf.__class__ is bytes:
                 wbuf = self._wbuf = bytearray(wbuf)
-            wbuf += data  # type: ignore[operator]
+            wbuf += data
 
     async def drain(self) -> None:
         """Wait until the peer has accepted enough of the written data.
@@ -999,14 +1026,14 @@ class Connection(aio.Resource):
     # reused by the next read: its task has resumed and let go of it, and
     # its callback is gone. Cancelled waiters are never reused.
 
-    def _on_enqueue(self):
+    def _on_enqueue(self) -> None:
         # a reader joined the queue at EOF or with reading paused
         if self._eof:
             self._wake()
         if self._reading_paused:
             self._update_reading()
 
-    def _dequeue(self, waiter):
+    def _dequeue(self, waiter: '_Waiter') -> None:
         # a reader leaves the queue early (cancelled or failed); the reader
         # behind it may need more than reading was paused at
         self._readers.remove(waiter)
@@ -1014,14 +1041,14 @@ class Connection(aio.Resource):
         if self._reading_paused:
             self._update_reading()
 
-    def _wake(self):
+    def _wake(self) -> None:
         readers = self._readers
         if readers:
             waiter = readers[0]
             if self._avail >= waiter.need or self._eof:
                 waiter.wake_soon()
 
-    def _take(self, n):
+    def _take(self, n: int) -> bytes:
         self._avail -= n
         if self._reading_paused:
             self._update_reading()
@@ -1040,7 +1067,7 @@ class Connection(aio.Resource):
         if end == size:
             return chunk[head:] if head else chunk
 
-        parts = [memoryview(chunk)[head:]]
+        parts: list[bytes | memoryview] = [memoryview(chunk)[head:]]
         n = end - size
         while n:
             chunk = chunks[0]
@@ -1093,7 +1120,7 @@ class Connection(aio.Resource):
         self._poll_timer = self._loop.call_later(PAUSED_POLL_INTERVAL,
                                                  self._on_poll_timer)
 
-    def _flush(self):
+    def _flush(self) -> None:
         data = self._wbuf
         self._wbuf = None
         if data and not self._lost:
@@ -1154,7 +1181,7 @@ class Connection(aio.Resource):
                                 struct.pack('ii', 1, 0))
         self._transport.abort()
 
-    def _unsent(self):
+    def _unsent(self) -> int:
         # bytes written but not yet accepted by the peer, as far as known:
         # the transport's buffer and, on Linux, the kernel's send queue
         size = self._transport.get_write_buffer_size()
@@ -1259,17 +1286,23 @@ class Connection(aio.Resource):
         err.__cause__ = exc
         return err
 
-    def _describe(self):
+    def _describe(self) -> str:
         local, remote = self.info
         name = f'{self._settings.name} ' if self._settings.name else ''
         return (f'{name}{local.host}:{local.port} -> '
                 f'{remote.host}:{remote.port}')
 
-    def _log_data(self, direction, data):
+    def _log_data(self, direction: str, data: bytes | bytearray) -> None:
         self._log(logging.DEBUG, '%s %s', direction, data.hex(' '),
                   logger=comm_log)
 
-    def _log(self, level, msg, *args, logger=mlog, **kwargs):
+    def _log(self,
+             level: int,
+             msg: str,
+             *args: typing.Any,
+             logger: logging.Logger = mlog,
+             **kwargs: typing.Any
+             ) -> None:
         if not logger.isEnabledFor(level):
             return
 
@@ -1332,17 +1365,17 @@ class _Waiter:
     __slots__ = ('_asyncio_future_blocking', '_callback', '_context',
                  '_loop', '_state', 'need')
 
-    def __init__(self, loop, need):
+    def __init__(self, loop: asyncio.AbstractEventLoop, need: int):
         # the other slots are set where they are first needed
         self._loop = loop
         self.need = need
         self._state = _PENDING
-        self._callback = None
+        self._callback: Callable[['_Waiter'], object] | None = None
 
-    def done(self):
+    def done(self) -> bool:
         return self._state is not _PENDING
 
-    def cancelled(self):
+    def cancelled(self) -> bool:
         return self._state is _CANCELLED
 
     # The task calls result() when it resumes. A cancelled waiter does not
@@ -1352,7 +1385,11 @@ class _Waiter:
     # None, and a builtin saves a Python call per wait.
     result: Callable[[], None] = staticmethod(type(None))
 
-    def add_done_callback(self, fn, *, context=None):
+    def add_done_callback(self,
+                          fn: Callable[['_Waiter'], object],
+                          *,
+                          context: contextvars.Context | None = None
+                          ) -> None:
         if self._state is _PENDING:
             # awaited by one task only: a single callback; a Task always
             # passes its context
@@ -1362,30 +1399,31 @@ class _Waiter:
         else:
             self._loop.call_soon(fn, self, context=context)
 
-    def remove_done_callback(self, fn):
+    def remove_done_callback(self, fn: Callable[['_Waiter'], object]
+                             ) -> int:
         if self._callback is not None and self._callback == fn:
             self._callback = None
             return 1
         return 0
 
-    def cancel(self, msg=None):
+    def cancel(self, msg: object = None) -> bool:
         if self._state is _PENDING:
             self._state = _CANCELLED
             self._schedule()
         return False
 
-    def wake_soon(self):
+    def wake_soon(self) -> None:
         if self._state is _PENDING:
             self._state = _DONE
             self._schedule()
 
-    def _schedule(self):
+    def _schedule(self) -> None:
         callback = self._callback
         if callback is not None:
             self._callback = None
             self._loop.call_soon(callback, self, context=self._context)
 
-    def __await__(self):
+    def __await__(self) -> typing.Generator['_Waiter', None, None]:
         # the task resumes this only after `result` returned: done
         if self._state is _PENDING:
             self._asyncio_future_blocking = True
@@ -1408,10 +1446,11 @@ class _Protocol(asyncio.Protocol):
         # what failed while setting up the connection (see connect)
         self.error: Exception | None = None
 
-    def data_received(self, data):
+    def data_received(self, data: bytes) -> None:
         self.conn._on_data(data)
 
-    def connection_made(self, transport):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = typing.cast(asyncio.Transport, transport)
         conn = self.conn
         if conn is None:
             conn = self.conn = Connection.__new__(Connection)
@@ -1432,20 +1471,21 @@ class _Protocol(asyncio.Protocol):
         if self._transport_cb is not None:
             self._transport_cb(self, transport)
 
-    def eof_received(self):
+    def eof_received(self) -> bool | None:
         return self.conn._on_eof()
 
-    def connection_lost(self, exc):
+    def connection_lost(self, exc: BaseException | None) -> None:
         self.conn._on_lost(exc)
 
-    def pause_writing(self):
+    def pause_writing(self) -> None:
         self.conn._write_paused = True
 
-    def resume_writing(self):
+    def resume_writing(self) -> None:
         self.conn._on_resume_writing()
 
 
-def _check_addr(addr, listening):
+def _check_addr(addr: typing.Any, listening: bool
+                ) -> tuple[typing.Any, int]:
     if not isinstance(addr, tuple) or len(addr) != 2:
         raise TypeError(f'address must be Address(host, port), not {addr!r}')
 
@@ -1467,7 +1507,7 @@ def _check_addr(addr, listening):
     return host, port
 
 
-def _to_bytes(data):
+def _to_bytes(data: typing.Any) -> bytes:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f'data must be bytes, bytearray or memoryview, not '
                         f'{type(data).__name__}')
@@ -1475,7 +1515,7 @@ def _to_bytes(data):
     return bytes(data)
 
 
-def _check_count(n, allow_all):
+def _check_count(n: typing.Any, allow_all: bool) -> int:
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f'n must be int, not {type(n).__name__}')
 
@@ -1616,7 +1656,8 @@ def _peer_done(sock: typing.Any) -> bool:
     return bool(info) and info[0] not in _TCP_PEER_OPEN_STATES
 
 
-def _set_keepalive(sock, idle, interval, count):
+def _set_keepalive(sock: typing.Any, idle: int, interval: int, count: int
+                   ) -> None:
     if sock is None:
         return
 
@@ -1634,7 +1675,8 @@ def _set_keepalive(sock, idle, interval, count):
                         (idle + interval * count) * 1000)
 
 
-async def _wait_for_wake(loop, waiters):
+async def _wait_for_wake(loop: asyncio.AbstractEventLoop,
+                         waiters: list[asyncio.Future[None]]) -> None:
     # until `_wake_all(waiters)`; a cancelled wait leaves the list, so
     # repeated timed-out waits do not pile up
     fut = loop.create_future()
@@ -1648,14 +1690,14 @@ async def _wait_for_wake(loop, waiters):
         raise
 
 
-def _wake_all(waiters):
+def _wake_all(waiters: list[asyncio.Future[None]]) -> None:
     for fut in waiters:
         if not fut.done():
             fut.set_result(None)
     waiters.clear()
 
 
-def _raw_addresses(transport):
+def _raw_addresses(transport: asyncio.BaseTransport) -> list[typing.Any]:
     names = []
     for name in ('sockname', 'peername'):
         try:
@@ -1668,7 +1710,7 @@ def _raw_addresses(transport):
     return names
 
 
-def _sock_addr(addr):
+def _sock_addr(addr: typing.Any) -> Address:
     if isinstance(addr, tuple) and len(addr) >= 2:
         return Address(addr[0], addr[1])
 
