@@ -20,14 +20,16 @@ callback only if the callback's annotations match the documented signature
 exactly.
 
 c104 has wheels for CPython 3.7..3.13 on glibc Linux (x86_64, aarch64) and
-Windows; pyproject's ``dev`` extra installs it there. Elsewhere these tests
-skip, saying so; where a wheel exists a missing c104 is an error.
+Windows (AMD64); pyproject's ``dev`` extra installs it there. Elsewhere
+these tests skip, saying so; where a wheel exists a missing c104 is an
+error.
 
 """
 
 import asyncio
 import contextlib
 import datetime
+import platform
 import sys
 
 import pytest
@@ -40,8 +42,11 @@ from hat.drivers import tcp
 
 
 # the same condition as the environment marker of c104 in pyproject.toml
-C104_HAS_WHEEL = (sys.platform in ('linux', 'win32') and
-                  sys.version_info < (3, 14))
+C104_HAS_WHEEL = (
+    sys.version_info < (3, 14) and
+    ((sys.platform == 'linux' and
+      platform.machine() in ('x86_64', 'aarch64')) or
+     (sys.platform == 'win32' and platform.machine() == 'AMD64')))
 
 if C104_HAS_WHEEL:
     import c104  # noqa: E402  (required here: install '.[dev]')
