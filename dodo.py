@@ -5,7 +5,7 @@ and puts ``src_py`` on ``PYTHONPATH``, so nothing has to be installed
 beyond the ``dev`` extra's tools.
 
     doit test [--uvloop] [-- PYTEST ARGS...]   pytest over test_pytest
-    doit check                                 ruff + mypy on src_py
+    doit check                                 ruff, mypy --strict
     doit docs                                  Sphinx + pdoc: build/docs
     doit build                                 wheel into build/py
     doit bench [--uvloop] [-- BENCH ARGS...]   benchmarks/bench_tcp.py
@@ -32,6 +32,7 @@ root_dir = Path(__file__).resolve().parent
 src_py_dir = root_dir / 'src_py'
 src_doc_dir = root_dir / 'src_doc'
 test_dir = root_dir / 'test_pytest'
+playground_dir = root_dir / 'playground'
 bench_dir = root_dir / 'benchmarks'
 build_dir = root_dir / 'build'
 build_py_dir = build_dir / 'py'
@@ -79,11 +80,26 @@ def task_test():
 
 
 def task_check():
-    """Run ruff check and mypy on src_py"""
+    """Run ruff check (src_py, playground), mypy --strict on src_py
+    (pyproject.toml) and mypy --strict on test_pytest/typed_user.py"""
     return {'actions': [_cmd([python, '-m', 'ruff', 'check',
-                              str(src_py_dir)]),
-                        _cmd([python, '-m', 'mypy'])],
+                              str(src_py_dir), str(playground_dir)]),
+                        _cmd([python, '-m', 'mypy']),
+                        _typed_user_cmd()],
             'uptodate': [False]}
+
+
+def _typed_user_cmd():
+    """``mypy --strict`` on test_pytest/typed_user.py as a user's project
+    runs it: no configuration of ours (``--config-file=``), errors reported
+    only in the user's file (``--follow-imports=silent``), hat.drivers found
+    through MYPYPATH"""
+    env = _env()
+    env['MYPYPATH'] = str(src_py_dir)
+    return CmdAction([python, '-m', 'mypy', '--strict', '--config-file=',
+                      '--follow-imports=silent', '--python-version', '3.10',
+                      str(test_dir / 'typed_user.py')],
+                     env=env, cwd=root_dir, shell=False)
 
 
 def task_docs():

@@ -58,7 +58,7 @@ ConnectionCb: typing.TypeAlias = aio.AsyncCallable[['Connection'], None]
 
 
 async def connect(addr: tcp.Address,
-                  **kwargs
+                  **kwargs: typing.Any
                   ) -> 'Connection':
     """Connect to a TPKT server.
 
@@ -79,21 +79,27 @@ async def listen(connection_cb: ConnectionCb,
                  addr: tcp.Address,
                  *,
                  bind_connections: bool = False,
-                 **kwargs
+                 **kwargs: typing.Any
                  ) -> 'Server':
     """Create a listening TPKT server.
 
     `connection_cb` is called with every accepted `Connection`. If it
     raises, or it is a coroutine function whose coroutine raises or is
-    cancelled (closing the server cancels running ones), that connection is
-    closed and the error is logged; the server keeps serving.
+    cancelled, that connection is closed and the error is logged; the
+    server keeps serving.
+
+    Closing the server cancels `connection_cb` coroutines that are still
+    running, and each cancellation closes that callback's connection.
+    Connections whose callback has returned are closed too if
+    `bind_connections` is ``True``, and stay open if it is ``False``.
 
     Args:
-        connection_cb: called with each new `Connection`
+        connection_cb: called with each new `Connection` (plain function or
+            coroutine function)
         addr: local address (port 0 picks a free port, see
             `Server.addresses`)
         bind_connections: if ``True``, closing the server also closes every
-            connection it accepted
+            connection it accepted (default ``False``: see above)
         kwargs: passed to `hat.drivers.tcp.listen`
 
     Raises:
@@ -105,13 +111,14 @@ async def listen(connection_cb: ConnectionCb,
     server = Server.__new__(Server)
     server._srv = None
 
-    def on_connection(conn):
+    def on_connection(conn: tcp.Connection) -> typing.Awaitable[None] | None:
         tpkt_conn = Connection(conn)
         if bind_connections:
             # the server closing it is a local close, not the peer's doing
             tpkt_conn._server = server
         # a coroutine returned here is awaited by tcp's server
-        return connection_cb(tpkt_conn)
+        result: typing.Awaitable[None] | None = connection_cb(tpkt_conn)
+        return result
 
     server._srv = await tcp.listen(on_connection, addr,
                                    bind_connections=bind_connections,
@@ -135,6 +142,34 @@ class Server(aio.Resource):
         """``True`` if not closing or closed"""
         # None while `listen` is still starting it
         return self._srv is None or self._srv.is_open
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self.async_group.is_closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once closed: not listening and, with
+        ``bind_connections``, every accepted connection closed"""
+        return self.async_group.is_closed
+
+    async def wait_closing(self) -> None:
+        """Wait until the server is closing or closed"""
+        await self.async_group.wait_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until the server is closed"""
+        await self.async_group.wait_closed()
+
+    def close(self) -> None:
+        """Start closing the server (see `listen` for what happens to the
+        connections it accepted)"""
+        self.async_group.close()
+
+    async def async_close(self) -> None:
+        """Close the server and wait until it is closed"""
+        await self.async_group.async_close()
 
     @property
     def async_group(self) -> aio.Group:
@@ -197,7 +232,7 @@ class Connection(aio.Resource):
             self._group.spawn(aio.call_on_cancel, self._on_group_closed)
         return self._group
 
-    def _on_group_closed(self):
+    def _on_group_closed(self) -> None:
         # the TCP connection closing closes this group too: only a group
         # closed while the connection is still open is closed locally
         if self._conn.is_open:
@@ -218,20 +253,20 @@ class Connection(aio.Resource):
         """``True`` once the socket is released"""
         return self._conn.is_closed
 
-    async def wait_closing(self):
+    async def wait_closing(self) -> None:
         """Wait until the connection is closing or closed"""
         await self._conn.wait_closing()
 
-    async def wait_closed(self):
+    async def wait_closed(self) -> None:
         """Wait until the connection is closed"""
         await self._conn.wait_closed()
 
-    def close(self):
+    def close(self) -> None:
         """Start closing the connection (data already written is sent)"""
         self._closed_locally = True
         self._conn.close()
 
-    async def async_close(self):
+    async def async_close(self) -> None:
         """Close the connection and wait until it is closed"""
         self.close()
         await self._conn.wait_closed()
@@ -246,7 +281,7 @@ class Connection(aio.Resource):
         """Name given to `connect` or `listen`"""
         return self._conn.name
 
-    def write(self, data: bytes | bytearray | memoryview):
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         """Send `data` as the payload of one TPKT packet.
 
         The data is copied; header and payload are handed to the TCP
@@ -282,7 +317,7 @@ class Connection(aio.Resource):
         header = bytes((VERSION, 0, length >> 8, length & 0xFF))
         self._conn.write(b''.join((header, data)))
 
-    async def drain(self):
+    async def drain(self) -> None:
         """Wait until the peer has accepted enough of the written data.
 
         Raises:
@@ -293,6 +328,9 @@ class Connection(aio.Resource):
 
     async def read(self) -> bytes:
         """Read one packet and return its payload.
+
+        Returns:
+            the payload, 3 to 65531 bytes (without the 4 byte header)
 
         Raises:
             ConnectionError: the connection got EOF or was closed before
@@ -318,7 +356,7 @@ class Connection(aio.Resource):
             self._payload_size = None
             return data
 
-    async def _read_header(self):
+    async def _read_header(self) -> None:
         header = self._header
         while len(header) < HEADER_SIZE:
             try:
@@ -348,7 +386,7 @@ class Connection(aio.Resource):
         self._header = b''
         self._payload_size = length - HEADER_SIZE
 
-    def _truncated(self, received, payload_size):
+    def _truncated(self, received: int, payload_size: int | None) -> None:
         # EOF or closing before a packet was complete: its bytes are gone
         if payload_size is None:
             what = f'header ({received} of {HEADER_SIZE} bytes received)'
@@ -363,11 +401,11 @@ class Connection(aio.Resource):
         else:
             self._fail(msg, logging.ERROR)
 
-    def _protocol_error(self, msg):
+    def _protocol_error(self, msg: str) -> typing.NoReturn:
         self._fail(msg, logging.ERROR)
         raise ConnectionError(self._error)
 
-    def _fail(self, msg, level):
+    def _fail(self, msg: str, level: int) -> None:
         self._error = f'{self._describe()}: {msg}'
         self._header = b''
         self._payload_size = None
@@ -380,7 +418,7 @@ class Connection(aio.Resource):
                                      'remote_addr': info.remote_addr}})
         self._conn.close()
 
-    def _describe(self):
+    def _describe(self) -> str:
         local, remote = self.info
         name = f'{self.name} ' if self.name else ''
         return (f'{name}{local.host}:{local.port} -> '

@@ -1,0 +1,265 @@
+"""A typed user of the public API of `hat.drivers.tcp` and `hat.drivers.tpkt`
+
+`doit check` runs ``mypy --strict`` on this file, as a driver author with
+strict settings would: every call below must type-check without "untyped
+function" or "returning Any" errors, so each public function, coroutine
+and property of tcp and tpkt has to be fully annotated. The helpers return
+the results of API calls directly so that an API returning `typing.Any`
+fails ``warn_return_any`` (part of ``--strict``).
+
+It is a working program too (an echo exchange over TCP and TPKT on
+loopback; exit status 0)::
+
+    .venv/bin/python test_pytest/typed_user.py
+
+"""
+
+import asyncio
+import logging
+
+from hat import aio
+from hat.drivers import tcp, tpkt
+
+
+mlog: logging.Logger = logging.getLogger(__name__)
+
+TIMEOUT = 10
+
+
+async def echo(conn: tcp.Connection) -> None:
+    """TCP connection callback: echo until the peer closes"""
+    try:
+        while True:
+            data = await conn.read()
+            conn.write(data)
+            await conn.drain()
+
+    except ConnectionError:
+        pass
+
+    finally:
+        await conn.async_close()
+
+
+async def exchange(conn: tcp.Connection, data: bytes) -> bytes:
+    conn.write(data)
+    await conn.drain()
+    return await conn.readexactly(len(data))
+
+
+async def read_some(conn: tcp.Connection, n: int = -1) -> bytes:
+    return await conn.read(n)
+
+
+async def discard(conn: tcp.Connection) -> int:
+    return await conn.reset_input_buffer()
+
+
+def remote(conn: tcp.Connection) -> tcp.Address:
+    return conn.info.remote_addr
+
+
+def local(info: tcp.ConnectionInfo) -> tcp.Address:
+    return info.local_addr
+
+
+def port(addr: tcp.Address) -> int:
+    return addr.port
+
+
+def host(addr: tcp.Address) -> str:
+    return addr.host
+
+
+def name(conn: tcp.Connection) -> str | None:
+    return conn.name
+
+
+def tls_version(conn: tcp.Connection) -> str | None:
+    obj = conn.ssl_object
+    return None if obj is None else obj.version()
+
+
+def counters(conn: tcp.Connection) -> tuple[int, int]:
+    return conn.bytes_sent, conn.bytes_received
+
+
+def state(resource: tcp.Connection | tcp.Server) -> tuple[bool, bool, bool]:
+    return resource.is_open, resource.is_closing, resource.is_closed
+
+
+def group(conn: tcp.Connection) -> aio.Group:
+    return conn.async_group
+
+
+def server_addresses(srv: tcp.Server) -> list[tcp.Address]:
+    return srv.addresses
+
+
+def server_name(srv: tcp.Server) -> str | None:
+    return srv.name
+
+
+async def connect(addr: tcp.Address) -> tcp.Connection:
+    return await tcp.connect(addr,
+                             name='typed-client',
+                             input_buffer_limit=64 * 1024,
+                             half_close=False,
+                             close_timeout=5.0,
+                             keepalive_idle=60,
+                             keepalive_interval=10,
+                             keepalive_count=3,
+                             connect_timeout=TIMEOUT)
+
+
+async def listen(addr: tcp.Address) -> tcp.Server:
+    return await tcp.listen(echo, addr,
+                            bind_connections=True,
+                            name='typed-server',
+                            input_buffer_limit=tcp.DEFAULT_INPUT_BUFFER_LIMIT,
+                            close_timeout=tcp.DEFAULT_CLOSE_TIMEOUT)
+
+
+async def wrap_streams(addr: tcp.Address) -> tcp.Connection:
+    reader, writer = await asyncio.open_connection(addr.host, addr.port)
+    return tcp.Connection(reader, writer, name='wrapped')
+
+
+async def tcp_user() -> None:
+    srv = await listen(tcp.Address('127.0.0.1', 0))
+    try:
+        addr = server_addresses(srv)[0]
+        try:
+            conn = await connect(addr)
+
+        except tcp.ConnectTimeoutError as e:
+            raise SystemExit(f'no answer in time: {e}') from e
+
+        except ConnectionError as e:
+            raise SystemExit(f'cannot connect: {e}') from e
+
+        try:
+            assert await exchange(conn, b'hello') == b'hello'
+            assert await discard(conn) == 0
+            assert port(remote(conn)) == port(addr)
+            assert host(local(conn.info)) == '127.0.0.1'
+            assert name(conn) == 'typed-client'
+            assert tls_version(conn) is None
+            assert counters(conn) == (5, 5)
+            assert state(conn) == (True, False, False)
+            assert group(conn).is_open
+
+        finally:
+            await conn.async_close()
+
+        await conn.wait_closing()
+        await conn.wait_closed()
+        assert state(conn) == (False, True, True)
+
+        wrapped = await wrap_streams(addr)
+        try:
+            wrapped.write(b'abc')
+            await wrapped.drain()
+            assert await read_some(wrapped, 3) == b'abc'
+
+        finally:
+            wrapped.close()
+            await wrapped.wait_closed()
+
+        assert server_name(srv) == 'typed-server'
+
+    finally:
+        srv.close()
+        await srv.wait_closing()
+        await srv.wait_closed()
+        await srv.async_close()
+
+    assert state(srv) == (False, True, True)
+
+
+async def tpkt_exchange(conn: tpkt.Connection, payload: bytes) -> bytes:
+    conn.write(payload)
+    await conn.drain()
+    return await conn.read()
+
+
+def tpkt_info(conn: tpkt.Connection) -> tcp.ConnectionInfo:
+    return conn.info
+
+
+def tpkt_name(conn: tpkt.Connection) -> str | None:
+    return conn.name
+
+
+def tpkt_group(conn: tpkt.Connection) -> aio.Group:
+    return conn.async_group
+
+
+def tpkt_state(resource: tpkt.Connection | tpkt.Server
+               ) -> tuple[bool, bool, bool]:
+    return resource.is_open, resource.is_closing, resource.is_closed
+
+
+def tpkt_addresses(srv: tpkt.Server) -> list[tcp.Address]:
+    return srv.addresses
+
+
+async def tpkt_echo(conn: tpkt.Connection) -> None:
+    """TPKT connection callback: echo every packet until the peer closes"""
+    try:
+        while True:
+            await tpkt_exchange_back(conn)
+
+    except ConnectionError:
+        pass
+
+    finally:
+        await conn.async_close()
+
+
+async def tpkt_exchange_back(conn: tpkt.Connection) -> None:
+    payload = await conn.read()
+    conn.write(payload)
+    await conn.drain()
+
+
+async def tpkt_user() -> None:
+    srv = await tpkt.listen(tpkt_echo, tcp.Address('127.0.0.1', 0),
+                            bind_connections=True,
+                            name='typed-tpkt-server')
+    try:
+        conn = await tpkt.connect(tpkt_addresses(srv)[0],
+                                  name='typed-tpkt-client',
+                                  connect_timeout=TIMEOUT)
+        try:
+            payload = bytes([0x02, 0xF0, 0x80]) + b'hello'
+            assert await tpkt_exchange(conn, payload) == payload
+            assert port(tpkt_info(conn).remote_addr) == port(
+                tpkt_addresses(srv)[0])
+            assert tpkt_name(conn) == 'typed-tpkt-client'
+            assert tpkt_group(conn).is_open
+            assert tpkt_state(conn) == (True, False, False)
+            assert srv.name == 'typed-tpkt-server'
+            assert len(payload) <= tpkt.MAX_PAYLOAD_SIZE
+            assert tpkt.DEFAULT_PORT == 102
+
+        finally:
+            await conn.async_close()
+
+        await conn.wait_closing()
+        await conn.wait_closed()
+
+    finally:
+        await srv.async_close()
+
+    assert tpkt_state(srv) == (False, True, True)
+
+
+async def main() -> None:
+    await asyncio.wait_for(tcp_user(), TIMEOUT)
+    await asyncio.wait_for(tpkt_user(), TIMEOUT)
+    print('typed user ok')
+
+
+if __name__ == '__main__':
+    asyncio.run(main())
