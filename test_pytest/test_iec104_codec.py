@@ -35,6 +35,9 @@ from hat.drivers.iec104 import common
 
 EXAMPLES = int(os.environ.get('HAT_DRIVERS_IEC104_EXAMPLES', '2000'))
 
+# property tests get a pytest-timeout proportional to their examples
+property_timeout = pytest.mark.timeout(max(60, EXAMPLES // 50))
+
 settings = hypothesis.settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -202,6 +205,7 @@ def headed_asdus(draw):
 
 # --- properties --------------------------------------------------------------
 
+@property_timeout
 @settings
 @hypothesis.given(st.one_of(st.binary(max_size=260), mutated_asdus(),
                             headed_asdus()))
@@ -217,6 +221,7 @@ def test_decode_arbitrary_octets(data):
     assert all(isinstance(msg, common.Msg.__args__) for msg in result)
 
 
+@property_timeout
 @settings
 @hypothesis.given(msgs)
 def test_roundtrip(msg):
@@ -240,6 +245,7 @@ def _with_header(msg, first):
     return msg._replace(**header)
 
 
+@property_timeout
 @settings
 @hypothesis.given(st.lists(msgs, min_size=1, max_size=8),
                   st.integers(0, 3))
@@ -256,6 +262,7 @@ def test_roundtrip_several_objects_sq0(candidates, repeat):
     assert codec.decode_asdu(asdu) == group
 
 
+@property_timeout
 @settings
 @hypothesis.given(io_msgs,
                   st.one_of(st.integers(1, 8), st.just(127)))
@@ -563,6 +570,12 @@ def test_decode_time_reserved_bits_ignored():
 def test_decode_error(octets, problem):
     with pytest.raises(codec.AsduDecodeError, match=problem):
         codec.decode_asdu(bytes.fromhex(octets))
+
+
+@pytest.mark.parametrize('data', [None, 5, 'abc', [1, 1, 3, 0, 1, 0]])
+def test_decode_not_bytes(data):
+    with pytest.raises(codec.AsduDecodeError, match='must be bytes'):
+        codec.decode_asdu(data)
 
 
 def test_decode_error_is_value_error():

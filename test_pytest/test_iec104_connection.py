@@ -488,3 +488,22 @@ async def test_connect_refused():
     await srv.async_close()
     with pytest.raises(ConnectionError):
         await wait(iec104.connect(addr), 'connect')
+
+
+async def test_connection_cb_raising_closes_connection():
+    accepted = asyncio.Queue()
+
+    def on_connection(conn):
+        accepted.put_nowait(conn)
+        raise Exception('callback failed')
+
+    srv = await iec104.listen(on_connection, tcp.Address('127.0.0.1', 0))
+    try:
+        with pytest.raises(ConnectionError):
+            await wait(iec104.connect(srv.addresses[0]), 'connect')
+        slave = await wait(accepted.get(), 'accepted connection')
+        await wait(slave.wait_closed(), 'slave closed')
+        assert srv.is_open
+
+    finally:
+        await srv.async_close()

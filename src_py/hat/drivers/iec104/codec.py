@@ -631,6 +631,8 @@ def decode_asdu(data: common.Bytes) -> list[common.Msg]:
             problem. No other exception is raised for any input.
 
     """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise AsduDecodeError(f'ASDU must be bytes, not {type(data).__name__}')
     try:
         return _decode_asdu(bytes(data))
 

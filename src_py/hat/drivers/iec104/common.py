@@ -44,8 +44,8 @@ OtherCause: typing.TypeAlias = int
 # --- time ------------------------------------------------------------------
 
 class TimeSize(enum.Enum):
-    """Size of a binary time in octets (IEC 60870-5-101 clause 7.2.6.18-20,
-    7.2.6.29); only SEVEN (CP56Time2a) is used by IEC 60870-5-104"""
+    """Size of a binary time in octets (IEC 60870-5-101 clause
+    7.2.6.18-20); only SEVEN (CP56Time2a) is used by IEC 60870-5-104"""
     TWO = 2
     THREE = 3
     FOUR = 4
