@@ -16,8 +16,10 @@ unknown options), e.g. ``doit test --uvloop -- -x -k read``.
 """
 
 from pathlib import Path
+import ast
 import html.parser
 import os
+import re
 import shutil
 import sys
 import urllib.parse
@@ -84,9 +86,47 @@ def task_check():
     (pyproject.toml) and mypy --strict on test_pytest/typed_user.py"""
     return {'actions': [_cmd([python, '-m', 'ruff', 'check',
                               str(src_py_dir), str(playground_dir)]),
+                        _check_dependencies,
                         _cmd([python, '-m', 'mypy']),
                         _typed_user_cmd()],
             'uptodate': [False]}
+
+
+def _check_dependencies():
+    """Every runtime dependency of pyproject.toml is imported by src_py
+
+    A distribution ``hat-aio`` counts as used when a module of src_py
+    imports ``hat.aio`` (``import hat.aio``, ``from hat import aio`` or
+    ``from hat.aio import ...``). Returns ``False`` (task failure)
+    otherwise: an unused dependency is dropped, not declared.
+
+    """
+    text = (root_dir / 'pyproject.toml').read_text(encoding='utf-8')
+    match = re.search(r'^dependencies\s*=\s*\[(.*?)\]', text,
+                      re.MULTILINE | re.DOTALL)
+    deps = re.findall(r'"([A-Za-z0-9_.-]+)', match.group(1)) if match else []
+
+    imported = set()
+    for path in src_py_dir.rglob('*.py'):
+        tree = ast.parse(path.read_text(encoding='utf-8'), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+                imported.update(f'{node.module}.{alias.name}'
+                                for alias in node.names)
+
+    unused = [dep for dep in deps
+              if not any(name == dep.replace('-', '.') or
+                         name.startswith(dep.replace('-', '.') + '.')
+                         for name in imported)]
+    print(f'runtime dependencies: {", ".join(deps)}; unused: '
+          f'{", ".join(unused) or "none"}')
+    if unused or not deps:
+        print(f'runtime dependencies not imported by src_py: {unused}',
+              file=sys.stderr)
+        return False
 
 
 def _typed_user_cmd():

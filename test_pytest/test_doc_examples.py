@@ -258,3 +258,63 @@ def test_extract_blocks():
         (20, 'python', True, 'await conn.drain()\n'),
         (24, 'sh', False, '.venv/bin/python playground/demo.py\n'),
         (29, 'python', False, 'x = 1\n')]
+
+
+SIGNATURE_PAGES = {'tcp.rst': 'hat.drivers.tcp',
+                   'tpkt.rst': 'hat.drivers.tpkt'}
+
+
+@pytest.mark.parametrize('page', sorted(SIGNATURE_PAGES))
+def test_signature_block_lists_api(page):
+    """The first code block of a module page (signatures at a glance)
+    names every public function and class of the module with their
+    parameters, and every public member of its classes, inherited
+    lifetime members (close, async_close, is_open, ...) included"""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(SIGNATURE_PAGES[page])
+    block = next(b for b in BLOCKS if b.page == page)
+    assert block.partial, f'{block.id}: expected the signature block'
+    tree = ast.parse(block.code)
+
+    documented = {node.name: node for node in tree.body
+                  if isinstance(node, (ast.ClassDef, ast.FunctionDef,
+                                       ast.AsyncFunctionDef))}
+    problems = []
+    for name, obj in vars(module).items():
+        if name.startswith('_') or getattr(obj, '__module__',
+                                           None) != module.__name__:
+            continue
+
+        if inspect.isfunction(obj):
+            node = documented.get(name)
+            if node is None or isinstance(node, ast.ClassDef):
+                problems.append(f'function {name} missing')
+                continue
+            params = [p for p in inspect.signature(obj).parameters]
+            args = node.args
+            listed = [a.arg for a in [*args.posonlyargs, *args.args,
+                                      *args.kwonlyargs]]
+            listed += [a.arg for a in (args.vararg, args.kwarg) if a]
+            if listed != params:
+                problems.append(f'{name}: parameters {listed}, API has '
+                                f'{params}')
+
+        elif inspect.isclass(obj) and not issubclass(obj, tuple):
+            node = documented.get(name)
+            if node is None or not isinstance(node, ast.ClassDef):
+                problems.append(f'class {name} missing')
+                continue
+            members = {item.name for item in node.body
+                       if isinstance(item, (ast.FunctionDef,
+                                            ast.AsyncFunctionDef))}
+            # members of the class and of its non-builtin bases
+            public = {member
+                      for cls in obj.__mro__ if cls.__module__ != 'builtins'
+                      for member in vars(cls)
+                      if not member.startswith('_')}
+            for member in sorted(public - members):
+                problems.append(f'{name}.{member} missing')
+
+    assert not problems, f'{block.id}:\n' + '\n'.join(problems)
