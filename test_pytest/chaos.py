@@ -1,5 +1,7 @@
 """Test helpers for fault tests of `hat.drivers.tcp`.
 
+* `bounded`: an await that fails on an assertion naming what it waited
+  for, instead of hanging until the pytest timeout
 * resource accounting: open file descriptors, asyncio tasks, RSS
 * deterministic byte pattern (content checkable without storing it)
 * raw socket helpers (RST close, raw listeners)
@@ -18,6 +20,7 @@ import random
 import resource
 import socket
 import struct
+import sys
 import threading
 import time
 import typing
@@ -136,6 +139,53 @@ async def wait_stalled(value: typing.Callable[[], int],
         if current != last:
             last = current
             changed = loop.time()
+
+
+async def bounded(aw: typing.Awaitable,
+                  what: str | None = None,
+                  timeout: float = 5):
+    """Await `aw` in the current task; AssertionError naming `what` (by
+    default the coroutine or task awaited) if it is not done within
+    `timeout` seconds. A test that would otherwise hang until the pytest
+    timeout fails promptly, saying what it waited for."""
+    if what is None:
+        what = _awaitable_name(aw)
+    if sys.version_info >= (3, 11):
+        # awaited directly (no task in between): the same context and the
+        # same number of loop iterations as a plain await
+        try:
+            async with asyncio.timeout(timeout) as cm:
+                return await aw
+
+        except TimeoutError:
+            if not cm.expired():
+                raise
+    else:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            return await asyncio.wait_for(aw, timeout)
+
+        except asyncio.TimeoutError:
+            if loop.time() - start < timeout:
+                raise
+    raise AssertionError(f'not done within {timeout} s: {what}')
+
+
+def _awaitable_name(aw) -> str:
+    if isinstance(aw, asyncio.Task):
+        return f'task {aw.get_name()} ({_awaitable_name(aw.get_coro())})'
+    name = getattr(aw, '__qualname__', None)
+    if name is None:
+        return repr(aw)
+    frame = getattr(aw, 'cr_frame', None)
+    args = ''
+    if frame is not None:
+        code = frame.f_code
+        names = code.co_varnames[:code.co_argcount]
+        args = ', '.join(f'{n}={frame.f_locals.get(n)!r}'[:40]
+                         for n in names if n != 'self')
+    return f'{name}({args})'
 
 
 def forbidden_messages(records) -> list[str]:

@@ -16,6 +16,8 @@ from hat import aio
 from hat.drivers import tcp
 from hat.drivers import tpkt
 
+from chaos import bounded
+
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -46,15 +48,15 @@ async def tpkt_pair(**kwargs):
     srv = await tpkt.listen(conn_queue.put_nowait, any_port, **kwargs)
     conn1 = conn2 = None
     try:
-        conn1 = await tpkt.connect(srv.addresses[0])
-        conn2 = await conn_queue.get()
+        conn1 = await bounded(tpkt.connect(srv.addresses[0]))
+        conn2 = await bounded(conn_queue.get())
         yield conn1, conn2, srv
 
     finally:
         for conn in (conn1, conn2):
             if conn is not None:
-                await conn.async_close()
-        await srv.async_close()
+                await bounded(conn.async_close())
+        await bounded(srv.async_close())
 
 
 @contextlib.asynccontextmanager
@@ -64,15 +66,15 @@ async def raw_to_tpkt():
     srv = await tpkt.listen(conn_queue.put_nowait, any_port)
     raw = conn = None
     try:
-        raw = await tcp.connect(srv.addresses[0])
-        conn = await conn_queue.get()
+        raw = await bounded(tcp.connect(srv.addresses[0]))
+        conn = await bounded(conn_queue.get())
         yield raw, conn
 
     finally:
         for c in (raw, conn):
             if c is not None:
-                await c.async_close()
-        await srv.async_close()
+                await bounded(c.async_close())
+        await bounded(srv.async_close())
 
 
 @contextlib.asynccontextmanager
@@ -82,15 +84,15 @@ async def tpkt_to_raw():
     srv = await tcp.listen(conn_queue.put_nowait, any_port)
     conn = raw = None
     try:
-        conn = await tpkt.connect(srv.addresses[0])
-        raw = await conn_queue.get()
+        conn = await bounded(tpkt.connect(srv.addresses[0]))
+        raw = await bounded(conn_queue.get())
         yield conn, raw
 
     finally:
         for c in (conn, raw):
             if c is not None:
-                await c.async_close()
-        await srv.async_close()
+                await bounded(c.async_close())
+        await bounded(srv.async_close())
 
 
 class FakeTcpConnection:
@@ -189,8 +191,8 @@ async def test_connect_listen():
     assert isinstance(addr, tcp.Address)
     assert addr.host == localhost and addr.port != 0
 
-    conn1 = await tpkt.connect(addr, name='client')
-    conn2 = await conn_queue.get()
+    conn1 = await bounded(tpkt.connect(addr, name='client'))
+    conn2 = await bounded(conn_queue.get())
     assert isinstance(conn1, tpkt.Connection)
     assert isinstance(conn2, tpkt.Connection)
     assert isinstance(conn1, aio.Resource)
@@ -202,39 +204,39 @@ async def test_connect_listen():
     assert conn1.is_open and conn2.is_open
 
     conn1.write(cotp_cr)
-    assert await conn2.read() == cotp_cr
+    assert await bounded(conn2.read()) == cotp_cr
     conn2.write(cotp_cc)
-    await conn2.drain()
-    assert await conn1.read() == cotp_cc
+    await bounded(conn2.drain())
+    assert await bounded(conn1.read()) == cotp_cc
 
-    await conn1.async_close()
+    await bounded(conn1.async_close())
     assert conn1.is_closed
     # the peer's close is noticed with no read pending
-    await conn2.wait_closed()
+    await bounded(conn2.wait_closed())
     assert not conn2.is_open
     with pytest.raises(ConnectionError):
-        await conn2.read()
+        await bounded(conn2.read())
 
-    await srv.async_close()
+    await bounded(srv.async_close())
     assert srv.is_closed
 
 
 async def test_connect_failure():
     srv = await tcp.listen(lambda conn: None, any_port)
     addr = srv.addresses[0]
-    await srv.async_close()
+    await bounded(srv.async_close())
 
     with pytest.raises(ConnectionError):
-        await tpkt.connect(addr)
+        await bounded(tpkt.connect(addr))
 
 
 async def test_async_with():
     async with tpkt_pair() as (conn1, conn2, srv):
         async with conn1:
             conn1.write(b'abc')
-            assert await conn2.read() == b'abc'
+            assert await bounded(conn2.read()) == b'abc'
         assert conn1.is_closed
-        await conn2.wait_closing()
+        await bounded(conn2.wait_closing())
 
 
 @pytest.mark.parametrize('coroutine_cb', [False, True])
@@ -244,29 +246,29 @@ async def test_connection_cb(coroutine_cb):
     if coroutine_cb:
         async def on_connection(conn):
             # echo one packet, then stay until closed
-            conn.write(await conn.read())
+            conn.write(await bounded(conn.read()))
             conns.put_nowait(conn)
-            await conn.wait_closing()
+            await conn.wait_closing()  # until closed by the test
 
     else:
         def on_connection(conn):
             conns.put_nowait(conn)
 
     srv = await tpkt.listen(on_connection, any_port)
-    conn1 = await tpkt.connect(srv.addresses[0])
+    conn1 = await bounded(tpkt.connect(srv.addresses[0]))
     try:
         if coroutine_cb:
             conn1.write(cotp_cr)
-            assert await conn1.read() == cotp_cr
-        conn2 = await conns.get()
+            assert await bounded(conn1.read()) == cotp_cr
+        conn2 = await bounded(conns.get())
         assert isinstance(conn2, tpkt.Connection)
         assert conn2.is_open
-        await conn2.async_close()
-        await conn1.wait_closing()
+        await bounded(conn2.async_close())
+        await bounded(conn1.wait_closing())
 
     finally:
-        await conn1.async_close()
-        await srv.async_close()
+        await bounded(conn1.async_close())
+        await bounded(srv.async_close())
 
 
 async def test_connection_cb_error_closes_connection():
@@ -275,15 +277,15 @@ async def test_connection_cb_error_closes_connection():
         raise Exception('cb error')
 
     srv = await tpkt.listen(on_connection, any_port)
-    conn = await tpkt.connect(srv.addresses[0])
+    conn = await bounded(tpkt.connect(srv.addresses[0]))
     try:
-        await conn.wait_closing()
+        await bounded(conn.wait_closing())
         with pytest.raises(ConnectionError):
-            await conn.read()
+            await bounded(conn.read())
 
     finally:
-        await conn.async_close()
-        await srv.async_close()
+        await bounded(conn.async_close())
+        await bounded(srv.async_close())
 
 
 @pytest.mark.parametrize('bind_connections', [False, True])
@@ -291,14 +293,14 @@ async def test_bind_connections(bind_connections):
     async with tpkt_pair(bind_connections=bind_connections) as (conn1,
                                                                  conn2,
                                                                  srv):
-        await srv.async_close()
+        await bounded(srv.async_close())
         if bind_connections:
             assert conn2.is_closed
-            await conn1.wait_closing()
+            await bounded(conn1.wait_closing())
         else:
             assert conn2.is_open
             conn1.write(cotp_cr)
-            assert await conn2.read() == cotp_cr
+            assert await bounded(conn2.read()) == cotp_cr
 
 
 async def test_server_close_cancels_coroutine_cb():
@@ -306,47 +308,47 @@ async def test_server_close_cancels_coroutine_cb():
 
     async def on_connection(conn):
         started.set()
-        await conn.read()  # never gets a packet
+        await conn.read()  # never gets a packet: cancelled
 
     srv = await tpkt.listen(on_connection, any_port)
-    conn1 = await tpkt.connect(srv.addresses[0])
+    conn1 = await bounded(tpkt.connect(srv.addresses[0]))
     try:
-        await started.wait()
-        await srv.async_close()
+        await bounded(started.wait())
+        await bounded(srv.async_close())
         # the cancelled callback's connection was closed
-        await conn1.wait_closing()
+        await bounded(conn1.wait_closing())
 
     finally:
-        await conn1.async_close()
-        await srv.async_close()
+        await bounded(conn1.async_close())
+        await bounded(srv.async_close())
 
 
 async def test_close_via_async_group():
     async with tpkt_pair() as (conn1, conn2, srv):
         assert conn1.async_group.is_open
-        await conn1.async_group.async_close()
+        await bounded(conn1.async_group.async_close())
         assert conn1.is_closed
-        await conn2.wait_closing()
+        await bounded(conn2.wait_closing())
 
 
 async def test_wrap_tcp_connection():
     conn_queue = aio.Queue()
     srv = await tcp.listen(conn_queue.put_nowait, any_port)
-    tcp_conn1 = await tcp.connect(srv.addresses[0])
-    tcp_conn2 = await conn_queue.get()
+    tcp_conn1 = await bounded(tcp.connect(srv.addresses[0]))
+    tcp_conn2 = await bounded(conn_queue.get())
     conn1 = tpkt.Connection(tcp_conn1)
     conn2 = tpkt.Connection(tcp_conn2)
     try:
         assert conn1.info == tcp_conn1.info
         conn1.write(cotp_cr)
-        assert await conn2.read() == cotp_cr
-        await conn1.async_close()
+        assert await bounded(conn2.read()) == cotp_cr
+        await bounded(conn1.async_close())
         assert tcp_conn1.is_closed
 
     finally:
         for conn in (conn1, conn2):
-            await conn.async_close()
-        await srv.async_close()
+            await bounded(conn.async_close())
+        await bounded(srv.async_close())
 
 
 # --- write ------------------------------------------------------------------
@@ -361,11 +363,11 @@ async def test_wrap_tcp_connection():
 async def test_write_wire_format(payload):
     async with tpkt_to_raw() as (conn, raw):
         conn.write(payload)
-        await conn.drain()
+        await bounded(conn.drain())
         length = len(payload) + 4
-        assert await raw.readexactly(4) == bytes([3, 0, length >> 8,
-                                                  length & 0xFF])
-        assert await raw.readexactly(len(payload)) == payload
+        assert await bounded(raw.readexactly(4)) == bytes(
+            [3, 0, length >> 8, length & 0xFF])
+        assert await bounded(raw.readexactly(len(payload))) == payload
 
 
 async def test_write_types():
@@ -376,12 +378,12 @@ async def test_write_types():
         conn.write(memoryview(b'__efgh__')[2:-2])
         # memoryview size counts bytes, not items
         conn.write(memoryview(bytes(8)).cast('I'))
-        assert await raw.readexactly(8) == header(8) + b'abcd'
-        assert await raw.readexactly(8) == header(8) + b'efgh'
-        assert await raw.readexactly(12) == header(12) + bytes(8)
+        assert await bounded(raw.readexactly(8)) == header(8) + b'abcd'
+        assert await bounded(raw.readexactly(8)) == header(8) + b'efgh'
+        assert await bounded(raw.readexactly(12)) == header(12) + bytes(8)
         # not contiguous
         conn.write(memoryview(b'a_b_c_d_')[::2])
-        assert await raw.readexactly(8) == header(8) + b'abcd'
+        assert await bounded(raw.readexactly(8)) == header(8) + b'abcd'
 
 
 async def test_write_one_tcp_write():
@@ -392,7 +394,7 @@ async def test_write_one_tcp_write():
         for payload in payloads:
             conn.write(payload)
         expected = b''.join(header(len(p) + 4) + p for p in payloads)
-        assert await raw.readexactly(len(expected)) == expected
+        assert await bounded(raw.readexactly(len(expected))) == expected
 
 
 @pytest.mark.parametrize('size', [0, 1, 2, 65532, 100_000])
@@ -404,7 +406,7 @@ async def test_write_invalid_size(size):
             conn.write(memoryview(bytearray(size)))
         # nothing was sent; the connection stays usable
         conn.write(b'xyz')
-        assert await raw.readexactly(7) == header(7) + b'xyz'
+        assert await bounded(raw.readexactly(7)) == header(7) + b'xyz'
         assert conn.is_open
 
 
@@ -417,11 +419,11 @@ async def test_write_invalid_type(data):
 
 async def test_write_drain_closed():
     async with tpkt_pair() as (conn1, conn2, srv):
-        await conn1.async_close()
+        await bounded(conn1.async_close())
         with pytest.raises(ConnectionError):
             conn1.write(cotp_cr)
         with pytest.raises(ConnectionError):
-            await conn1.drain()
+            await bounded(conn1.drain())
 
 
 # --- read -------------------------------------------------------------------
@@ -433,8 +435,8 @@ async def test_read_sizes(size):
     async with tpkt_pair() as (conn1, conn2, srv):
         conn1.write(payload)
         conn2.write(payload)
-        assert await conn2.read() == payload
-        assert await conn1.read() == payload
+        assert await bounded(conn2.read()) == payload
+        assert await bounded(conn1.read()) == payload
 
 
 @pytest.mark.timeout(60)
@@ -449,12 +451,12 @@ async def test_read_many_random():
         async def send():
             for payload in payloads:
                 conn1.write(payload)
-                await conn1.drain()
+                await bounded(conn1.drain())
 
         async with aio.Group() as group:
             group.spawn(send)
             for payload in payloads:
-                assert await conn2.read() == payload
+                assert await bounded(conn2.read()) == payload
 
 
 async def test_read_from_raw_fragments():
@@ -466,9 +468,9 @@ async def test_read_from_raw_fragments():
     async with raw_to_tpkt() as (raw, conn):
         for i in range(0, len(stream), 3):
             raw.write(stream[i:i + 3])
-            await raw.drain()
+            await bounded(raw.drain())
         for payload in payloads:
-            assert await conn.read() == payload
+            assert await bounded(conn.read()) == payload
 
 
 async def test_read_fragmented_header_and_payload():
@@ -479,12 +481,12 @@ async def test_read_fragmented_header_and_payload():
 
     read_task = asyncio.create_task(conn.read())
     for i in range(len(data)):
-        method, _ = await fake.waiting.get()
+        method, _ = await bounded(fake.waiting.get())
         # one byte at a time: header bytes through read(), the payload
         # through readexactly()
         assert method == ('read' if i < 4 else 'readexactly')
         fake.feed(data[i:i + 1])
-    assert await read_task == payload
+    assert await bounded(read_task) == payload
     assert fake.is_open
 
 
@@ -496,28 +498,28 @@ async def test_read_cancelled_mid_header_and_payload():
 
     # cancelled after 2 header bytes were consumed
     read_task = asyncio.create_task(conn.read())
-    await fake.waiting.get()
+    await bounded(fake.waiting.get())
     fake.feed(data[:2])
-    assert await fake.waiting.get() == ('read', 2)
+    assert await bounded(fake.waiting.get()) == ('read', 2)
     read_task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await read_task
+        await bounded(read_task)
 
     # cancelled after the header and part of the payload arrived
     read_task = asyncio.create_task(conn.read())
-    assert await fake.waiting.get() == ('read', 2)
+    assert await bounded(fake.waiting.get()) == ('read', 2)
     fake.feed(data[2:10])
-    assert await fake.waiting.get() == ('readexactly', 20)
+    assert await bounded(fake.waiting.get()) == ('readexactly', 20)
     read_task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await read_task
+        await bounded(read_task)
 
     # the next read completes the packet
     read_task = asyncio.create_task(conn.read())
-    assert await fake.waiting.get() == ('readexactly', 20)
+    assert await bounded(fake.waiting.get()) == ('readexactly', 20)
     fake.feed(data[10:] + header(7) + b'xyz')
-    assert await read_task == payload
-    assert await conn.read() == b'xyz'
+    assert await bounded(read_task) == payload
+    assert await bounded(conn.read()) == b'xyz'
     assert fake.is_open
 
 
@@ -525,15 +527,15 @@ async def test_read_cancelled_real_connection():
     async with tpkt_pair() as (conn1, conn2, srv):
         read_task = asyncio.create_task(conn2.read())
         conn1.write(cotp_cr)
-        await conn1.drain()
+        await bounded(conn1.drain())
         read_task.cancel()
         # whether or not the cancelled read got the packet, nothing is lost
         try:
-            assert await read_task == cotp_cr
+            assert await bounded(read_task) == cotp_cr
         except asyncio.CancelledError:
-            assert await conn2.read() == cotp_cr
+            assert await bounded(conn2.read()) == cotp_cr
         conn1.write(cotp_cc)
-        assert await conn2.read() == cotp_cc
+        assert await bounded(conn2.read()) == cotp_cc
 
 
 async def test_concurrent_reads():
@@ -542,9 +544,9 @@ async def test_concurrent_reads():
         tasks = [asyncio.create_task(conn2.read()) for _ in payloads]
         for payload in payloads:
             conn1.write(payload)
-            await conn1.drain()
+            await bounded(conn1.drain())
         # served in call order, each with one whole packet
-        assert await asyncio.gather(*tasks) == payloads
+        assert await bounded(asyncio.gather(*tasks)) == payloads
 
 
 async def test_read_after_peer_close():
@@ -552,30 +554,30 @@ async def test_read_after_peer_close():
     async with tpkt_pair() as (conn1, conn2, srv):
         conn1.write(cotp_cr)
         conn1.write(cotp_dt(100))
-        await conn1.async_close()
-        await conn2.wait_closing()
-        assert await conn2.read() == cotp_cr
-        assert await conn2.read() == cotp_dt(100)
+        await bounded(conn1.async_close())
+        await bounded(conn2.wait_closing())
+        assert await bounded(conn2.read()) == cotp_cr
+        assert await bounded(conn2.read()) == cotp_dt(100)
         with pytest.raises(ConnectionError):
-            await conn2.read()
+            await bounded(conn2.read())
 
 
 async def test_clean_eof_is_not_an_error(caplog):
     async with tpkt_pair() as (conn1, conn2, srv):
         read_task = asyncio.create_task(conn2.read())
-        await conn1.async_close()
+        await bounded(conn1.async_close())
         with pytest.raises(ConnectionError):
-            await read_task
+            await bounded(read_task)
     assert_no_error_logged(caplog)
 
 
 async def test_local_close_fails_pending_read(caplog):
     async with tpkt_pair() as (conn1, conn2, srv):
         read_tasks = [asyncio.create_task(conn2.read()) for _ in range(3)]
-        await conn2.async_close()
+        await bounded(conn2.async_close())
         for read_task in read_tasks:
             with pytest.raises(ConnectionError):
-                await read_task
+                await bounded(read_task)
     assert_no_error_logged(caplog)
 
 
@@ -583,12 +585,12 @@ async def test_local_close_mid_packet_not_logged_as_error(caplog):
     fake = FakeTcpConnection()
     conn = tpkt.Connection(fake)
     read_task = asyncio.create_task(conn.read())
-    await fake.waiting.get()
+    await bounded(fake.waiting.get())
     fake.feed(header(100) + b'abc')
-    assert await fake.waiting.get() == ('readexactly', 96)
+    assert await bounded(fake.waiting.get()) == ('readexactly', 96)
     conn.close()
     with pytest.raises(ConnectionError):
-        await read_task
+        await bounded(read_task)
     assert_no_error_logged(caplog)
 
 
@@ -613,18 +615,18 @@ async def test_close_mid_packet_logged_only_when_peer_cut_it(caplog, how):
                             bind_connections=(how == 'bound_server'))
     raw = conn = None
     try:
-        raw = await tcp.connect(srv.addresses[0])
-        conn = await conn_queue.get()
+        raw = await bounded(tcp.connect(srv.addresses[0]))
+        conn = await bounded(conn_queue.get())
         read_task = asyncio.create_task(conn.read())
         raw.write(header(100) + b'abc')
         await wait_received(conn, 7)
 
         if how == 'async_group':
-            await conn.async_group.async_close()
+            await bounded(conn.async_group.async_close())
         elif how == 'bound_server':
-            await srv.async_close()
+            await bounded(srv.async_close())
         else:
-            await raw.async_close()
+            await bounded(raw.async_close())
 
         with pytest.raises(ConnectionError):
             await asyncio.wait_for(read_task, 5)
@@ -637,8 +639,8 @@ async def test_close_mid_packet_logged_only_when_peer_cut_it(caplog, how):
     finally:
         for c in (raw, conn):
             if c is not None:
-                await c.async_close()
-        await srv.async_close()
+                await bounded(c.async_close())
+        await bounded(srv.async_close())
 
 
 # --- bad input --------------------------------------------------------------
@@ -649,10 +651,10 @@ async def assert_protocol_error(caplog, raw, conn, fragments,
     """`raw` has sent bad input to `conn`: assert its consequences"""
     if pending_read is not None:
         with pytest.raises(ConnectionError) as e:
-            await pending_read
+            await bounded(pending_read)
     else:
         with pytest.raises(ConnectionError) as e:
-            await conn.read()
+            await bounded(conn.read())
     for fragment in fragments:
         assert fragment in str(e.value)
 
@@ -661,14 +663,14 @@ async def assert_protocol_error(caplog, raw, conn, fragments,
     assert record.meta['remote_addr'] == conn.info.remote_addr
 
     # the connection is closed, the peer notices
-    await conn.wait_closed()
+    await bounded(conn.wait_closed())
     assert not conn.is_open
-    await raw.wait_closing()
+    await bounded(raw.wait_closing())
 
     # reads keep failing: nothing after the bad input is delivered
     for _ in range(2):
         with pytest.raises(ConnectionError):
-            await conn.read()
+            await bounded(conn.read())
 
 
 @pytest.mark.parametrize('pending', [False, True])
@@ -681,12 +683,12 @@ async def test_bad_version(caplog, version, pending):
         raw.write(header(7) + b'abc')
         bad = header(7, version=version) + b'xyz'
         raw.write(bad + header(7) + b'def')
-        await raw.drain()
+        await bounded(raw.drain())
         if pending_read is not None:
-            assert await pending_read == b'abc'
+            assert await bounded(pending_read) == b'abc'
             pending_read = asyncio.create_task(conn.read())
         else:
-            assert await conn.read() == b'abc'
+            assert await bounded(conn.read()) == b'abc'
         await assert_protocol_error(caplog, raw, conn,
                                     ['version', str(version)],
                                     pending_read)
@@ -696,7 +698,7 @@ async def test_bad_version(caplog, version, pending):
 async def test_bad_length(caplog, length):
     async with raw_to_tpkt() as (raw, conn):
         raw.write(header(length) + bytes(10) + header(7) + b'def')
-        await raw.drain()
+        await bounded(raw.drain())
         await assert_protocol_error(caplog, raw, conn,
                                     ['length', str(length)], None)
 
@@ -704,8 +706,8 @@ async def test_bad_length(caplog, length):
 async def test_minimum_length_accepted_reserved_ignored(caplog):
     async with raw_to_tpkt() as (raw, conn):
         raw.write(header(7) + b'abc' + header(8, reserved=0xFF) + b'defg')
-        assert await conn.read() == b'abc'
-        assert await conn.read() == b'defg'
+        assert await bounded(conn.read()) == b'abc'
+        assert await bounded(conn.read()) == b'defg'
         assert conn.is_open
     assert_no_error_logged(caplog)
 
@@ -715,16 +717,16 @@ async def test_truncated_header(caplog, received):
     async with raw_to_tpkt() as (raw, conn):
         pending_read = asyncio.create_task(conn.read())
         raw.write(header(7) + b'abc' + header(7)[:received])
-        await raw.async_close()
-        assert await pending_read == b'abc'
+        await bounded(raw.async_close())
+        assert await bounded(pending_read) == b'abc'
         with pytest.raises(ConnectionError) as e:
-            await conn.read()
+            await bounded(conn.read())
         assert 'header' in str(e.value)
         assert_error_logged(caplog, 'header',
                             f'{received} of 4 bytes received')
-        await conn.wait_closed()
+        await bounded(conn.wait_closed())
         with pytest.raises(ConnectionError):
-            await conn.read()
+            await bounded(conn.read())
 
 
 @pytest.mark.parametrize('received', [0, 1, 99])
@@ -732,15 +734,15 @@ async def test_truncated_payload(caplog, received):
     async with raw_to_tpkt() as (raw, conn):
         pending_read = asyncio.create_task(conn.read())
         raw.write(header(104) + bytes(received))
-        await raw.async_close()
+        await bounded(raw.async_close())
         # no partial payload
         with pytest.raises(ConnectionError) as e:
-            await pending_read
+            await bounded(pending_read)
         assert 'length 104' in str(e.value)
         assert_error_logged(caplog, 'middle', 'length 104')
-        await conn.wait_closed()
+        await bounded(conn.wait_closed())
         with pytest.raises(ConnectionError):
-            await conn.read()
+            await bounded(conn.read())
 
 
 async def test_truncated_payload_half_close(caplog):
@@ -748,32 +750,32 @@ async def test_truncated_payload_half_close(caplog):
     # a truncated packet still does
     conn_queue = aio.Queue()
     srv = await tpkt.listen(conn_queue.put_nowait, any_port, half_close=True)
-    raw = await tcp.connect(srv.addresses[0], half_close=True)
-    conn = await conn_queue.get()
+    raw = await bounded(tcp.connect(srv.addresses[0], half_close=True))
+    conn = await bounded(conn_queue.get())
     try:
         raw.write(header(7) + b'abc' + header(20) + b'xy')
-        await raw.drain()
-        assert await conn.read() == b'abc'
+        await bounded(raw.drain())
+        assert await bounded(conn.read()) == b'abc'
         raw.close()
         with pytest.raises(ConnectionError):
-            await conn.read()
+            await bounded(conn.read())
         assert_error_logged(caplog, 'length 20')
-        await conn.wait_closed()
+        await bounded(conn.wait_closed())
 
     finally:
-        await raw.async_close()
-        await conn.async_close()
-        await srv.async_close()
+        await bounded(raw.async_close())
+        await bounded(conn.async_close())
+        await bounded(srv.async_close())
 
 
 async def test_bad_header_concurrent_readers(caplog):
     async with raw_to_tpkt() as (raw, conn):
         tasks = [asyncio.create_task(conn.read()) for _ in range(3)]
         raw.write(header(7) + b'abc' + header(2) + header(7) + b'def')
-        assert await tasks[0] == b'abc'
+        assert await bounded(tasks[0]) == b'abc'
         for task in tasks[1:]:
             with pytest.raises(ConnectionError):
-                await task
+                await bounded(task)
         assert_error_logged(caplog, 'length 2')
 
 
@@ -866,8 +868,8 @@ async def tshark_capture(port, pcap_path):
 
     async def wait_capturing():
         while True:
-            probe = await tcp.connect(tcp.Address(localhost, port))
-            await probe.async_close()
+            probe = await bounded(tcp.connect(tcp.Address(localhost, port)))
+            await bounded(probe.async_close())
             try:
                 await asyncio.wait_for(lines.get(), 1)
                 return
@@ -902,8 +904,8 @@ async def tshark_capture(port, pcap_path):
     finally:
         if proc.returncode is None:
             proc.kill()
-            await proc.wait()
-        await group.async_close()
+            await bounded(proc.wait())
+        await bounded(group.async_close())
 
 
 async def tshark_decode(pcap_path, port):
@@ -926,7 +928,7 @@ async def tshark_decode(pcap_path, port):
     finally:
         if proc.returncode is None:
             proc.kill()
-            await proc.wait()
+            await bounded(proc.wait())
 
     assert proc.returncode == 0, (
         f'tshark -r failed (exit status {proc.returncode}): '
@@ -966,28 +968,28 @@ async def test_wireshark_decodes_tpkt(tmp_path):
     port = srv.addresses[0].port
     try:
         async with tshark_capture(port, pcap_path) as lines:
-            conn1 = await tpkt.connect(srv.addresses[0])
+            conn1 = await bounded(tpkt.connect(srv.addresses[0]))
             # skip the server sides of capture probes
             while True:
-                conn2 = await conn_queue.get()
+                conn2 = await bounded(conn_queue.get())
                 if conn2.info.remote_addr == conn1.info.local_addr:
                     break
             try:
                 for payload in client_payloads:
                     conn1.write(payload)
-                    await conn1.drain()
+                    await bounded(conn1.drain())
                 for payload in client_payloads:
-                    assert await conn2.read() == payload
+                    assert await bounded(conn2.read()) == payload
 
                 for payload in server_payloads:
                     conn2.write(payload)
-                    await conn2.drain()
+                    await bounded(conn2.drain())
                 for payload in server_payloads:
-                    assert await conn1.read() == payload
+                    assert await bounded(conn1.read()) == payload
 
             finally:
-                await conn1.async_close()
-                await conn2.async_close()
+                await bounded(conn1.async_close())
+                await bounded(conn2.async_close())
 
             # wait until the live capture has dissected every packet (if
             # it does not, the pcap is checked anyway and the test fails
@@ -1007,7 +1009,7 @@ async def test_wireshark_decodes_tpkt(tmp_path):
                 await asyncio.wait_for(wait_all_captured(), 30)
 
     finally:
-        await srv.async_close()
+        await bounded(srv.async_close())
 
     frames = await tshark_decode(pcap_path, port)
 
