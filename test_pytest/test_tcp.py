@@ -22,6 +22,8 @@ from hat import aio
 from hat import util
 from hat.drivers import tcp
 
+from chaos import bounded
+
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -44,8 +46,7 @@ async def close_all(*resources):
     resources = [r for r in resources if r is not None]
     for r in resources:
         r.close()
-    await asyncio.wait_for(
-        asyncio.gather(*(r.async_close() for r in resources)), WAIT)
+    await bounded(asyncio.gather(*(r.async_close() for r in resources)))
 
 
 @contextlib.asynccontextmanager
@@ -55,8 +56,8 @@ async def conn_pair(addr, srv_kwargs=None, conn_kwargs=None):
     srv = await tcp.listen(conns.put_nowait, addr, **(srv_kwargs or {}))
     client = server = None
     try:
-        client = await tcp.connect(addr, **(conn_kwargs or {}))
-        server = await asyncio.wait_for(conns.get(), WAIT)
+        client = await bounded(tcp.connect(addr, **(conn_kwargs or {})))
+        server = await bounded(conns.get())
         yield client, server
 
     finally:
@@ -88,7 +89,7 @@ async def read_until_error(conn):
     chunks = []
     while True:
         try:
-            chunks.append(await asyncio.wait_for(conn.read(), WAIT))
+            chunks.append(await bounded(conn.read()))
         except ConnectionError:
             return b''.join(chunks)
 
@@ -137,11 +138,11 @@ async def test_connection_cb_may_be_plain_function(addr):
     srv = await tcp.listen(on_connection, addr)
     client = server = None
     try:
-        client = await tcp.connect(addr)
-        server = await asyncio.wait_for(future, WAIT)
+        client = await bounded(tcp.connect(addr))
+        server = await bounded(future)
         assert isinstance(server, tcp.Connection)
         client.write(b'abc')
-        assert await asyncio.wait_for(server.readexactly(3), WAIT) == b'abc'
+        assert await bounded(server.readexactly(3)) == b'abc'
 
     finally:
         await close_all(server, client, srv)
@@ -152,17 +153,17 @@ async def test_connection_cb_may_be_coroutine_function(addr):
 
     async def on_connection(conn):
         # the body only runs if the coroutine is actually awaited
-        data = await conn.readexactly(3)
+        data = await bounded(conn.readexactly(3))
         conn.write(data.upper())
         future.set_result(conn)
 
     srv = await tcp.listen(on_connection, addr)
     client = server = None
     try:
-        client = await tcp.connect(addr)
+        client = await bounded(tcp.connect(addr))
         client.write(b'abc')
-        assert await asyncio.wait_for(client.readexactly(3), WAIT) == b'ABC'
-        server = await asyncio.wait_for(future, WAIT)
+        assert await bounded(client.readexactly(3)) == b'ABC'
+        server = await bounded(future)
         assert isinstance(server, tcp.Connection)
 
     finally:
@@ -178,8 +179,9 @@ async def test_connect_passes_kwargs_to_loop_local_addr(addr):
     srv = await tcp.listen(conns.put_nowait, addr)
     client = server = None
     try:
-        client = await tcp.connect(addr, local_addr=('127.0.0.1', local_port))
-        server = await asyncio.wait_for(conns.get(), WAIT)
+        client = await bounded(tcp.connect(addr, local_addr=('127.0.0.1',
+                                                        local_port)))
+        server = await bounded(conns.get())
         assert client.info.local_addr == tcp.Address('127.0.0.1', local_port)
         assert server.info.remote_addr == tcp.Address('127.0.0.1',
                                                       local_port)
@@ -190,7 +192,7 @@ async def test_connect_passes_kwargs_to_loop_local_addr(addr):
 
 async def test_connect_refused_raises_connection_error_chained(addr):
     with pytest.raises(ConnectionError) as e:
-        await asyncio.wait_for(tcp.connect(addr), WAIT)
+        await bounded(tcp.connect(addr))
 
     # ConnectionRefusedError itself is a ConnectionError: require the wrap
     assert isinstance(e.value.__cause__, ConnectionRefusedError)
@@ -205,8 +207,7 @@ async def test_connect_unbindable_local_addr_raises_connection_error(addr):
         busy.bind(('127.0.0.1', 0))
         busy.listen()
         with pytest.raises(ConnectionError) as e:
-            await asyncio.wait_for(
-                tcp.connect(addr, local_addr=busy.getsockname()), WAIT)
+            await bounded(tcp.connect(addr, local_addr=busy.getsockname()))
 
     finally:
         busy.close()
@@ -228,7 +229,7 @@ async def test_connect_unreachable_raises_connection_error(addr,
     loop = asyncio.get_running_loop()
     monkeypatch.setattr(loop, 'create_connection', create_connection)
     with pytest.raises(ConnectionError) as e:
-        await asyncio.wait_for(tcp.connect(addr), WAIT)
+        await bounded(tcp.connect(addr))
 
     assert calls
     assert e.value.__cause__ is error
@@ -237,7 +238,7 @@ async def test_connect_unreachable_raises_connection_error(addr,
 async def test_connect_name_resolution_failure_raises_connection_error():
     addr = tcp.Address('nonexistent.invalid', util.get_unused_tcp_port())
     with pytest.raises(ConnectionError) as e:
-        await asyncio.wait_for(tcp.connect(addr), WAIT)
+        await bounded(tcp.connect(addr))
 
     assert isinstance(e.value.__cause__, OSError)  # socket.gaierror
 
@@ -263,8 +264,7 @@ async def test_connect_all_resolved_addresses_fail_raises_connection_error(
 
     monkeypatch.setattr(loop, 'getaddrinfo', getaddrinfo)
     with pytest.raises(ConnectionError) as e:
-        await asyncio.wait_for(tcp.connect(tcp.Address('multi.test', port)),
-                               WAIT)
+        await bounded(tcp.connect(tcp.Address('multi.test', port)))
 
     assert calls
     cause = e.value.__cause__
@@ -286,7 +286,7 @@ async def test_connect_plain_oserror_from_loop_raises_connection_error(
     loop = asyncio.get_running_loop()
     monkeypatch.setattr(loop, 'create_connection', create_connection)
     with pytest.raises(ConnectionError) as e:
-        await asyncio.wait_for(tcp.connect(addr), WAIT)
+        await bounded(tcp.connect(addr))
 
     assert e.value.__cause__ is error
 
@@ -305,8 +305,8 @@ async def test_listen_port_zero_reports_bound_port():
         assert address.host == '127.0.0.1'
         assert address.port != 0
 
-        client = await tcp.connect(address)
-        server = await asyncio.wait_for(conns.get(), WAIT)
+        client = await bounded(tcp.connect(address))
+        server = await bounded(conns.get())
         assert server.info.local_addr == address
 
     finally:
@@ -328,8 +328,8 @@ async def test_listen_all_interfaces_reports_bound_addresses(host):
             assert address.port == port
         assert {'0.0.0.0', '::'} & {a.host for a in addresses}
 
-        client = await tcp.connect(tcp.Address('127.0.0.1', port))
-        server = await asyncio.wait_for(conns.get(), WAIT)
+        client = await bounded(tcp.connect(tcp.Address('127.0.0.1', port)))
+        server = await bounded(conns.get())
 
     finally:
         await close_all(server, client, srv)
@@ -360,11 +360,11 @@ async def test_listen_address_in_use_raises_oserror_naming_address(addr):
         assert str(addr.port) in str(e.value)
 
         # the first server is unaffected
-        conn = await tcp.connect(addr)
-        await conn.async_close()
+        conn = await bounded(tcp.connect(addr))
+        await bounded(conn.async_close())
 
     finally:
-        await srv.async_close()
+        await bounded(srv.async_close())
 
 
 async def test_connection_cb_called_once_per_connection(addr):
@@ -379,8 +379,8 @@ async def test_connection_cb_called_once_per_connection(addr):
     clients = []
     try:
         for _ in range(3):
-            clients.append(await tcp.connect(addr))
-            await asyncio.wait_for(queue.get(), WAIT)
+            clients.append(await bounded(tcp.connect(addr)))
+            await bounded(queue.get())
         await asyncio.sleep(IDLE)  # no extra calls
 
         assert len(accepted) == 3
@@ -417,16 +417,16 @@ async def test_connection_cb_error_closes_connection_logs_keeps_serving(
     conns = []
     try:
         # first connection: the callback fails
-        client1 = await tcp.connect(addr)
+        client1 = await bounded(tcp.connect(addr))
         conns.append(client1)
-        server1 = await asyncio.wait_for(accepted.get(), WAIT)
+        server1 = await bounded(accepted.get())
         conns.append(server1)
 
-        await asyncio.wait_for(client1.wait_closing(), WAIT)
+        await bounded(client1.wait_closing())
         assert not client1.is_open
         with pytest.raises(ConnectionError):
-            await asyncio.wait_for(client1.read(), WAIT)
-        await asyncio.wait_for(server1.wait_closed(), WAIT)
+            await bounded(client1.read())
+        await bounded(server1.wait_closed())
 
         records = [r for r in caplog.records
                    if r.name == 'hat.drivers.tcp' and
@@ -436,15 +436,15 @@ async def test_connection_cb_error_closes_connection_logs_keeps_serving(
                    for r in records)
 
         # second connection: served normally
-        client2 = await tcp.connect(addr)
+        client2 = await bounded(tcp.connect(addr))
         conns.append(client2)
-        server2 = await asyncio.wait_for(accepted.get(), WAIT)
+        server2 = await bounded(accepted.get())
         conns.append(server2)
         await turn()
         client2.write(b'ping')
-        assert await asyncio.wait_for(server2.readexactly(4), WAIT) == b'ping'
+        assert await bounded(server2.readexactly(4)) == b'ping'
         server2.write(b'pong')
-        assert await asyncio.wait_for(client2.readexactly(4), WAIT) == b'pong'
+        assert await bounded(client2.readexactly(4)) == b'pong'
         assert server2.is_open and client2.is_open
 
     finally:
@@ -453,12 +453,12 @@ async def test_connection_cb_error_closes_connection_logs_keeps_serving(
 
 async def test_server_close_stops_accepting(addr):
     srv = await tcp.listen(lambda conn: None, addr)
-    await srv.async_close()
+    await bounded(srv.async_close())
     assert srv.is_closed
 
     with pytest.raises(ConnectionError):
-        conn = await asyncio.wait_for(tcp.connect(addr), WAIT)
-        await conn.async_close()
+        conn = await bounded(tcp.connect(addr))
+        await bounded(conn.async_close())
 
 
 async def test_server_close_cancels_running_callbacks(addr):
@@ -477,11 +477,11 @@ async def test_server_close_cancels_running_callbacks(addr):
     srv = await tcp.listen(on_connection, addr)
     client = server = None
     try:
-        client = await tcp.connect(addr)
-        server = await asyncio.wait_for(started, WAIT)
+        client = await bounded(tcp.connect(addr))
+        server = await bounded(started)
         assert not cancelled.done()
 
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
         assert cancelled.done()
 
     finally:
@@ -496,8 +496,8 @@ async def test_server_close_with_bind_connections_closes_connections(addr):
     close = None
     try:
         for _ in range(2):
-            clients.append(await tcp.connect(addr))
-            servers.append(await asyncio.wait_for(conns.get(), WAIT))
+            clients.append(await bounded(tcp.connect(addr)))
+            servers.append(await bounded(conns.get()))
 
         # the first server connection still has lots of data to flush, so
         # closing it takes until its client reads: the server must wait
@@ -505,22 +505,22 @@ async def test_server_close_with_bind_connections_closes_connections(addr):
         servers[0].write(data)
 
         close = asyncio.create_task(srv.async_close())
-        await asyncio.wait_for(clients[1].wait_closing(), WAIT)
+        await bounded(clients[1].wait_closing())
         await assert_not_done(close)
         assert servers[1].is_closed
         assert not servers[0].is_closed
 
-        received = await asyncio.wait_for(read_until_error(clients[0]), WAIT)
+        received = await bounded(read_until_error(clients[0]))
         assert received == data
 
-        await asyncio.wait_for(close, WAIT)
+        await bounded(close)
         for server in servers:
             assert server.is_closed
 
         for client in clients:
-            await asyncio.wait_for(client.wait_closing(), WAIT)
+            await bounded(client.wait_closing())
             with pytest.raises(ConnectionError):
-                await asyncio.wait_for(client.read(), WAIT)
+                await bounded(client.read())
 
     finally:
         if close is not None:
@@ -534,18 +534,18 @@ async def test_server_close_without_bind_connections_keeps_connections(
     srv = await tcp.listen(conns.put_nowait, addr, bind_connections=False)
     client = server = None
     try:
-        client = await tcp.connect(addr)
-        server = await asyncio.wait_for(conns.get(), WAIT)
+        client = await bounded(tcp.connect(addr))
+        server = await bounded(conns.get())
 
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
         await asyncio.sleep(IDLE)
         assert server.is_open
         assert client.is_open
 
         client.write(b'ping')
-        assert await asyncio.wait_for(server.readexactly(4), WAIT) == b'ping'
+        assert await bounded(server.readexactly(4)) == b'ping'
         server.write(b'pong')
-        assert await asyncio.wait_for(client.readexactly(4), WAIT) == b'pong'
+        assert await bounded(client.readexactly(4)) == b'pong'
 
     finally:
         await close_all(server, client, srv)
@@ -574,7 +574,7 @@ async def test_write_is_synchronous_and_returns_none(pair):
     assert not asyncio.iscoroutinefunction(client.write)
     result = client.write(b'abc')
     assert result is None
-    assert await asyncio.wait_for(server.readexactly(3), WAIT) == b'abc'
+    assert await bounded(server.readexactly(3)) == b'abc'
 
 
 async def test_write_accepts_bytes_bytearray_memoryview(pair):
@@ -582,7 +582,7 @@ async def test_write_accepts_bytes_bytearray_memoryview(pair):
     client.write(b'ab')
     client.write(bytearray(b'cd'))
     client.write(memoryview(b'xefx')[1:3])
-    assert await asyncio.wait_for(server.readexactly(6), WAIT) == b'abcdef'
+    assert await bounded(server.readexactly(6)) == b'abcdef'
 
 
 async def test_write_copies_mutable_buffers(pair):
@@ -598,7 +598,7 @@ async def test_write_copies_mutable_buffers(pair):
     ba1[:] = b'xxxx'
     ba2[:] = b'yyyy'
     ba3[:] = b'zzzz'
-    assert (await asyncio.wait_for(server.readexactly(12), WAIT) ==
+    assert (await bounded(server.readexactly(12)) ==
             b'111122223333')
 
 
@@ -611,7 +611,7 @@ async def test_write_on_closing_connection_raises_connection_error(pair):
 
 async def test_write_on_closed_connection_raises_connection_error(pair):
     client, server = pair
-    await asyncio.wait_for(client.async_close(), WAIT)
+    await bounded(client.async_close())
     assert client.is_closed
     with pytest.raises(ConnectionError):
         client.write(b'abc')
@@ -619,8 +619,8 @@ async def test_write_on_closed_connection_raises_connection_error(pair):
 
 async def test_write_after_peer_closed_raises_connection_error(pair):
     client, server = pair
-    await asyncio.wait_for(server.async_close(), WAIT)
-    await asyncio.wait_for(client.wait_closing(), WAIT)
+    await bounded(server.async_close())
+    await bounded(client.wait_closing())
     with pytest.raises(ConnectionError):
         client.write(b'abc')
 
@@ -636,10 +636,9 @@ async def test_drain_waits_while_peer_does_not_read(pair):
     try:
         await assert_not_done(drain)
 
-        received = await asyncio.wait_for(server.readexactly(len(data)),
-                                          WAIT)
+        received = await bounded(server.readexactly(len(data)))
         assert received == data
-        await asyncio.wait_for(drain, WAIT)
+        await bounded(drain)
 
     finally:
         drain.cancel()
@@ -660,8 +659,7 @@ async def test_drain_returns_without_suspending_when_not_backpressured(
         coro.close()
 
     if written:
-        assert (await asyncio.wait_for(server.readexactly(len(written)),
-                                       WAIT) == written)
+        assert (await bounded(server.readexactly(len(written))) == written)
 
 
 # ------------------------------------------------------------------- read
@@ -673,7 +671,7 @@ async def test_read_waits_for_at_least_one_byte(pair):
     try:
         await assert_not_done(read)
         server.write(b'abc')
-        assert await asyncio.wait_for(read, WAIT) == b'abc'
+        assert await bounded(read) == b'abc'
 
     finally:
         read.cancel()
@@ -698,7 +696,7 @@ async def test_read_default_returns_available_bytes_without_eof(pair,
             read = asyncio.create_task(client.read())
 
         # the peer stays open: read() must not wait for EOF
-        assert await asyncio.wait_for(read, WAIT) == b'abc'
+        assert await bounded(read) == b'abc'
         assert client.is_open
 
     finally:
@@ -712,7 +710,7 @@ async def test_read_returns_at_most_n_bytes(pair):
     server.write(data)
     received = b''
     while len(received) < len(data):
-        chunk = await asyncio.wait_for(client.read(4), WAIT)
+        chunk = await bounded(client.read(4))
         assert 1 <= len(chunk) <= 4
         received += chunk
     assert received == data
@@ -721,20 +719,20 @@ async def test_read_returns_at_most_n_bytes(pair):
 async def test_read_minus_one_returns_everything_buffered(pair):
     client, server = pair
     server.write(b'abc')
-    await asyncio.wait_for(server.drain(), WAIT)
+    await bounded(server.drain())
     server.close()
-    await asyncio.wait_for(client.wait_closing(), WAIT)
+    await bounded(client.wait_closing())
     # everything buffered is returned by one read(-1)
-    assert await asyncio.wait_for(client.read(-1), WAIT) == b'abc'
+    assert await bounded(client.read(-1)) == b'abc'
 
 
 async def test_read_zero_returns_empty_bytes(pair):
     client, server = pair
-    assert await asyncio.wait_for(client.read(0), WAIT) == b''
+    assert await bounded(client.read(0)) == b''
     server.write(b'abc')
-    assert await asyncio.wait_for(client.readexactly(1), WAIT) == b'a'
-    assert await asyncio.wait_for(client.read(0), WAIT) == b''
-    assert await asyncio.wait_for(client.readexactly(2), WAIT) == b'bc'
+    assert await bounded(client.readexactly(1)) == b'a'
+    assert await bounded(client.read(0)) == b''
+    assert await bounded(client.readexactly(2)) == b'bc'
 
 
 async def test_readexactly_returns_exactly_n_bytes_across_chunks(pair):
@@ -746,8 +744,8 @@ async def test_readexactly_returns_exactly_n_bytes_across_chunks(pair):
         server.write(b'cd')
         await assert_not_done(read)
         server.write(b'efgh')
-        assert await asyncio.wait_for(read, WAIT) == b'abcdef'
-        assert await asyncio.wait_for(client.readexactly(2), WAIT) == b'gh'
+        assert await bounded(read) == b'abcdef'
+        assert await bounded(client.readexactly(2)) == b'gh'
 
     finally:
         read.cancel()
@@ -756,15 +754,15 @@ async def test_readexactly_returns_exactly_n_bytes_across_chunks(pair):
 async def test_readexactly_eof_raises_and_consumes_partial_data(pair):
     client, server = pair
     server.write(b'abc')
-    await asyncio.wait_for(server.async_close(), WAIT)
-    await asyncio.wait_for(client.wait_closing(), WAIT)
+    await bounded(server.async_close())
+    await bounded(client.wait_closing())
 
     with pytest.raises(ConnectionError):
-        await asyncio.wait_for(client.readexactly(5), WAIT)
+        await bounded(client.readexactly(5))
 
     # the partial b'abc' is gone
     with pytest.raises(ConnectionError):
-        await asyncio.wait_for(client.read(), WAIT)
+        await bounded(client.read())
 
 
 async def test_pending_readexactly_eof_raises_and_consumes_partial_data(
@@ -774,13 +772,13 @@ async def test_pending_readexactly_eof_raises_and_consumes_partial_data(
     try:
         await turn()
         server.write(b'abc')
-        await asyncio.wait_for(server.drain(), WAIT)
-        await asyncio.wait_for(server.async_close(), WAIT)
+        await bounded(server.drain())
+        await bounded(server.async_close())
 
         with pytest.raises(ConnectionError):
-            await asyncio.wait_for(read, WAIT)
+            await bounded(read)
         with pytest.raises(ConnectionError):
-            await asyncio.wait_for(client.read(), WAIT)
+            await bounded(client.read())
 
     finally:
         read.cancel()
@@ -792,42 +790,42 @@ async def test_pending_readexactly_eof_raises_and_consumes_partial_data(
 async def test_received_bytes_readable_after_peer_closed(pair):
     client, server = pair
     server.write(b'hello world')
-    await asyncio.wait_for(server.async_close(), WAIT)
-    await asyncio.wait_for(client.wait_closing(), WAIT)
+    await bounded(server.async_close())
+    await bounded(client.wait_closing())
     assert not client.is_open
 
-    assert await asyncio.wait_for(client.readexactly(5), WAIT) == b'hello'
-    assert await asyncio.wait_for(client.read(), WAIT) == b' world'
+    assert await bounded(client.readexactly(5)) == b'hello'
+    assert await bounded(client.read()) == b' world'
     with pytest.raises(ConnectionError):
-        await asyncio.wait_for(client.read(), WAIT)
+        await bounded(client.read())
     with pytest.raises(ConnectionError):
-        await asyncio.wait_for(client.readexactly(1), WAIT)
+        await bounded(client.readexactly(1))
 
 
 async def test_received_bytes_readable_after_own_close(pair):
     client, server = pair
     server.write(b'hello world')
-    await asyncio.wait_for(server.async_close(), WAIT)
-    await asyncio.wait_for(client.wait_closing(), WAIT)
-    await asyncio.wait_for(client.async_close(), WAIT)
+    await bounded(server.async_close())
+    await bounded(client.wait_closing())
+    await bounded(client.async_close())
     assert client.is_closed
 
-    assert await asyncio.wait_for(client.readexactly(5), WAIT) == b'hello'
-    assert await asyncio.wait_for(client.read(), WAIT) == b' world'
+    assert await bounded(client.readexactly(5)) == b'hello'
+    assert await bounded(client.read()) == b' world'
     with pytest.raises(ConnectionError):
-        await asyncio.wait_for(client.read(), WAIT)
+        await bounded(client.read())
 
 
 async def test_received_bytes_readable_after_own_close_peer_open(pair):
     client, server = pair
     server.write(b'hello world')
     await turn_until(lambda: client.bytes_received == 11)
-    await asyncio.wait_for(client.async_close(), WAIT)
+    await bounded(client.async_close())
     assert client.is_closed
 
-    assert await asyncio.wait_for(client.read(), WAIT) == b'hello world'
+    assert await bounded(client.read()) == b'hello world'
     with pytest.raises(ConnectionError):
-        await asyncio.wait_for(client.read(), WAIT)
+        await bounded(client.read())
 
 
 # ---------------------------------------------------- concurrent readers
@@ -842,7 +840,7 @@ async def test_concurrent_reads_served_in_call_order(pair):
     try:
         await turn()
         server.write(b'abcdefghijkl')
-        results = await asyncio.wait_for(asyncio.gather(*tasks), WAIT)
+        results = await bounded(asyncio.gather(*tasks))
         assert results == [b'abc', b'def', b'ghi', b'jkl']
 
     finally:
@@ -873,8 +871,8 @@ async def test_read_waits_behind_earlier_pending_readexactly(pair, method,
         assert not first.done()
 
         server.write(b'cdefg')
-        assert await asyncio.wait_for(first, WAIT) == b'abcde'
-        assert await asyncio.wait_for(second, WAIT) == b'fg'
+        assert await bounded(first) == b'abcde'
+        assert await bounded(second) == b'fg'
 
     finally:
         first.cancel()
@@ -894,13 +892,13 @@ async def test_cancelled_pending_read_loses_no_bytes(pair, method):
         assert first.cancelled()
 
         server.write(b'xyz')
-        assert await asyncio.wait_for(second, WAIT) == b'xyz'
+        assert await bounded(second) == b'xyz'
 
         third = asyncio.create_task(getattr(client, method)(3))
         await turn()
         third.cancel()
         server.write(b'123')
-        assert await asyncio.wait_for(client.readexactly(3), WAIT) == b'123'
+        assert await bounded(client.readexactly(3)) == b'123'
 
     finally:
         first.cancel()
@@ -926,7 +924,7 @@ async def test_cancelled_reader_leaving_resumes_paused_reading(addr):
             await asyncio.sleep(0)
             server.write(b'y' * 94)
 
-            result = await asyncio.wait_for(second, WAIT)
+            result = await bounded(second)
             if first.cancelled():
                 assert result == b'x' * 10 + b'y' * 90
             else:
@@ -946,7 +944,7 @@ async def test_cancelled_pending_read_carries_cancel_message(pair, method):
 
     async def reader():
         try:
-            await getattr(client, method)(3)
+            await bounded(getattr(client, method)(3))
         except asyncio.CancelledError as e:
             seen.append(e.args)
             raise
@@ -955,11 +953,11 @@ async def test_cancelled_pending_read_carries_cancel_message(pair, method):
     await turn()
     read.cancel('shutting down')
     with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(read, WAIT)
+        await bounded(read)
     assert seen == [('shutting down',)]
 
     server.write(b'abc')
-    assert await asyncio.wait_for(client.readexactly(3), WAIT) == b'abc'
+    assert await bounded(client.readexactly(3)) == b'abc'
 
 
 @pytest.mark.parametrize('method', ['read', 'readexactly'])
@@ -971,29 +969,29 @@ async def test_woken_reader_runs_in_its_own_context(pair, method):
 
     async def reader(value):
         var.set(value)
-        data = await getattr(client, method)(3)
+        data = await bounded(getattr(client, method)(3))
         return data, var.get()
 
     first = asyncio.create_task(reader('first'))
     second = asyncio.create_task(reader('second'))
     await turn()
     server.write(b'abcdef')
-    assert await asyncio.wait_for(first, WAIT) == (b'abc', 'first')
-    assert await asyncio.wait_for(second, WAIT) == (b'def', 'second')
+    assert await bounded(first) == (b'abc', 'first')
+    assert await bounded(second) == (b'def', 'second')
 
 
 async def test_readexactly_zero_returns_empty_bytes_at_once(pair):
     client, server = pair
     pending = asyncio.create_task(client.readexactly(2))
     await turn()
-    assert await asyncio.wait_for(client.readexactly(0), WAIT) == b''
+    assert await bounded(client.readexactly(0)) == b''
     assert not pending.done()
     server.write(b'xy')
-    assert await asyncio.wait_for(pending, WAIT) == b'xy'
+    assert await bounded(pending) == b'xy'
 
-    await server.async_close()
-    await asyncio.wait_for(client.wait_closing(), WAIT)
-    assert await asyncio.wait_for(client.readexactly(0), WAIT) == b''
+    await bounded(server.async_close())
+    await bounded(client.wait_closing())
+    assert await bounded(client.readexactly(0)) == b''
 
 
 @pytest.mark.parametrize('method', ['read', 'readexactly'])
@@ -1022,16 +1020,16 @@ async def test_read_cancelled_as_data_arrives_loses_no_bytes(
         assert victim.cancel()
 
         with pytest.raises(asyncio.CancelledError):
-            await victim
+            await bounded(victim)
 
         received = b''
         for reader in readers:
             if reader is not victim:
-                received += await asyncio.wait_for(reader, WAIT)
+                received += await bounded(reader)
         if queued is not None:
-            received += await asyncio.wait_for(queued, WAIT)
+            received += await bounded(queued)
         else:
-            received += await asyncio.wait_for(client.readexactly(3), WAIT)
+            received += await bounded(client.readexactly(3))
         assert received == b'abcdef'
 
     finally:
@@ -1047,10 +1045,10 @@ async def test_read_cancelled_as_data_arrives_loses_no_bytes(
 async def test_peer_close_noticed_without_pending_read(pair):
     client, server = pair
     assert client.is_open
-    await asyncio.wait_for(server.async_close(), WAIT)
-    await asyncio.wait_for(client.wait_closing(), WAIT)
+    await bounded(server.async_close())
+    await bounded(client.wait_closing())
     assert not client.is_open
-    await asyncio.wait_for(client.wait_closed(), WAIT)
+    await bounded(client.wait_closed())
 
 
 async def test_peer_reset_noticed_without_pending_read(addr):
@@ -1061,7 +1059,7 @@ async def test_peer_reset_noticed_without_pending_read(addr):
     try:
         raw.settimeout(WAIT)
         raw.connect(addr)  # loopback handshake completes in the kernel
-        server = await asyncio.wait_for(conns.get(), WAIT)
+        server = await bounded(conns.get())
         await turn()
         assert server.is_open
 
@@ -1069,10 +1067,10 @@ async def test_peer_reset_noticed_without_pending_read(addr):
                        struct.pack('ii', 1, 0))
         raw.close()  # sends RST
 
-        await asyncio.wait_for(server.wait_closing(), WAIT)
+        await bounded(server.wait_closing())
         assert not server.is_open
         with pytest.raises(ConnectionError):
-            await asyncio.wait_for(server.read(), WAIT)
+            await bounded(server.read())
 
     finally:
         raw.close()
@@ -1092,7 +1090,7 @@ async def test_close_fails_pending_reads(pair, method):
         client.close()
         for task in tasks:
             with pytest.raises(ConnectionError):
-                await asyncio.wait_for(task, WAIT)
+                await bounded(task)
 
     finally:
         for task in tasks:
@@ -1106,10 +1104,10 @@ async def test_close_flushes_written_data_then_sends_fin(pair):
     client.write(data)
     client.close()
 
-    received = await asyncio.wait_for(read_until_error(server), WAIT)
+    received = await bounded(read_until_error(server))
     assert len(received) == len(data) + 5
     assert received == b'first' + data
-    await asyncio.wait_for(client.wait_closed(), WAIT)
+    await bounded(client.wait_closed())
 
 
 # ------------------------------------ wrapping a StreamReader/StreamWriter
@@ -1141,7 +1139,7 @@ async def stream_peer(addr, **open_kwargs):
         # no reference to reader or writer here: a test may drop them
         peer = StreamPeer(*await asyncio.open_connection(*addr,
                                                          **open_kwargs))
-        peer.server = await asyncio.wait_for(conns.get(), WAIT)
+        peer.server = await bounded(conns.get())
         yield peer
 
     finally:
@@ -1159,11 +1157,11 @@ async def test_wrap_stream_reader_writer(addr):
         assert conn.info.remote_addr == addr
 
         conn.write(b'ping')
-        assert await asyncio.wait_for(server.readexactly(4), WAIT) == b'ping'
+        assert await bounded(server.readexactly(4)) == b'ping'
         server.write(b'pong')
-        assert await asyncio.wait_for(conn.readexactly(4), WAIT) == b'pong'
+        assert await bounded(conn.readexactly(4)) == b'pong'
         server.write(b'xy')
-        assert await asyncio.wait_for(conn.read(), WAIT) == b'xy'
+        assert await bounded(conn.read()) == b'xy'
 
 
 async def test_wrap_keeps_bytes_already_buffered_in_reader(addr):
@@ -1173,23 +1171,23 @@ async def test_wrap_keeps_bytes_already_buffered_in_reader(addr):
 
         conn = peer.wrap()
         peer.server.write(b' and late')
-        assert (await asyncio.wait_for(conn.readexactly(20), WAIT) ==
+        assert (await bounded(conn.readexactly(20)) ==
                 b'early bytes and late')
 
 
 async def test_wrap_after_peer_closed_keeps_buffered_bytes(addr):
     async with stream_peer(addr) as peer:
         peer.server.write(b'last words')
-        await asyncio.wait_for(peer.server.async_close(), WAIT)
+        await bounded(peer.server.async_close())
         await turn_until(lambda: peer.reader._eof and
                          len(peer.reader._buffer) == 10)
 
         conn = peer.wrap()
-        await asyncio.wait_for(conn.wait_closing(), WAIT)
+        await bounded(conn.wait_closing())
         assert not conn.is_open
-        assert await asyncio.wait_for(conn.read(), WAIT) == b'last words'
+        assert await bounded(conn.read()) == b'last words'
         with pytest.raises(ConnectionError):
-            await asyncio.wait_for(conn.read(), WAIT)
+            await bounded(conn.read())
 
 
 async def test_wrap_resumes_reader_paused_by_stream_limit(addr):
@@ -1202,7 +1200,7 @@ async def test_wrap_resumes_reader_paused_by_stream_limit(addr):
                          not peer.writer.transport.is_reading())
 
         conn = peer.wrap()
-        assert (await asyncio.wait_for(conn.readexactly(len(data)), WAIT) ==
+        assert (await bounded(conn.readexactly(len(data))) ==
                 data)
 
 
@@ -1221,7 +1219,7 @@ async def test_wrap_keeps_reading_paused_over_input_buffer_limit(addr):
         await asyncio.sleep(IDLE)
         assert conn.bytes_received == buffered
 
-        assert (await asyncio.wait_for(conn.readexactly(len(data)), WAIT) ==
+        assert (await bounded(conn.readexactly(len(data))) ==
                 data)
 
 
@@ -1236,9 +1234,9 @@ async def test_wrap_survives_caller_dropping_reader_and_writer(addr):
 
         assert conn.is_open
         peer.server.write(b'ping')
-        assert await asyncio.wait_for(conn.readexactly(4), WAIT) == b'ping'
+        assert await bounded(conn.readexactly(4)) == b'ping'
         conn.write(b'pong')
-        assert (await asyncio.wait_for(peer.server.readexactly(4), WAIT) ==
+        assert (await bounded(peer.server.readexactly(4)) ==
                 b'pong')
 
 
@@ -1249,13 +1247,13 @@ async def test_wrap_async_group_closing_closes_connection(addr):
             conn = peer.wrap(group)
             assert conn.is_open
 
-            await asyncio.wait_for(group.async_close(), WAIT)
+            await bounded(group.async_close())
             assert conn.is_closing
-            await asyncio.wait_for(conn.wait_closed(), WAIT)
-            await asyncio.wait_for(peer.server.wait_closing(), WAIT)
+            await bounded(conn.wait_closed())
+            await bounded(peer.server.wait_closing())
 
     finally:
-        await asyncio.wait_for(group.async_close(), WAIT)
+        await bounded(group.async_close())
 
 
 # -------------------------------------------------------------- resources
@@ -1267,8 +1265,8 @@ async def test_server_and_connection_are_resources(addr):
         assert isinstance(srv, aio.Resource)
         assert isinstance(srv.async_group, aio.Group)
 
-        async with await tcp.connect(addr) as client:
-            async with await asyncio.wait_for(conns.get(), WAIT) as server:
+        async with await bounded(tcp.connect(addr)) as client:
+            async with await bounded(conns.get()) as server:
                 assert isinstance(client, aio.Resource)
                 assert isinstance(server, aio.Resource)
                 assert isinstance(client.async_group, aio.Group)
@@ -1297,10 +1295,10 @@ async def test_unread_input_bounded_by_flow_control(addr):
                 client.write(data[written:written + chunk_size])
                 written += chunk_size
                 drain = asyncio.create_task(client.drain())
-                done, _ = await asyncio.wait([drain], timeout=IDLE)
+                done, _ = await bounded(asyncio.wait([drain], timeout=IDLE))
                 if not done:
                     break
-                await drain
+                await bounded(drain)
                 drain = None
 
             assert drain is not None, 'sender never blocked'
@@ -1314,10 +1312,9 @@ async def test_unread_input_bounded_by_flow_control(addr):
             assert received <= limit + 512 * 1024
 
             # reading everything returns every byte in order
-            result = await asyncio.wait_for(server.readexactly(written),
-                                            WAIT)
+            result = await bounded(server.readexactly(written))
             assert result == data[:written]
-            await asyncio.wait_for(drain, WAIT)
+            await bounded(drain)
 
         finally:
             if drain is not None:
@@ -1332,21 +1329,21 @@ async def test_seed_example():
 
     conn2_future = asyncio.Future()
     srv = await tcp.listen(conn2_future.set_result, addr)
-    conn1 = await tcp.connect(addr)
-    conn2 = await conn2_future
+    conn1 = await bounded(tcp.connect(addr))
+    conn2 = await bounded(conn2_future)
 
     # send from conn1 to conn2
     data = b'123'
     conn1.write(data)
-    result = await conn2.readexactly(len(data))
+    result = await bounded(conn2.readexactly(len(data)))
     assert result == data
 
     # send from conn2 to conn1
     data = b'321'
     conn2.write(data)
-    result = await conn1.readexactly(len(data))
+    result = await bounded(conn1.readexactly(len(data)))
     assert result == data
 
-    await conn1.async_close()
-    await conn2.async_close()
-    await srv.async_close()
+    await bounded(conn1.async_close())
+    await bounded(conn2.async_close())
+    await bounded(srv.async_close())

@@ -35,7 +35,7 @@ from hat import util
 from hat.drivers import tcp
 
 from chaos import (KiB, MiB, ChaosProxy, PatternChecker, PatternFlooder,
-                   Resources, fd_count, forbidden_messages, pattern,
+                   Resources, bounded, fd_count, forbidden_messages, pattern,
                    raise_nofile_limit, raw_listener, rss, rst_close,
                    sock_address, wait_stalled, wait_until)
 
@@ -98,8 +98,7 @@ async def _close_all(*resources):
     resources = [r for r in resources if r is not None]
     for r in resources:
         r.close()
-    await asyncio.wait_for(
-        asyncio.gather(*(r.async_close() for r in resources)), WAIT)
+    await bounded(asyncio.gather(*(r.async_close() for r in resources)))
 
 
 async def _pair(**kwargs):
@@ -107,7 +106,7 @@ async def _pair(**kwargs):
     conns = aio.Queue()
     srv = await tcp.listen(conns.put_nowait, _addr(), **kwargs)
     client = await tcp.connect(srv.addresses[0], **kwargs)
-    server_conn = await asyncio.wait_for(conns.get(), WAIT)
+    server_conn = await bounded(conns.get())
     return srv, client, server_conn
 
 
@@ -123,7 +122,7 @@ async def _raw_peer(side, **kwargs):
         lsock = raw_listener()
         try:
             conn = await tcp.connect(sock_address(lsock), **kwargs)
-            raw, _ = await asyncio.wait_for(loop.sock_accept(lsock), WAIT)
+            raw, _ = await bounded(loop.sock_accept(lsock))
         finally:
             lsock.close()
         raw.setblocking(False)
@@ -133,8 +132,8 @@ async def _raw_peer(side, **kwargs):
     srv = await tcp.listen(conns.put_nowait, _addr(), **kwargs)
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     raw.setblocking(False)
-    await asyncio.wait_for(loop.sock_connect(raw, srv.addresses[0]), WAIT)
-    conn = await asyncio.wait_for(conns.get(), WAIT)
+    await bounded(loop.sock_connect(raw, srv.addresses[0]))
+    conn = await bounded(conns.get())
     return conn, raw, srv
 
 
@@ -166,14 +165,14 @@ async def _recv_all(raw, timeout=WAIT):
                 return
             parts.append(data)
 
-    await asyncio.wait_for(recv(), timeout)
+    await bounded(recv(), timeout=timeout)
     return b''.join(parts)
 
 
 async def _expect_connection_error(aw, timeout=WAIT):
     """Await `aw`; it must raise ConnectionError within `timeout`"""
     with pytest.raises(ConnectionError):
-        await asyncio.wait_for(aw, timeout)
+        await bounded(aw, timeout=timeout)
 
 
 async def _cancel(*tasks):
@@ -252,7 +251,7 @@ async def test_accept_storm_1000_clients():
             for sock in socks:
                 sock.close()
     finally:
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
     assert all(conn.is_closed for conn in conns)
 
 
@@ -279,7 +278,7 @@ async def test_listen_backlog(backlog, expect_max):
     finally:
         for sock in socks:
             sock.close()
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
 
 
 # ------------------------------------------------- 2. 1000 busy connections
@@ -289,7 +288,7 @@ async def _warm_up():
     resources (self pipes, resolver threads, ...) exist before counting"""
     srv, client, server_conn = await _pair()
     client.write(b'x')
-    assert await asyncio.wait_for(server_conn.readexactly(1), WAIT) == b'x'
+    assert await bounded(server_conn.readexactly(1)) == b'x'
     await _close_all(client, server_conn, srv)
 
 
@@ -351,13 +350,12 @@ async def test_1000_connections_integrity_no_leaks():
 
     srv = await tcp.listen(echo, _addr())
     try:
-        await asyncio.wait_for(
-            asyncio.gather(*(client(srv.addresses[0], i)
-                             for i in range(count))), 30)
+        await bounded(asyncio.gather(*(client(srv.addresses[0], i)
+                             for i in range(count))), timeout=30)
         await wait_until(lambda: len(served) == count, WAIT,
                          'server side handlers finished')
     finally:
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
 
     assert peak_fds[0] >= before.fds + 2 * count
     await before.wait_restored(WAIT)
@@ -447,9 +445,8 @@ async def _exactly_once_scenario(seed, writes, batches, limit):
                                      if task.cancel() else
                                      'cancel came after the read completed')
 
-            await asyncio.wait_for(
-                asyncio.gather(*(t for t, _, _ in tasks),
-                               return_exceptions=True), WAIT)
+            await bounded(asyncio.gather(*(t for t, _, _ in tasks),
+                               return_exceptions=True))
 
             for task, _, kind in tasks:   # in call order
                 if task.cancelled():
@@ -470,11 +467,10 @@ async def _exactly_once_scenario(seed, writes, batches, limit):
 
         rest = total - len(received)
         if rest:
-            received += await asyncio.wait_for(receiver.readexactly(rest),
-                                               WAIT)
+            received += await bounded(receiver.readexactly(rest))
         assert received == data
         await _expect_connection_error(receiver.read())
-        await asyncio.wait_for(send_task, WAIT)
+        await bounded(send_task)
         assert receiver.bytes_received == total
         assert sender.bytes_sent == total
 
@@ -492,8 +488,8 @@ async def _exactly_once_scenario(seed, writes, batches, limit):
 def test_property_exactly_once(new_loop, seed, writes, batches, limit):
     loop = new_loop()
     try:
-        loop.run_until_complete(asyncio.wait_for(
-            _exactly_once_scenario(seed, writes, batches, limit), 20))
+        loop.run_until_complete(bounded(
+            _exactly_once_scenario(seed, writes, batches, limit), timeout=20))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
@@ -576,14 +572,13 @@ async def test_chaos_proxy():
                        kill_range=(0, 120 * KiB), stall_prob=0.01)
     try:
         addr = await proxy.start()
-        results = await asyncio.wait_for(
-            asyncio.gather(*(session(addr, rng.random())
-                             for _ in range(sessions))), 40)
+        results = await bounded(asyncio.gather(*(session(addr, rng.random())
+                             for _ in range(sessions))), timeout=40)
         await wait_until(lambda: len(server_outcome) == sessions, WAIT,
                          'all server sides finished')
     finally:
         await proxy.close()
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
 
     killed = completed_untouched = 0
     for port, outcome, end_time, total in results:
@@ -650,12 +645,12 @@ async def test_chaos_proxy_tls(tls_files):
                        kill_range=(0, 60 * KiB), max_segment=200)
     try:
         addr = await proxy.start()
-        results = await asyncio.wait_for(
-            asyncio.gather(*(session(addr, i) for i in range(40))), 30)
+        results = await bounded(
+            asyncio.gather(*(session(addr, i) for i in range(40))), timeout=30)
         await _good_tls_client(srv.addresses[0], tls_files)
     finally:
         await proxy.close()
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
 
     by_port = {port: (outcome, end) for port, outcome, end in results
                if port is not None}
@@ -684,7 +679,7 @@ async def test_chaos_proxy_fragmentation_bulk():
     client = server_conn = sender = None
     try:
         client = await tcp.connect(await proxy.start())
-        server_conn = await asyncio.wait_for(conns.get(), WAIT)
+        server_conn = await bounded(conns.get())
 
         async def send():
             offset = 0
@@ -704,13 +699,13 @@ async def test_chaos_proxy_fragmentation_bulk():
                     return checker.offset
 
         sender = asyncio.create_task(send())
-        assert await asyncio.wait_for(receive(), 30) == total
-        await asyncio.wait_for(sender, WAIT)
+        assert await bounded(receive(), timeout=30) == total
+        await bounded(sender)
     finally:
         await _cancel(sender)
         await _close_all(client, server_conn)
         await proxy.close()
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
 
 
 # -------------------------------------------------------------- 5. peer RST
@@ -739,7 +734,7 @@ async def test_peer_reset(caplog, side, pending):
         rst_close(raw)
         for task in tasks:
             await _expect_connection_error(task, timeout=1)
-        await asyncio.wait_for(conn.wait_closed(), 1)
+        await bounded(conn.wait_closed(), timeout=1)
         assert time.monotonic() - start < 1
         assert not conn.is_open and conn.is_closed
         with pytest.raises(ConnectionError):
@@ -791,14 +786,14 @@ async def test_peer_half_close(caplog, side, half_close):
 
         if not half_close:
             # the peer's EOF closes the connection
-            await asyncio.wait_for(conn.wait_closing(), WAIT)
+            await bounded(conn.wait_closing())
             assert not conn.is_open
         await wait_until(eof_seen, WAIT, 'connection saw the EOF')
         assert conn.is_open == half_close
         # every byte arrived before the EOF, and none has been read: one
         # read returns them all
         assert conn.bytes_received == size
-        data = await asyncio.wait_for(conn.read(), WAIT)
+        data = await bounded(conn.read())
         assert len(data) == size
         PatternChecker().feed(data)
         await _expect_connection_error(conn.read())
@@ -808,7 +803,7 @@ async def test_peer_half_close(caplog, side, half_close):
             assert conn.is_open
             reply = pattern(7, 2 * MiB)
             conn.write(reply)
-            await asyncio.wait_for(conn.drain(), WAIT)
+            await bounded(conn.drain())
 
             async def recv_reply():
                 parts = []
@@ -820,7 +815,7 @@ async def test_peer_half_close(caplog, side, half_close):
                     n += len(data)
                 return b''.join(parts)
 
-            assert await asyncio.wait_for(recv_reply(), WAIT) == reply
+            assert await bounded(recv_reply()) == reply
             assert conn.is_open
 
             # the peer closes fully: writing fails soon (RST), bounded
@@ -833,10 +828,10 @@ async def test_peer_half_close(caplog, side, half_close):
                     await asyncio.sleep(0.01)   # pace: one RST round trip
 
             await _expect_connection_error(write_until_error(), WAIT)
-            await asyncio.wait_for(conn.wait_closed(), WAIT)
+            await bounded(conn.wait_closed())
 
         else:
-            await asyncio.wait_for(conn.wait_closed(), WAIT)
+            await bounded(conn.wait_closed())
             with pytest.raises(ConnectionError):
                 conn.write(b'x')
             assert await _recv_all(raw) == b''   # our FIN
@@ -953,7 +948,7 @@ async def test_accept_emfile_recovers(tmp_path):
         env=env, cwd=str(tmp_path),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+        stdout, stderr = await bounded(proc.communicate(), timeout=30)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -1018,7 +1013,7 @@ async def test_flood_nobody_reading_bounded_memory():
                     return
                 checker.feed(data)
 
-        await asyncio.wait_for(read_all(), 30)
+        await bounded(read_all(), timeout=30)
         assert checker.offset == total
         flooder.stop()
         assert flooder.error is None, repr(flooder.error)
@@ -1045,12 +1040,12 @@ async def test_readexactly_huge_n_allocates_nothing():
                 await asyncio.sleep(0)
             assert not read.done()
             peer.write(pattern(0, 256 * KiB))
-            await peer.drain()
+            await bounded(peer.drain())
             await wait_until(lambda: conn.bytes_received == 256 * KiB)
             assert not read.done()
             peak = tracemalloc.get_traced_memory()[1]
             grown = rss() - rss_before
-            await peer.async_close()
+            await bounded(peer.async_close())
             await _expect_connection_error(read)
         finally:
             tracemalloc.stop()
@@ -1074,7 +1069,7 @@ async def test_write_rejects_non_bytes():
                 a.write(value)
         # the connection is unaffected
         a.write(b'ok')
-        assert await asyncio.wait_for(b.readexactly(2), WAIT) == b'ok'
+        assert await bounded(b.readexactly(2)) == b'ok'
     finally:
         await _close_all(a, b, srv)
 
@@ -1095,7 +1090,7 @@ async def test_read_rejects_bad_n():
                 await b.readexactly(n)
         # nothing consumed, nothing broken
         a.write(b'abc')
-        assert await asyncio.wait_for(b.readexactly(3), WAIT) == b'abc'
+        assert await bounded(b.readexactly(3)) == b'abc'
     finally:
         await _close_all(a, b, srv)
 
@@ -1200,7 +1195,7 @@ async def test_cancel_connect(request, monkeypatch, point, delay):
         assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, WAIT)
+            await bounded(task)
         await before.wait_restored(WAIT)
     finally:
         await _cancel(task)
@@ -1227,10 +1222,10 @@ async def test_cancel_connection_cb_by_server_close():
     srv = await tcp.listen(on_connection, _addr())
     client = await tcp.connect(srv.addresses[0])
     try:
-        await asyncio.wait_for(started.wait(), WAIT)
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(started.wait())
+        await bounded(srv.async_close())
         # the cancelled callback's connection is closed
-        await asyncio.wait_for(cb_conns[0].wait_closed(), WAIT)
+        await bounded(cb_conns[0].wait_closed())
         await _expect_connection_error(client.read())
     finally:
         await _close_all(client, srv)
@@ -1253,9 +1248,9 @@ async def test_connection_cb_cancelled_itself_server_keeps_serving():
     try:
         c1 = await tcp.connect(srv.addresses[0])
         await _expect_connection_error(c1.read())
-        await asyncio.wait_for(calls[0].wait_closed(), WAIT)
+        await bounded(calls[0].wait_closed())
         c2 = await tcp.connect(srv.addresses[0])
-        assert await asyncio.wait_for(c2.readexactly(5), WAIT) == b'hello'
+        assert await bounded(c2.readexactly(5)) == b'hello'
     finally:
         await _close_all(c1, c2, *calls, srv)
     await before.wait_restored(WAIT)
@@ -1269,15 +1264,15 @@ async def test_cancel_drain_nothing_lost():
         drain, written = await _fill_until_drain_blocks(writer)
         drain.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await drain
+            await bounded(drain)
         assert writer.is_open
         writer.write(pattern(written, 1000))
         written += 1000
         checker = PatternChecker()
         while checker.offset < written:
-            checker.feed(await asyncio.wait_for(reader.read(), WAIT))
+            checker.feed(await bounded(reader.read()))
         assert checker.offset == written
-        await asyncio.wait_for(writer.drain(), WAIT)
+        await bounded(writer.drain())
     finally:
         await _cancel(drain)
         await _close_all(writer, reader, srv)
@@ -1295,9 +1290,9 @@ async def test_cancel_readexactly_midway_nothing_lost():
         assert not read.done()
         read.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await read
+            await bounded(read)
         writer.write(b'56789')
-        assert await asyncio.wait_for(reader.readexactly(10), WAIT) == \
+        assert await bounded(reader.readexactly(10)) == \
             b'0123456789'
     finally:
         await _cancel(read)
@@ -1322,7 +1317,7 @@ async def test_cancel_async_close_midway(peer_reads):
         assert not closing.done()
         closing.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await closing
+            await bounded(closing)
         assert conn.is_closing
 
         if peer_reads:
@@ -1334,8 +1329,8 @@ async def test_cancel_async_close_midway(peer_reads):
                         return checker.offset
                     checker.feed(data)
 
-            assert await asyncio.wait_for(recv(), 10) == size
-        await asyncio.wait_for(conn.wait_closed(), 5)
+            assert await bounded(recv(), timeout=10) == size
+        await bounded(conn.wait_closed(), timeout=5)
     finally:
         await _cancel(closing)
         raw.close()
@@ -1351,7 +1346,7 @@ async def test_close_timeout_peer_never_reads():
     try:
         conn.write(pattern(0, 32 * MiB))
         start = time.monotonic()
-        await asyncio.wait_for(conn.async_close(), 10)
+        await bounded(conn.async_close(), timeout=10)
         elapsed = time.monotonic() - start
         assert close_timeout * 0.9 <= elapsed <= 3, elapsed
         assert conn.is_closed
@@ -1369,12 +1364,11 @@ async def test_close_timeout_abort_is_visible_to_peer():
     conn, raw, _ = await _raw_peer('connect', close_timeout=0.5)
     try:
         conn.write(pattern(0, size))
-        await asyncio.wait_for(conn.async_close(), 10)
+        await bounded(conn.async_close(), timeout=10)
         checker = PatternChecker()
         with pytest.raises(ConnectionResetError):
             while True:
-                data = await asyncio.wait_for(
-                    loop.sock_recv(raw, 256 * KiB), WAIT)
+                data = await bounded(loop.sock_recv(raw, 256 * KiB))
                 if not data:
                     break
                 checker.feed(data)
@@ -1394,7 +1388,7 @@ async def test_close_timeout_slow_steady_reader_gets_everything():
         try:
             conn = await tcp.connect(sock_address(lsock),
                                      close_timeout=close_timeout)
-            raw, _ = await asyncio.wait_for(loop.sock_accept(lsock), WAIT)
+            raw, _ = await bounded(loop.sock_accept(lsock))
         finally:
             lsock.close()
         raw.setblocking(False)
@@ -1415,8 +1409,8 @@ async def test_close_timeout_slow_steady_reader_gets_everything():
 
         closing.add_done_callback(
             lambda _: closed_after.append(time.monotonic() - start))
-        received = await asyncio.wait_for(slow_recv(), 20)
-        await asyncio.wait_for(closing, WAIT)
+        received = await bounded(slow_recv(), timeout=20)
+        await bounded(closing)
         assert received == size
         assert conn.is_closed
         # flushing took several close_timeouts: progress kept it going
@@ -1457,14 +1451,13 @@ def tls_files(tmp_path_factory):
 
 
 async def _good_tls_client(addr, tls_files):
-    conn = await asyncio.wait_for(
-        tcp.connect(addr, ssl=tls_files['client_ctx']()), WAIT)
+    conn = await bounded(tcp.connect(addr, ssl=tls_files['client_ctx']()))
     try:
         assert conn.ssl_object is not None
         conn.write(b'ping')
-        assert await asyncio.wait_for(conn.readexactly(4), WAIT) == b'ping'
+        assert await bounded(conn.readexactly(4)) == b'ping'
     finally:
-        await conn.async_close()
+        await bounded(conn.async_close())
 
 
 async def _tls_echo_server(tls_files, **kwargs):
@@ -1475,7 +1468,7 @@ async def _tls_echo_server(tls_files, **kwargs):
         except ConnectionError:
             pass
         finally:
-            await conn.async_close()
+            await bounded(conn.async_close())
 
     return await tcp.listen(echo, _addr(), ssl=tls_files['server_ctx'](),
                             **kwargs)
@@ -1493,13 +1486,13 @@ async def test_tls_client_rejects_certificate(tls_files, case):
                       'server_hostname': 'wrong.example'}
         start = time.monotonic()
         with pytest.raises(ConnectionError) as info:
-            await asyncio.wait_for(tcp.connect(addr, **kwargs), WAIT)
+            await bounded(tcp.connect(addr, **kwargs))
         assert time.monotonic() - start < 2
         assert isinstance(info.value.__cause__, ssl.SSLError)
         # the server keeps serving
         await _good_tls_client(addr, tls_files)
     finally:
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
 
 
 @pytest.mark.parametrize('case', ['untrusted', 'wrong_hostname',
@@ -1529,14 +1522,14 @@ async def test_tls_server_logs_failed_handshake(caplog, tls_files, case):
                       {'ssl': tls_files['client_ctx'](),
                        'server_hostname': 'wrong.example'})
             with pytest.raises(ConnectionError):
-                await asyncio.wait_for(tcp.connect(addr, **kwargs), WAIT)
+                await bounded(tcp.connect(addr, **kwargs))
         else:
-            conn = await asyncio.wait_for(tcp.connect(addr), WAIT)
+            conn = await bounded(tcp.connect(addr))
             if case == 'plain_client_sends':
                 conn.write(b'GET / HTTP/1.0\r\n\r\n')
             try:
                 while True:
-                    await asyncio.wait_for(conn.read(), WAIT)
+                    await bounded(conn.read())
             except ConnectionError:
                 pass
 
@@ -1555,7 +1548,7 @@ async def test_tls_server_logs_failed_handshake(caplog, tls_files, case):
             await _good_tls_client(addr, tls_files)
     finally:
         await _close_all(conn)
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
 
 
 @pytest.mark.parametrize('client_sends', [True, False])
@@ -1568,7 +1561,7 @@ async def test_tls_plain_client_against_tls_server(tls_files, client_sends):
     srv = await _tls_echo_server(tls_files, ssl_handshake_timeout=1)
     try:
         addr = srv.addresses[0]
-        conn = await asyncio.wait_for(tcp.connect(addr), WAIT)
+        conn = await bounded(tcp.connect(addr))
         try:
             if client_sends:
                 conn.write(b'GET / HTTP/1.0\r\n\r\n')
@@ -1583,10 +1576,10 @@ async def test_tls_plain_client_against_tls_server(tls_files, client_sends):
             await _expect_connection_error(read_until_error(), WAIT)
             assert time.monotonic() - start < (1 if client_sends else 3)
         finally:
-            await conn.async_close()
+            await bounded(conn.async_close())
         await _good_tls_client(addr, tls_files)
     finally:
-        await asyncio.wait_for(srv.async_close(), WAIT)
+        await bounded(srv.async_close())
 
 
 @pytest.mark.parametrize('server_sends', [True, False])
@@ -1608,14 +1601,13 @@ async def test_tls_client_against_plain_server(tls_files, server_sends):
         addr = srv.addresses[0]
         start = time.monotonic()
         with pytest.raises(ConnectionError):
-            await asyncio.wait_for(
-                tcp.connect(addr, ssl=tls_files['client_ctx'](),
-                            ssl_handshake_timeout=1), WAIT)
+            await bounded(tcp.connect(addr, ssl=tls_files['client_ctx'](),
+                            ssl_handshake_timeout=1))
         assert time.monotonic() - start < (1 if server_sends else 3)
 
         plain = await tcp.connect(addr)
         await wait_until(lambda: len(conns) == 2)
         conns[1].write(b'ok')
-        assert await asyncio.wait_for(plain.readexactly(2), WAIT) == b'ok'
+        assert await bounded(plain.readexactly(2)) == b'ok'
     finally:
         await _close_all(plain, *conns, srv)

@@ -28,6 +28,8 @@ import pytest
 from hat import util
 from hat.drivers import tcp
 
+from chaos import bounded
+
 
 REPO = Path(__file__).resolve().parent.parent
 PLAYGROUND = REPO / 'playground'
@@ -51,7 +53,8 @@ def _addr(host='127.0.0.1'):
 
 
 async def _wait(aw, timeout=TIMEOUT):
-    return await asyncio.wait_for(aw, timeout)
+    # AssertionError naming what was awaited, not a bare TimeoutError
+    return await bounded(aw, timeout=timeout)
 
 
 async def _wait_until(predicate, timeout=TIMEOUT):
@@ -63,7 +66,7 @@ async def _wait_until(predicate, timeout=TIMEOUT):
         while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.001)
 
-    await asyncio.wait_for(poll(), timeout)
+    await bounded(poll(), f'condition {predicate.__qualname__}', timeout)
 
 
 async def _not_within(aw, timeout):
@@ -185,7 +188,7 @@ async def test_tls_exchange_and_ssl_object(server_ctx, client_ctx):
 
         client.write(b'hello ')
         client.write(b'tls')
-        await client.drain()
+        await _wait(client.drain())
         assert await _wait(server.readexactly(9)) == b'hello tls'
 
         data = os.urandom(300 * KiB)
@@ -287,7 +290,8 @@ async def _run(*args, timeout=30):
         sys.executable, *args, cwd=REPO,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await bounded(proc.communicate(), f'process {args}',
+                                 timeout)
     except BaseException:
         proc.kill()
         await proc.wait()
@@ -416,7 +420,7 @@ async def test_reset_input_buffer_count_and_new_data():
 
         client.write(b'0123456789')
         client.write(b'abcdefghij')  # coalesced with the first one
-        await client.drain()
+        await _wait(client.drain())
         await _wait_until(lambda: server.bytes_received == 20)
 
         assert await _wait(server.readexactly(3)) == b'012'
@@ -1061,7 +1065,7 @@ async def test_byte_counters():
         client.write(bytearray(b'b' * 20))  # coalesced
         client.write(memoryview(b'c' * 30))
         client.write(b'')
-        await client.drain()
+        await _wait(client.drain())
         assert await _wait(server.readexactly(60)) == (
             b'a' * 10 + b'b' * 20 + b'c' * 30)
 
