@@ -16,9 +16,12 @@ import asyncio
 import contextlib
 import os
 import re
+import select
 import signal
 import socket
+import subprocess
 import sys
+import time
 import typing
 
 import pytest
@@ -266,6 +269,74 @@ async def test_client_signal_on_silent_stdin(env, client, sig):
             assert out == '', out
 
         await srv.expect_line('closed')
+
+
+def _read_until(fd, marker, count, deadline):
+    """Read the pty `fd` until `marker` was seen `count` times"""
+    data = b''
+    while data.count(marker) < count:
+        timeout = deadline - time.monotonic()
+        assert timeout > 0, f'no {marker!r} x{count} in {data!r}'
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side is gone
+                chunk = b''
+            assert chunk, f'terminal closed; got {data!r}'
+            data += chunk
+    return data
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork') or sys.platform != 'linux',
+                    reason='needs a pseudo-terminal (Linux)')
+@pytest.mark.parametrize('client', CLIENTS)
+def test_client_ctrl_c_at_terminal(env, client):
+    """Ctrl-C typed at the terminal where a client waits for a line"""
+    import pty
+    server_name = client.replace('client', 'server')
+    srv = subprocess.Popen([sys.executable, str(PLAYGROUND / server_name),
+                            '0'], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        match = re.search(r'listening on \S+:(\d+)', srv.stdout.readline())
+        assert match
+        deadline = time.monotonic() + START_TIMEOUT
+        pid, fd = pty.fork()
+        if pid == 0:  # child: the client, on the terminal
+            os.chdir(REPO)
+            os.execve(sys.executable,
+                      [sys.executable, str(PLAYGROUND / client),
+                       '--port', match.group(1)], env)
+
+        try:
+            _read_until(fd, b'> ', 1, deadline)
+            os.write(fd, b'hello\n')
+            out = _read_until(fd, b'> ', 1, deadline)
+            assert b'received: hello' in out, out
+            os.write(fd, b'\x03')  # Ctrl-C: the terminal sends SIGINT
+
+            deadline = time.monotonic() + EXIT_TIMEOUT
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                assert time.monotonic() < deadline, 'still running'
+                select.select([fd], [], [], 0.05)  # poll, bounded
+                with contextlib.suppress(OSError):
+                    os.read(fd, 4096)
+            assert os.waitstatus_to_exitcode(status) == 0
+
+        finally:
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+            os.close(fd)
+
+    finally:
+        srv.kill()
+        srv.communicate()
 
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM],
