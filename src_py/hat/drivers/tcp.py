@@ -200,8 +200,9 @@ class _Settings(typing.NamedTuple):
     half_close: bool
     close_timeout: float | None
     keepalive: tuple[int, int, int] | None
-    # whether the close timer also bounds a TLS shutdown (not when the
-    # caller passed ssl_shutdown_timeout)
+    # TLS, and whether the close timer also bounds its shutdown (not when
+    # the caller passed ssl_shutdown_timeout)
+    tls: bool = False
     bound_tls_shutdown: bool = True
 
 
@@ -558,6 +559,8 @@ class Connection(aio.Resource):
                                   close_timeout, keepalive_idle,
                                   keepalive_interval, keepalive_count)
         transport = typing.cast(asyncio.Transport, writer.transport)
+        settings = settings._replace(
+            tls=transport.get_extra_info('sslcontext') is not None)
         protocol = _Protocol(settings, conn=self)
         self._init(transport, settings)
         self._stream_writer = writer  # its __del__ closes the transport
@@ -619,13 +622,10 @@ class Connection(aio.Resource):
         self._drainers: list[asyncio.Future[None]] | None = None
         self._closing = False
         # why the connection closes: 'closed locally', 'closed by peer',
-        # 'reset by peer', 'lost: ...' (for error messages)
-        self._reason: str | None = None
+        # 'reset by peer', 'lost: ...', with the error class to raise
+        self._reason: tuple[str, type[ConnectionError]] | None = None
         # reading paused: polls whether the peer sent FIN or RST
         self._poll_timer: asyncio.TimerHandle | None = None
-        # the peer sent FIN or RST: read all it sent, whatever the limit
-        self._peer_done = False
-        self._error_cls: type[ConnectionError] = ConnectionError
         self._lost = False
         self._lost_exc: BaseException | None = None
         self._closing_waiters: list[asyncio.Future[None]] | None = None
@@ -709,17 +709,17 @@ class Connection(aio.Resource):
         self._flush()
         self._set_closing('closed locally')
         transport = self._transport
-        sock = transport.get_extra_info('socket')
         timer = bool(transport.get_write_buffer_size())
         if eof or self._lost:
             transport.close()
 
-        elif transport.get_extra_info('sslcontext') is not None:
+        elif self._settings.tls:
             # TLS shutdown: close_notify, then the peer's
             transport.close()
             timer = self._settings.bound_tls_shutdown
 
-        elif self._reading_paused or _unread(sock):
+        elif (self._reading_paused or
+                _unread(transport.get_extra_info('socket'))):
             # FIN after the pending data, then discard input until EOF
             transport.set_protocol(_LingeringProtocol(self))
             transport.write_eof()
@@ -1095,7 +1095,7 @@ class Connection(aio.Resource):
                 self._reading_paused = False
                 self._transport.resume_reading()
 
-        elif avail > self._limit and not starving and not self._peer_done:
+        elif avail > self._limit and not starving:
             self._reading_paused = True
             self._transport.pause_reading()
             if self._poll_timer is None and _TCP_INFO is not None:
@@ -1112,7 +1112,8 @@ class Connection(aio.Resource):
             return
 
         if _peer_done(self._transport.get_extra_info('socket')):
-            self._peer_done = True
+            # read all it sent, whatever the limit
+            self._limit = sys.maxsize
             self._reading_paused = False
             self._transport.resume_reading()
             return
@@ -1135,12 +1136,12 @@ class Connection(aio.Resource):
         # the first reason stands, but a loss the transport found (write,
         # drain) is told more exactly by connection_lost
         if self._reason is None or (exc is not None and
-                                    self._reason.startswith('lost')):
-            self._reason = reason
-            self._error_cls = _error_class(exc)
+                                    self._reason[0].startswith('lost')):
+            self._reason = reason, _error_class(exc)
 
     def _set_closing(self, reason: str) -> None:
-        self._set_reason(reason)
+        if self._reason is None:
+            self._reason = reason, ConnectionError
         self._closing = True
         self._eof = True
         if self._readers:
@@ -1228,7 +1229,7 @@ class Connection(aio.Resource):
         self._wake()
         self._log(logging.DEBUG, 'peer closed its side (EOF)')
         if (self._settings.half_close and not self._closing and
-                self._transport.get_extra_info('sslcontext') is None):
+                not self._settings.tls):
             return True
 
         self._set_reason('closed by peer')
@@ -1277,11 +1278,11 @@ class Connection(aio.Resource):
 
     def _closed_error(self, action: str) -> ConnectionError:
         # the error a call on a closing or closed connection raises
-        reason = self._reason if self._closing else 'at EOF (peer closed)'
+        reason, cls = (self._reason if self._closing and self._reason
+                       else ('at EOF (peer closed)', ConnectionError))
         msg = f'cannot {action} connection {self._describe()}: {reason}'
         exc = self._lost_exc
         err_no = getattr(exc, 'errno', None)
-        cls = self._error_cls
         err = cls(err_no, msg) if err_no is not None else cls(msg)
         err.__cause__ = exc
         return err
@@ -1442,15 +1443,17 @@ class _Protocol(asyncio.Protocol):
                  conn: Connection | None = None):
         self._settings = settings
         self._transport_cb = transport_cb
-        self.conn = typing.cast(Connection, conn)
+        # set here or in connection_made
+        self.conn: Connection = conn  # type: ignore[assignment]
         # what failed while setting up the connection (see connect)
         self.error: Exception | None = None
 
     def data_received(self, data: bytes) -> None:
         self.conn._on_data(data)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = typing.cast(asyncio.Transport, transport)
+    def connection_made(self,
+                        transport: asyncio.Transport  # type: ignore[override]
+                        ) -> None:
         conn = self.conn
         if conn is None:
             conn = self.conn = Connection.__new__(Connection)
@@ -1581,13 +1584,14 @@ def _make_settings(name: typing.Any,
         raise ValueError('keepalive_interval and keepalive_count need '
                          'keepalive_idle')
 
-    bound_tls_shutdown = not (kwargs and 'ssl_shutdown_timeout' in kwargs)
+    kwargs = kwargs or {}
     return _Settings(name=name,
                      input_buffer_limit=input_buffer_limit,
                      half_close=half_close,
                      close_timeout=close_timeout,
                      keepalive=keepalive,
-                     bound_tls_shutdown=bound_tls_shutdown)
+                     tls=bool(kwargs.get('ssl')),
+                     bound_tls_shutdown='ssl_shutdown_timeout' not in kwargs)
 
 
 def _check_bool(key: str, value: typing.Any) -> None:
@@ -1642,7 +1646,7 @@ def _unread(sock: typing.Any) -> int:
         data = fcntl.ioctl(sock.fileno(), _SIOCINQ, bytes(4))
     except (OSError, ValueError):
         return 0
-    return typing.cast(int, struct.unpack('i', data)[0])
+    return int.from_bytes(data, sys.byteorder)
 
 
 def _peer_done(sock: typing.Any) -> bool:
