@@ -8,7 +8,9 @@ beyond the ``dev`` extra's tools.
     doit check                                 ruff, mypy --strict
     doit docs                                  Sphinx + pdoc: build/docs
     doit build                                 wheel into build/py
-    doit bench [--uvloop] [-- BENCH ARGS...]   benchmarks/bench_tcp.py
+    doit bench [--uvloop] [-- BENCH ARGS...]   benchmarks/bench_tcp.py (args
+                                               go to it), bench_iec104.py
+    doit bench_iec104 [--uvloop] [-- ARGS...]  benchmarks/bench_iec104.py
 
 Arguments after ``--`` are passed on unchanged (doit itself would reject
 unknown options), e.g. ``doit test --uvloop -- -x -k read``.
@@ -55,6 +57,15 @@ def _env():
 
 def _cmd(args):
     return CmdAction(args, env=_env(), cwd=root_dir, shell=False)
+
+
+def _uvloop_cmd(args):
+    """Command `args` followed by ``--uvloop`` if the task's ``uvloop``
+    option is set (positional arguments are not passed)"""
+    def action(uvloop):
+        return [*args, *(['--uvloop'] if uvloop else [])]
+
+    return CmdAction(action, env=_env(), cwd=root_dir, shell=False)
 
 
 def _pos_cmd(args):
@@ -166,8 +177,19 @@ def task_build():
 
 
 def task_bench():
-    """Run benchmarks/bench_tcp.py (args after -- go to it)"""
-    return {'actions': [_pos_cmd([python, str(bench_dir / 'bench_tcp.py')])],
+    """Run benchmarks/bench_tcp.py (args after --), bench_iec104.py"""
+    return {'actions': [_pos_cmd([python, str(bench_dir / 'bench_tcp.py')]),
+                        _uvloop_cmd([python,
+                                     str(bench_dir / 'bench_iec104.py')])],
+            'params': [_uvloop_param],
+            'pos_arg': 'pos',
+            'uptodate': [False]}
+
+
+def task_bench_iec104():
+    """Run benchmarks/bench_iec104.py (args after -- go to it)"""
+    return {'actions': [_pos_cmd([python,
+                                  str(bench_dir / 'bench_iec104.py')])],
             'params': [_uvloop_param],
             'pos_arg': 'pos',
             'uptodate': [False]}
