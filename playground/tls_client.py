@@ -35,9 +35,9 @@ async def run_client(host: str, port: int, cafile: Path,
                      server_hostname: str, message: str) -> bool:
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
                                      cafile=str(cafile))
-    conn = await asyncio.wait_for(
-        tcp.connect(tcp.Address(host, port), name='tls-client', ssl=ctx,
-                    server_hostname=server_hostname), TIMEOUT)
+    conn = await tcp.connect(tcp.Address(host, port), name='tls-client',
+                             ssl=ctx, server_hostname=server_hostname,
+                             connect_timeout=TIMEOUT)
     try:
         tls = conn.ssl_object
         assert tls is not None
