@@ -21,6 +21,7 @@ from hat.drivers import tcp
 
 DEFAULT_HOST = '127.0.0.1'
 DEFAULT_PORT = 23456
+CONNECT_TIMEOUT = 10  # seconds
 
 
 async def echo_line(conn: tcp.Connection, line: str) -> str:
@@ -41,7 +42,8 @@ async def run(addr: tcp.Address,
     ``True`` if every line came back unchanged.
 
     """
-    conn = await tcp.connect(addr, name='echo-client')
+    conn = await tcp.connect(addr, name='echo-client',
+                             connect_timeout=CONNECT_TIMEOUT)
     ok = True
     try:
         async for line in _aiter(lines):

@@ -23,6 +23,7 @@ from hat.drivers import tcp, tpkt
 
 DEFAULT_HOST = '127.0.0.1'
 DEFAULT_PORT = 10102
+CONNECT_TIMEOUT = 10  # seconds
 
 # COTP data TPDU header (ISO 8073): length indicator 2, DT, last data unit
 COTP_DT_HEADER = bytes([0x02, 0xF0, 0x80])
@@ -45,7 +46,8 @@ async def run(addr: tcp.Address,
     ``True`` if every text came back unchanged.
 
     """
-    conn = await tpkt.connect(addr, name='tpkt-echo-client')
+    conn = await tpkt.connect(addr, name='tpkt-echo-client',
+                              connect_timeout=CONNECT_TIMEOUT)
     ok = True
     try:
         async for text in _aiter(texts):
