@@ -57,7 +57,8 @@ html_show_sourcelink = False
 
 def _is_module(name):
     path = src_py_dir.joinpath(*name.split('.'))
-    return path.with_suffix('.py').is_file() or (path / '__init__.py').is_file()
+    return (path.with_suffix('.py').is_file() or
+            (path / '__init__.py').is_file())
 
 
 def _resolve(name, page_module):
