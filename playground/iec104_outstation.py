@@ -1,0 +1,289 @@
+"""IEC 60870-5-104 outstation simulator (slave), built on
+`hat.drivers.iec104`.
+
+Run from the repository root, after the README's Quick start::
+
+    .venv/bin/python playground/iec104_outstation.py [--host HOST]
+        [--asdu-address CA] [--period SECONDS] [PORT]
+
+Listens on HOST:PORT (default 127.0.0.1:2404; port 0 picks a free port)
+and prints ``listening on HOST:PORT``. Its station (common address CA,
+default 1) has these points:
+
+=====  ==========  ======================================================
+IOA    TypeID      point
+=====  ==========  ======================================================
+1..3   M_ME_NC_1   measurements (short float) that change every PERIOD
+                   seconds (default 1) and are sent spontaneously with a
+                   CP56Time2a time tag (M_ME_TF_1)
+100    M_SP_NA_1   breaker position (single point), set by IOA 1000
+200    M_IT_NA_1   energy counter (integrated total), counts up
+1000   C_SC_NA_1   single command: sets the breaker (select before
+                   execute allowed); the new position is sent with cause
+                   REMOTE_COMMAND
+2000   C_SE_NC_1   set-point: sets measurement 3
+=====  ==========  ======================================================
+
+Answers station interrogations (C_IC_NA_1, QOI 20), counter
+interrogations (C_CI_NA_1) and clock synchronisations (C_CS_NA_1);
+commands to other IOAs or common addresses are confirmed negatively with
+cause UNKNOWN_IO_ADDRESS or UNKNOWN_ASDU_ADDRESS. Prints a line for every
+connection and every command. Stops on Ctrl-C or SIGTERM (exit status 0);
+a bad argument or a port in use gives one line ``error: ...`` and exit
+status 1.
+
+"""
+
+import argparse
+import asyncio
+import datetime
+import math
+import random
+
+import cli
+from hat.drivers import iec104, tcp
+
+
+DEFAULT_HOST = '127.0.0.1'
+DEFAULT_PORT = 2404
+DEFAULT_ASDU_ADDRESS = 1
+DEFAULT_PERIOD = 1.0
+
+MEASUREMENTS = (1, 2, 3)
+BREAKER = 100
+COUNTER = 200
+BREAKER_COMMAND = 1000
+SETPOINT_COMMAND = 2000
+
+ACT_CON = iec104.CommandResCause.ACTIVATION_CONFIRMATION
+ACT_TERM = iec104.CommandResCause.ACTIVATION_TERMINATION
+
+GOOD_INDICATION = iec104.IndicationQuality(
+    invalid=False, not_topical=False, substituted=False, blocked=False)
+GOOD_MEASUREMENT = iec104.MeasurementQuality(
+    invalid=False, not_topical=False, substituted=False, blocked=False,
+    overflow=False)
+GOOD_COUNTER = iec104.CounterQuality(
+    invalid=False, adjusted=False, overflow=False, sequence=0)
+
+
+class Station:
+    """Point values of the simulated station and its connections"""
+
+    def __init__(self, asdu_address: int):
+        self.asdu_address = asdu_address
+        self.measurements = {ioa: 10.0 * ioa for ioa in MEASUREMENTS}
+        self.breaker = iec104.SingleValue.OFF
+        self.counter = 0
+        self.connections: set[iec104.Connection] = set()
+
+    def data_msg(self,
+                 io_address: int,
+                 cause: iec104.DataCause,
+                 time: iec104.Time | None = None
+                 ) -> iec104.DataMsg:
+        """Current value of the point `io_address` as a message"""
+        data: iec104.Data
+        if io_address == BREAKER:
+            data = iec104.SingleData(value=self.breaker,
+                                     quality=GOOD_INDICATION)
+        elif io_address == COUNTER:
+            data = iec104.BinaryCounterData(
+                value=iec104.BinaryCounterValue(self.counter),
+                quality=GOOD_COUNTER)
+        else:
+            data = iec104.FloatingData(
+                value=iec104.FloatingValue(self.measurements[io_address]),
+                quality=GOOD_MEASUREMENT)
+        return iec104.DataMsg(is_test=False,
+                              originator_address=0,
+                              asdu_address=self.asdu_address,
+                              io_address=io_address,
+                              data=data,
+                              time=time,
+                              cause=cause)
+
+    def broadcast(self, msgs: list[iec104.Msg]) -> None:
+        """Send `msgs` on every connection with data transfer started"""
+        for conn in list(self.connections):
+            if conn.is_enabled:
+                try:
+                    conn.send(msgs)
+
+                except ConnectionError:
+                    pass
+
+    async def change(self, period: float) -> None:
+        """Change the measurements and the counter every `period` s"""
+        step = 0
+        while True:
+            await asyncio.sleep(period)
+            step += 1
+            self.counter += 1
+            now = iec104.time_from_datetime(datetime.datetime.now())
+            msgs: list[iec104.Msg] = []
+            for ioa in MEASUREMENTS[:2]:
+                value = 10.0 * ioa + math.sin(step / 5 + ioa) + \
+                    random.uniform(-0.05, 0.05)
+                self.measurements[ioa] = round(value, 3)
+                msgs.append(self.data_msg(
+                    ioa, iec104.DataResCause.SPONTANEOUS, now))
+            self.broadcast(msgs)
+
+    def answer(self, msg: iec104.Msg) -> list[iec104.Msg]:
+        """Response to a request `msg` received from a master"""
+        if isinstance(msg, (iec104.InterrogationMsg,
+                            iec104.CounterInterrogationMsg,
+                            iec104.CommandMsg,
+                            iec104.ClockSyncMsg)):
+            if msg.asdu_address not in (self.asdu_address, 0xFFFF):
+                return [msg._replace(
+                    is_negative_confirm=True,
+                    cause=iec104.CommandResCause.UNKNOWN_ASDU_ADDRESS)]
+
+        if isinstance(msg, iec104.InterrogationMsg):
+            if msg.request != 20:
+                return [msg._replace(is_negative_confirm=True,
+                                     cause=ACT_CON)]
+            cause = iec104.DataResCause.INTERROGATED_STATION
+            return [msg._replace(cause=ACT_CON),
+                    *(self.data_msg(ioa, cause)
+                      for ioa in (*MEASUREMENTS, BREAKER)),
+                    msg._replace(cause=ACT_TERM)]
+
+        if isinstance(msg, iec104.CounterInterrogationMsg):
+            return [msg._replace(cause=ACT_CON),
+                    self.data_msg(COUNTER,
+                                  iec104.DataResCause.INTERROGATED_COUNTER),
+                    msg._replace(cause=ACT_TERM)]
+
+        if isinstance(msg, iec104.ClockSyncMsg):
+            return [msg._replace(
+                cause=iec104.ClockSyncResCause.ACTIVATION_CONFIRMATION)]
+
+        if isinstance(msg, iec104.CommandMsg):
+            return self._command(msg)
+
+        return []
+
+    def _command(self, msg: iec104.CommandMsg) -> list[iec104.Msg]:
+        command = msg.command
+        if (msg.io_address == BREAKER_COMMAND and
+                isinstance(command, iec104.SingleCommand)):
+            print(f'command: breaker {command.value.name}'
+                  f'{" (select)" if command.select else ""}', flush=True)
+            if command.select:
+                return [msg._replace(cause=ACT_CON)]
+            self.breaker = command.value
+            return [msg._replace(cause=ACT_CON),
+                    self.data_msg(BREAKER,
+                                  iec104.DataResCause.REMOTE_COMMAND),
+                    msg._replace(cause=ACT_TERM)]
+
+        if (msg.io_address == SETPOINT_COMMAND and
+                isinstance(command, iec104.FloatingCommand)):
+            print(f'command: set-point {command.value.value}'
+                  f'{" (select)" if command.select else ""}', flush=True)
+            if command.select:
+                return [msg._replace(cause=ACT_CON)]
+            self.measurements[MEASUREMENTS[2]] = command.value.value
+            return [msg._replace(cause=ACT_CON),
+                    self.data_msg(MEASUREMENTS[2],
+                                  iec104.DataResCause.REMOTE_COMMAND),
+                    msg._replace(cause=ACT_TERM)]
+
+        print(f'command: unknown IOA {msg.io_address} (refused)',
+              flush=True)
+        return [msg._replace(is_negative_confirm=True,
+                             cause=iec104.CommandResCause.UNKNOWN_IO_ADDRESS)]
+
+    async def serve(self, conn: iec104.Connection) -> None:
+        """Answer the requests of one master until the connection closes"""
+        remote = f'{conn.info.remote_addr.host}:{conn.info.remote_addr.port}'
+        print(f'connection from {remote}', flush=True)
+        self.connections.add(conn)
+        try:
+            while True:
+                for msg in await conn.receive():
+                    response = self.answer(msg)
+                    if response:
+                        conn.send(response)
+
+        except ConnectionError:
+            pass
+
+        finally:
+            self.connections.discard(conn)
+            await conn.async_close()
+            print(f'connection from {remote} closed', flush=True)
+
+
+async def async_main(addr: tcp.Address,
+                     asdu_address: int,
+                     period: float
+                     ) -> None:
+    station = Station(asdu_address)
+    srv = await iec104.listen(station.serve, addr)
+    try:
+        for a in srv.addresses:
+            print(f'listening on {a.host}:{a.port}', flush=True)
+        await station.change(period)
+
+    finally:
+        await srv.async_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.ArgumentParser(
+        description='IEC 60870-5-104 outstation simulator (slave)')
+    parser.add_argument('--host', default=DEFAULT_HOST,
+                        help=f'default {DEFAULT_HOST}')
+    parser.add_argument('--asdu-address', type=asdu_address_arg,
+                        default=DEFAULT_ASDU_ADDRESS, metavar='CA',
+                        help=f'common address (1..65534), default '
+                             f'{DEFAULT_ASDU_ADDRESS}')
+    parser.add_argument('--period', type=period_arg, default=DEFAULT_PERIOD,
+                        metavar='SECONDS',
+                        help=f'seconds between changes, default '
+                             f'{DEFAULT_PERIOD}')
+    parser.add_argument('port', nargs='?', type=cli.port,
+                        default=DEFAULT_PORT, metavar='PORT',
+                        help=f'default {DEFAULT_PORT}; 0 picks a free port')
+    args = parser.parse_args(argv)
+
+    return cli.run(lambda: async_main(tcp.Address(args.host, args.port),
+                                      args.asdu_address, args.period))
+
+
+def asdu_address_arg(text: str) -> int:
+    """Argument type of a common address: 1..65534"""
+    try:
+        value = int(text)
+
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'invalid common address {text!r}: not an integer') from None
+
+    if not 1 <= value <= 0xFFFE:
+        raise argparse.ArgumentTypeError(
+            f'invalid common address {value}: must be 1..65534')
+    return value
+
+
+def period_arg(text: str) -> float:
+    """Argument type of the change period: seconds > 0"""
+    try:
+        value = float(text)
+
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'invalid period {text!r}: not a number') from None
+
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(
+            f'invalid period {value}: must be more than 0 seconds')
+    return value
+
+
+if __name__ == '__main__':
+    cli.main(main)

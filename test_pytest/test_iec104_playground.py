@@ -1,0 +1,230 @@
+"""The IEC 104 playground programs run as processes from the repository root
+
+``playground/iec104_outstation.py`` serves its points, and
+``playground/iec104_master.py`` run against it prints the interrogated
+points, its command's confirmations (direct and select before execute) and
+spontaneous data, then exits with 0 after ``--count`` of them; SIGINT and
+SIGTERM end the outstation quietly (0, nothing on standard error); bad
+arguments, a port in use and a refused connection give one line
+``error: ...`` and status 1. With ``--uvloop`` the programs run on uvloop
+(``PLAYGROUND_LOOP=uvloop``).
+
+"""
+
+from pathlib import Path
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import sys
+
+import pytest
+
+
+pytestmark = pytest.mark.timeout(120)
+
+REPO = Path(__file__).resolve().parent.parent
+PLAYGROUND = REPO / 'playground'
+
+OUTSTATION = 'iec104_outstation.py'
+MASTER = 'iec104_master.py'
+
+# bounds: start-up (interpreter and imports on a busy machine), a run of
+# the master, the exit after a signal
+START_TIMEOUT = 30
+RUN_TIMEOUT = 30
+EXIT_TIMEOUT = 10
+
+
+@pytest.fixture
+def env(request):
+    env = dict(os.environ)
+    env['PYTHONUNBUFFERED'] = '1'
+    env['PLAYGROUND_GRACE'] = '60'
+    if request.config.getoption('--uvloop'):
+        env['PLAYGROUND_LOOP'] = 'uvloop'
+    return env
+
+
+@contextlib.asynccontextmanager
+async def program(env, name, *args):
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(PLAYGROUND / name), *args,
+        cwd=REPO, env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        yield proc
+
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.communicate()
+
+
+async def finish(proc, timeout):
+    """(status, stdout, stderr) of `proc` once it exits (bounded)"""
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+
+    except asyncio.TimeoutError:
+        raise AssertionError(f'still running after {timeout} s') from None
+
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def run(env, name, *args):
+    async with program(env, name, *args) as proc:
+        return await finish(proc, RUN_TIMEOUT)
+
+
+async def expect_line(proc, pattern):
+    """Read stdout lines until one matches `pattern` (bounded)"""
+    lines = []
+    while True:
+        line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT)
+        assert line, f'no line matching {pattern!r}; got {lines}'
+        lines.append(line.decode())
+        match = re.search(pattern, lines[-1])
+        if match:
+            return match
+
+
+@contextlib.asynccontextmanager
+async def outstation(env, *args):
+    """Running outstation (on a free port) and its port"""
+    async with program(env, OUTSTATION, *args, '0') as proc:
+        match = await expect_line(proc, r'listening on (\S+):(\d+)')
+        yield proc, int(match.group(2))
+
+
+def assert_error(status, err, *words):
+    assert status == 1, (status, err)
+    assert 'Traceback' not in err, err
+    assert err.startswith('error: ') and err.count('\n') == 1, err
+    for word in words:
+        assert word in err, err
+
+
+def received(out):
+    return [line.removeprefix('received: ') for line in out.splitlines()
+            if line.startswith('received: ')]
+
+
+@pytest.mark.parametrize('select', [False, True], ids=['direct', 'select'])
+async def test_master_against_outstation(env, select):
+    """The master prints the interrogated points, the confirmed command
+    and the outstation's reaction, then spontaneous data with time tags;
+    the outstation prints the command"""
+    async with outstation(env, '--period', '0.2') as (station, port):
+        args = ['--port', str(port), '--count', '3', '--value', 'on']
+        status, out, err = await run(env, MASTER, *args,
+                                     *(['--select'] if select else []))
+        assert status == 0, err
+        assert err == ''
+
+        lines = received(out)
+        # spontaneous data may arrive at any point
+        requested = [line for line in lines
+                     if not line.startswith('Data cause=SPONTANEOUS')]
+        interrogation = [
+            'Interrogation cause=ACTIVATION_CONFIRMATION ca=1 qoi=20',
+            r'Data cause=INTERROGATED_STATION ca=1 ioa=1 FloatingData=\S+',
+            r'Data cause=INTERROGATED_STATION ca=1 ioa=2 FloatingData=\S+',
+            'Data cause=INTERROGATED_STATION ca=1 ioa=3 FloatingData=30',
+            'Data cause=INTERROGATED_STATION ca=1 ioa=100 SingleData=OFF',
+            'Interrogation cause=ACTIVATION_TERMINATION ca=1 qoi=20']
+        for pattern, line in zip(interrogation,
+                                 requested[:len(interrogation)],
+                                 strict=True):
+            assert re.fullmatch(pattern, line), (pattern, lines)
+
+        command = requested[len(interrogation):]
+        command_lines = [
+            'Command cause=ACTIVATION_CONFIRMATION ca=1 ioa=1000 '
+            'SingleCommand=ON',
+            'Data cause=REMOTE_COMMAND ca=1 ioa=100 SingleData=ON',
+            'Command cause=ACTIVATION_TERMINATION ca=1 ioa=1000 '
+            'SingleCommand=ON']
+        if select:
+            command_lines.insert(0, 'Command cause=ACTIVATION_CONFIRMATION '
+                                    'ca=1 ioa=1000 SingleCommand=ON select')
+        assert command == command_lines
+
+        spontaneous = [line for line in lines
+                       if line.startswith('Data cause=SPONTANEOUS')]
+        assert len(spontaneous) == 3
+        for line in spontaneous:
+            assert re.fullmatch(r'Data cause=SPONTANEOUS ca=1 ioa=[12] '
+                                r'FloatingData=\S+ time=\S+', line), line
+
+        station.send_signal(signal.SIGTERM)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+        assert ('command: breaker ON (select)' in out.splitlines()) == select
+        assert 'command: breaker ON' in out.splitlines()
+
+
+async def test_master_refused_commands(env):
+    """Unknown common address and IOA are confirmed negatively"""
+    async with outstation(env, '--period', '0.2') as (station, port):
+        status, out, err = await run(env, MASTER, '--port', str(port),
+                                     '--count', '1', '--asdu-address', '7')
+        assert status == 0, err
+        assert received(out)[0] == ('Interrogation cause=UNKNOWN_ASDU_ADDRESS '
+                                    'ca=7 qoi=20 NEGATIVE')
+
+        status, out, err = await run(env, MASTER, '--port', str(port),
+                                     '--count', '1', '--ioa', '5')
+        assert status == 0, err
+        assert ('Command cause=UNKNOWN_IO_ADDRESS ca=1 ioa=5 SingleCommand=ON '
+                'NEGATIVE') in received(out)
+
+        station.send_signal(signal.SIGINT)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM],
+                         ids=['SIGINT', 'SIGTERM'])
+async def test_master_signal(env, sig):
+    """The master waiting for data ends quietly on a signal"""
+    async with outstation(env, '--period', '60') as (station, port):
+        async with program(env, MASTER, '--port', str(port)) as master:
+            await expect_line(master, 'Interrogation cause=ACTIVATION_TERM')
+            master.send_signal(sig)
+            status, out, err = await finish(master, EXIT_TIMEOUT)
+            assert (status, err) == (0, '')
+
+
+@pytest.mark.parametrize('name, args, words', [
+    (OUTSTATION, ['65536'], ['port']),
+    (OUTSTATION, ['--asdu-address', '0', '0'], ['common address']),
+    (OUTSTATION, ['--period', '0', '0'], ['period']),
+    (MASTER, ['--port', 'x'], ['port']),
+    (MASTER, ['--ioa', '16777216'], ['16777216']),
+    (MASTER, ['--value', 'maybe'], ['maybe'])])
+async def test_bad_arguments(env, name, args, words):
+    status, out, err = await run(env, name, *args)
+    assert_error(status, err, *words)
+
+
+async def test_port_in_use(env):
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        status, out, err = await run(env, OUTSTATION, str(port))
+    assert_error(status, err, str(port))
+
+
+async def test_connection_refused(env):
+    with socket.socket() as sock:
+        # bound, not listening: nothing accepts, nobody else takes it
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+        status, out, err = await run(env, MASTER, '--port', str(port))
+    assert_error(status, err, str(port))
