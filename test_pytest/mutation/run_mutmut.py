@@ -30,8 +30,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 MUTATED = ['src/hat/drivers/tcp.py', 'src/hat/drivers/tpkt.py']
 
+# the tests of tcp and tpkt (those present at the commit run)
 TEST_FILES = ['test_tcp.py', 'test_tcp_faults.py', 'test_tcp_features.py',
-              'test_tpkt.py', 'test_tcp_pinned.py', 'test_tpkt_pinned.py']
+              'test_tcp_peer_faults.py', 'test_tcp_pinned.py', 'test_tpkt.py',
+              'test_tpkt_pinned.py']
 
 # slow or environment-bound tests left out: floods, storms, the netns
 # silent peer, tshark, subprocess playgrounds, EMFILE (subprocess)
