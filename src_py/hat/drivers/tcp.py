@@ -331,9 +331,13 @@ async def listen(connection_cb: ConnectionCb,
         bind_connections: if ``True``, closing the server also closes every
             connection it accepted and waits for them (default ``False``:
             see above)
-        name, input_buffer_limit, half_close, close_timeout, keepalive_idle,
-            keepalive_interval, keepalive_count: applied to every accepted
-            connection, as in `connect`
+        name: as in `connect`, for every accepted connection
+        input_buffer_limit: as in `connect`, for every accepted connection
+        half_close: as in `connect`, for every accepted connection
+        close_timeout: as in `connect`, for every accepted connection
+        keepalive_idle: as in `connect`, for every accepted connection
+        keepalive_interval: as in `connect`, for every accepted connection
+        keepalive_count: as in `connect`, for every accepted connection
         kwargs: passed to `asyncio.loop.create_server` (``ssl``,
             ``reuse_address``, ...); ``backlog`` defaults to
             `DEFAULT_BACKLOG`
@@ -429,6 +433,49 @@ class Server(aio.Resource):
     def name(self) -> str | None:
         """Name given to `listen`"""
         return self._settings.name
+
+    # the lifetime members of aio.Resource, annotated (hat-aio's are not,
+    # which mypy --strict users see as calls of untyped functions)
+
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        return self._group.is_open
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self._group.is_closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once closed: not listening, connection callbacks
+        ended and, with ``bind_connections``, every accepted connection
+        closed"""
+        return self._group.is_closed
+
+    async def wait_closing(self) -> None:
+        """Wait until the server is closing or closed"""
+        await self._group.wait_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until the server is closed"""
+        await self._group.wait_closed()
+
+    def close(self) -> None:
+        """Start closing the server (see `listen` for what happens to the
+        connections it accepted)"""
+        self._group.close()
+
+    async def async_close(self) -> None:
+        """Close the server and wait until it is closed"""
+        await self._group.async_close()
+
+    async def __aenter__(self) -> 'Server':
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.async_close()
 
     def _on_transport(self,
                       protocol: '_Protocol',
@@ -747,6 +794,12 @@ class Connection(aio.Resource):
             if self._closed_waiters is None:
                 self._closed_waiters = []
             await _wait_for_wake(self._loop, self._closed_waiters)
+
+    async def __aenter__(self) -> 'Connection':
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.async_close()
 
     @property
     def info(self) -> ConnectionInfo:
