@@ -148,7 +148,7 @@ def test_queue_limit_zero():
 def test_queue_unbounded_while_enabled():
     # the limit applies only while data transfer is stopped
     lnk = started(k=1, limit=2)
-    for i in range(10):
+    for _ in range(10):
         lnk.send(b'x', 0)
     assert lnk.sent_count == 1 and lnk.queue_size == 9
 
@@ -330,7 +330,7 @@ def test_split_anywhere(asdus, cuts):
     frames.insert(len(frames) // 2, apdu.UFrame(U.TESTFR_ACT))
     stream = b''.join(apdu.encode_apdu(f) for f in frames)
     points = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})
-    for start, end in zip(points, points[1:]):
+    for start, end in zip(points, points[1:], strict=False):
         lnk.receive_data(stream[start:end], 0)
     assert list(lnk.received) == [a for a in asdus if a]
     assert out(lnk) == [apdu.UFrame(U.TESTFR_CON)]
