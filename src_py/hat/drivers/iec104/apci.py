@@ -259,8 +259,8 @@ class Connection(aio.Resource):
             self._group.spawn(self._read_loop)
             self._update_timer()
         else:
-            self._reason = self._conn_closed_msg()
-            self._timer_at = -_INF
+            self._reason = 'TCP connection closed before the link started'
+            self._shutdown()
 
     @property
     def async_group(self) -> aio.Group:
@@ -381,6 +381,8 @@ class Connection(aio.Resource):
         self._enabled_fut = self._loop.create_future()
         self._link.start(self._loop.time())
         self._process()
+        if self._reason is not None:
+            raise ConnectionError(self._closed_msg())
         try:
             await self._enabled_fut
 
@@ -517,10 +519,15 @@ class Connection(aio.Resource):
                 mlog.log(level, '%s: closing: %s', self._describe(), reason,
                          exc_info=exc_info)
         self._group.close()  # type: ignore[no-untyped-call]
+        self._shutdown()
 
-    async def _on_close(self) -> None:
+    def _on_close(self) -> None:
         if self._reason is None:
             self._reason = 'closed locally'
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        # fail every pending call (idempotent)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -541,9 +548,6 @@ class Connection(aio.Resource):
     def _on_cb_error(self, e: Exception) -> None:
         mlog.error('%s: enabled callback failed: %r', self._describe(), e,
                    exc_info=e)
-
-    def _conn_closed_msg(self) -> str:
-        return 'TCP connection closed before the link started'
 
     def _closed_msg(self) -> str:
         return (f'IEC 104 connection {self._describe()} closed: '
