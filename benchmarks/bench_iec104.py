@@ -31,10 +31,12 @@ Implementations:
   arrive of 10000), so its points are spread over stations of 5000
   points, interrogated one after the other.
 
-Methodology: every implementation runs in its own subprocess (``--worker``)
+Methodology: every measurement runs in a fresh subprocess (``--worker``)
 with both ends on 127.0.0.1 in one process (hat: one event loop; c104: its
-own threads); each row runs one discarded warm-up round (1/10 size), then
-``--rounds`` rounds; the median is reported. Messages are built before the
+own threads), after one discarded warm-up round (1/10 size); rounds are
+interleaved (round r runs every implementation, so load from elsewhere on
+the machine hits them alike) and the median of ``--rounds`` rounds is
+reported. Messages are built before the
 timed section; encoding and decoding are timed. Time is
 `time.perf_counter`. Ratio = ours / 0.6.23 (target: spontaneous >= 10).
 
@@ -377,18 +379,29 @@ def main():
           f'{args.points} points, {args.rounds} rounds (median)',
           flush=True)
 
-    medians = {}
-    for impl in args.impls:
-        t = time.monotonic()
-        results = run_worker(impl, args)
-        if results is None:
-            print(f'{impl}: failed (see above)', flush=True)
-            continue
-        for row, values in results.items():
-            medians[impl, row] = statistics.median(values)
-            if args.verbose:
-                print(f'  {impl} {row}: {values}')
-        print(f'{impl}: done in {time.monotonic() - t:.1f} s', flush=True)
+    # rounds interleaved (round r runs every implementation), each in a
+    # fresh worker process with its own warm-up: load from elsewhere on
+    # the machine hits every implementation alike
+    values = {}
+    worker_args = argparse.Namespace(**{**vars(args), 'rounds': 1})
+    t = time.monotonic()
+    for r in range(args.rounds):
+        for impl in args.impls:
+            results = run_worker(impl, worker_args)
+            if results is None:
+                print(f'{impl}: failed (see above)', flush=True)
+                continue
+            for row, row_values in results.items():
+                values.setdefault((impl, row), []).extend(row_values)
+        print(f'round {r + 1} of {args.rounds} done '
+              f'({time.monotonic() - t:.1f} s)', flush=True)
+
+    medians = {key: statistics.median(row_values)
+               for key, row_values in values.items()}
+    if args.verbose:
+        for (impl, row), row_values in values.items():
+            print(f'  {impl} {row}: ' +
+                  ', '.join(fmt(value, row) for value in row_values))
 
     print()
     header = f'{"row":<15}{"unit":<8}' + ''.join(
