@@ -29,6 +29,7 @@ error.
 import asyncio
 import contextlib
 import datetime
+import logging
 import platform
 import sys
 
@@ -619,8 +620,8 @@ class C104Master:
 class Slave:
     """Our slave's side of one connection: answers interrogations (points
     100 ON, 200 2.5, 201 3.5 time tagged), commands (positively, or
-    negatively while `refuse` is set), clock syncs; puts every request
-    received on `requests`"""
+    negatively while `refuse` is set), clock syncs and test commands; puts
+    every request received on `requests`"""
 
     def __init__(self, conn):
         self.conn = conn
@@ -669,6 +670,11 @@ class Slave:
                 elif isinstance(msg, iec104.ClockSyncMsg):
                     self.conn.send([msg._replace(
                         cause=iec104.ClockSyncResCause.
+                        ACTIVATION_CONFIRMATION)])
+
+                elif isinstance(msg, iec104.TestMsg):
+                    self.conn.send([msg._replace(
+                        cause=iec104.ActivationResCause.
                         ACTIVATION_CONFIRMATION)])
 
 
@@ -836,3 +842,35 @@ async def test_c104_stopdt_keeps_data_until_startdt():
 
     assert [item[:2] for item in received] == [(200, value)
                                                for value in values]
+
+
+async def test_c104_test_commands(caplog):
+    """lib60870's test command with time tag (C_TS_TA_1) is received and
+    confirmed; its test command without time (C_TS_NA_1, TypeID 104, not
+    used by IEC 60870-5-104) is logged once at ERROR with its TypeID and
+    skipped, and the connection goes on"""
+    caplog.set_level(logging.ERROR, logger='hat.drivers.iec104')
+    async with slave_and_c104_master() as (slave, master):
+        assert await to_thread(master.connection.test,
+                               common_address=asdu_address, with_time=True)
+        first = await wait_for(slave.requests.get(), 'test command')
+
+        # no answer comes (the ASDU is skipped): c104 is not made to wait
+        assert await to_thread(master.connection.test,
+                               common_address=asdu_address, with_time=False,
+                               wait_for_response=False)
+        assert await to_thread(master.connection.test,
+                               common_address=asdu_address, with_time=True)
+        second = await wait_for(slave.requests.get(), 'test command')
+        assert slave.conn.is_open
+
+    for msg in (first, second):
+        assert isinstance(msg, iec104.TestMsg)
+        assert msg.cause == iec104.ActivationReqCause.ACTIVATION
+        assert msg.time.size == iec104.TimeSize.SEVEN
+
+    errors = [record for record in caplog.records
+              if record.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors
+    assert '104' in errors[0].getMessage()
+    assert 'C_TS_NA_1' in errors[0].getMessage()
