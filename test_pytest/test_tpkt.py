@@ -2,11 +2,7 @@ import ast
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import shutil
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +13,7 @@ from hat.drivers import tcp
 from hat.drivers import tpkt
 
 from chaos import bounded
+import tshark
 
 
 pytestmark = pytest.mark.timeout(30)
@@ -808,136 +805,24 @@ def test_uses_only_public_tcp_api():
 
 # --- real world check: Wireshark's TPKT dissector ---------------------------
 
-# set (by .ci/run, once it has installed tshark) where this check must run:
-# if it cannot, it fails instead of skipping
-REQUIRE_TSHARK = 'HAT_DRIVERS_REQUIRE_TSHARK'
-
-
-def tshark_unavailable(reason):
-    """Skip the test, or fail it if `REQUIRE_TSHARK` is set"""
-    if os.environ.get(REQUIRE_TSHARK, '') not in ('', '0'):
-        pytest.fail(f'{reason} ({REQUIRE_TSHARK} is set: tshark must run '
-                    f'here)', pytrace=False)
-    pytest.skip(reason)
-
-
-@contextlib.asynccontextmanager
-async def tshark_capture(port, pcap_path):
-    """Capture TCP traffic of `port` on loopback into `pcap_path`
-
-    Something must be listening on `port`: capturing is known to have
-    started once a probe connection to it shows up in tshark's live output
-    (tshark announces capturing before its capture process has started).
-    Yields an `aio.Queue` of live dissected lines (fields: tcp.srcport,
-    tpkt.length). Skips the test if tshark is missing or cannot capture
-    (fails it instead if `REQUIRE_TSHARK` is set).
-
-    """
-    tshark = shutil.which('tshark')
-    if tshark is None:
-        tshark_unavailable('tshark is not installed (apt-get install tshark)')
-
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            tshark, '-i', 'lo', '-f', f'tcp port {port}',
-            '-w', str(pcap_path), '-P', '-l',
-            '-d', f'tcp.port=={port},tpkt',
-            '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tpkt.length',
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE)
-
-    except OSError as e:
-        tshark_unavailable(f'tshark cannot be started: {e}')
-
-    lines = aio.Queue()
-    stderr = []
-
-    async def read_stdout():
-        while (line := await proc.stdout.readline()):
-            lines.put_nowait(line.decode(errors='replace').rstrip('\n'))
-        lines.close()
-
-    async def read_stderr():
-        while (line := await proc.stderr.readline()):
-            stderr.append(line.decode(errors='replace').rstrip())
-
-    def stderr_text():
-        return '; '.join(line for line in stderr
-                         if line and 'dangerous' not in line)
-
-    async def wait_capturing():
-        while True:
-            probe = await bounded(tcp.connect(tcp.Address(localhost, port)))
-            await bounded(probe.async_close())
-            try:
-                await asyncio.wait_for(lines.get(), 1)
-                return
-
-            except asyncio.TimeoutError:
-                pass
-
-    group = aio.Group()
-    try:
-        group.spawn(read_stdout)
-        stderr_task = group.spawn(read_stderr)
-        try:
-            await asyncio.wait_for(wait_capturing(), 30)
-
-        except aio.QueueClosedError:
-            # tshark exited, for example without permission to capture
-            await asyncio.wait_for(proc.wait(), 30)
-            await asyncio.wait_for(stderr_task, 30)
-            tshark_unavailable(f'tshark cannot capture on lo (exit status '
-                               f'{proc.returncode}): {stderr_text()}')
-
-        except asyncio.TimeoutError:
-            pytest.fail(f'tshark captures nothing on lo: {stderr_text()}')
-
-        yield lines
-
-        # stop capturing (SIGINT: dumpcap completes the pcap file)
-        proc.send_signal(signal.SIGINT)
-        await asyncio.wait_for(proc.wait(), 30)
-        assert proc.returncode == 0, stderr_text()
-
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await bounded(proc.wait())
-        await bounded(group.async_close())
+def tshark_capture(port, pcap_path):
+    """Live capture of `port` (see `tshark.capture`), lines of
+    (tcp.srcport, tpkt.length)"""
+    return tshark.capture(port, pcap_path, 'tpkt', ['tpkt.length'])
 
 
 async def tshark_decode(pcap_path, port):
     """(tcp.srcport, [(tpkt.version, tpkt.length, cotp.type)], malformed)
     for every frame of `pcap_path` that contains TPKT"""
-    proc = await asyncio.create_subprocess_exec(
-        'tshark', '-r', str(pcap_path),
-        '-d', f'tcp.port=={port},tpkt',
-        '-o', 'tcp.desegment_tcp_streams:TRUE',
-        '-o', 'tpkt.desegment:TRUE',
-        '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=,',
-        '-e', 'tcp.srcport', '-e', 'tpkt.version', '-e', 'tpkt.length',
-        '-e', 'cotp.type', '-e', '_ws.malformed',
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE)
-    try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
-
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await bounded(proc.wait())
-
-    assert proc.returncode == 0, (
-        f'tshark -r failed (exit status {proc.returncode}): '
-        f'{stderr.decode(errors="replace")}')
+    rows = await tshark.decode(
+        pcap_path, port, 'tpkt',
+        ['tcp.srcport', 'tpkt.version', 'tpkt.length', 'cotp.type',
+         '_ws.malformed'],
+        ['-o', 'tcp.desegment_tcp_streams:TRUE',
+         '-o', 'tpkt.desegment:TRUE'])
 
     frames = []
-    for line in stdout.decode().splitlines():
-        srcport, versions, lengths, cotp_types, malformed = \
-            line.split('\t')
+    for srcport, versions, lengths, cotp_types, malformed in rows:
         if not lengths:
             continue
         versions = [int(i) for i in versions.split(',')]

@@ -24,6 +24,8 @@ from hat import aio
 
 from hat.drivers import tcp
 
+from chaos import bounded
+
 
 REQUIRE_TSHARK = 'HAT_DRIVERS_REQUIRE_TSHARK'
 
@@ -93,8 +95,8 @@ async def capture(port, pcap_path, protocol, fields):
 
     async def wait_capturing():
         while True:
-            probe = await tcp.connect(tcp.Address(localhost, port))
-            await probe.async_close()
+            probe = await bounded(tcp.connect(tcp.Address(localhost, port)))
+            await bounded(probe.async_close())
             try:
                 await asyncio.wait_for(lines.get(), 1)
                 return
@@ -129,8 +131,8 @@ async def capture(port, pcap_path, protocol, fields):
     finally:
         if proc.returncode is None:
             proc.kill()
-            await proc.wait()
-        await group.async_close()
+            await bounded(proc.wait())
+        await bounded(group.async_close())
 
 
 async def decode(pcap_path, port, protocol, fields, options=()):
@@ -158,7 +160,7 @@ async def decode(pcap_path, port, protocol, fields, options=()):
     finally:
         if proc.returncode is None:
             proc.kill()
-            await proc.wait()
+            await bounded(proc.wait())
 
     assert proc.returncode == 0, (
         f'tshark -r failed (exit status {proc.returncode}): '
