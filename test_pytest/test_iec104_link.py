@@ -176,8 +176,20 @@ def test_w_window():
     feed(lnk, apdu.IFrame(2, 0, b'a'))
     assert out(lnk) == [apdu.SFrame(3)]
     assert list(lnk.received) == [b'a'] * 3
-    feed(lnk, *(apdu.IFrame(i, 0, b'b') for i in range(3, 9)))
-    assert out(lnk) == [apdu.SFrame(6), apdu.SFrame(9)]
+    # w reached within one chunk: one S-frame after the chunk
+    feed(lnk, *(apdu.IFrame(i, 0, b'b') for i in range(3, 11)))
+    assert out(lnk) == [apdu.SFrame(11)]
+    # frame by frame: S-frame at the w-th
+    for i in range(11, 14):
+        lnk.receive_frame(apdu.IFrame(i, 0, b'c'), 0)
+    assert out(lnk) == [apdu.SFrame(14)]
+    # in pieces: the S-frame once the w-th frame is complete
+    data = b''.join(apdu.encode_apdu(apdu.IFrame(i, 0, b'd'))
+                    for i in range(14, 17))
+    lnk.receive_data(data[:-1], 0)
+    assert out(lnk) == []
+    lnk.receive_data(data[-1:], 0)
+    assert out(lnk) == [apdu.SFrame(17)]
 
 
 def test_t2():

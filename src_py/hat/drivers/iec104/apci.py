@@ -151,8 +151,7 @@ async def connect(addr: tcp.Address,
         await connection._start()
 
     except BaseException:
-        await aio.uncancellable(
-            connection.async_close())  # type: ignore[no-untyped-call]
+        await aio.uncancellable(connection.async_group.async_close())
         raise
 
     return connection
@@ -254,6 +253,7 @@ class Connection(aio.Resource):
         self._enabled_fut: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = _INF
+        self._flush_pending = False
         if self._group.is_open:
             self._group.spawn(aio.call_on_cancel, self._on_close)
             self._group.spawn(self._read_loop)
@@ -343,6 +343,8 @@ class Connection(aio.Resource):
         target = self._link.queued_count
         if self._link.sent_count < target:
             await self._wait(self._written_waiters, target)
+        self._process()  # hand frames sent in this iteration to tcp
+        self._check_open()
         try:
             await self._conn.drain()
         except ConnectionError:
@@ -378,11 +380,11 @@ class Connection(aio.Resource):
 
     async def _start(self) -> None:
         # master: STARTDT act, then STARTDT con within t1
-        self._enabled_fut = self._loop.create_future()
         self._link.start(self._loop.time())
         self._process()
         if self._reason is not None:
             raise ConnectionError(self._closed_msg())
+        self._enabled_fut = self._loop.create_future()
         try:
             await self._enabled_fut
 
@@ -395,8 +397,16 @@ class Connection(aio.Resource):
         if self._reason is not None or not self._group.is_open:
             raise ConnectionError(self._closed_msg())
         number = self._link.send(data, self._loop.time())
-        self._process()
+        # frames sent in one loop iteration go out in one write
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
         return number
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self._reason is None:
+            self._process()
 
     def _check_open(self) -> None:
         if self._reason is not None or not self._group.is_open:
@@ -509,7 +519,7 @@ class Connection(aio.Resource):
             self._close(f'link failed: {e!r}', logging.ERROR, exc_info=e)
 
         finally:
-            self._group.close()  # type: ignore[no-untyped-call]
+            self._group.close()
 
     def _close(self, reason: str, level: int = logging.DEBUG,
                exc_info: BaseException | None = None) -> None:
@@ -518,7 +528,7 @@ class Connection(aio.Resource):
             if mlog.isEnabledFor(level):
                 mlog.log(level, '%s: closing: %s', self._describe(), reason,
                          exc_info=exc_info)
-        self._group.close()  # type: ignore[no-untyped-call]
+        self._group.close()
         self._shutdown()
 
     def _on_close(self) -> None:

@@ -154,6 +154,8 @@ class Link:
         self._u_deadlines: dict[_UF, float] = {}
         self._stopdt_con_pending = False
         self._out = bytearray()
+        # inside receive_data: the w S-frame waits for the end of the chunk
+        self._in_chunk = False
 
         self.received: collections.deque[bytes] = collections.deque()
         """Received ASDUs not taken yet (the caller pops them), in order"""
@@ -279,7 +281,9 @@ class Link:
 
         Complete APDUs are processed in order; a partial one at the end is
         kept for the next call. ASDUs received before an error stay in
-        `received`.
+        `received`. When w is reached within the octets given, the S-frame
+        is sent after the last complete APDU and acknowledges all of them
+        (one S-frame per chunk, and the peer's window reopens wider).
 
         Raises:
             ApduError: malformed APDU
@@ -294,6 +298,15 @@ class Link:
             data = self._buf + data
             self._buf = b''
         size = len(data)
+        self._in_chunk = True
+        try:
+            self._receive_chunk(data, size, now)
+        finally:
+            self._in_chunk = False
+        if self._unacked_received >= self._w:
+            self._send_s()
+
+    def _receive_chunk(self, data: bytes, size: int, now: float) -> None:
         offset = 0
         decode = apdu.decode_apdu
         receive_frame = self.receive_frame
@@ -311,10 +324,13 @@ class Link:
                     if send_sn != self._receive_sn:
                         self._fail_sn(send_sn, data[offset:end])
                     self._receive_sn = (send_sn + 1) & _MASK
-                    self._ack((c3 >> 1) | (data[offset + 5] << 7),
-                              data, offset, end, now)
+                    receive_sn = (c3 >> 1) | (data[offset + 5] << 7)
+                    if receive_sn != self._ack_sn:
+                        self._ack(receive_sn, data, offset, end, now)
                     received.append(data[offset + 6:end])
-                    self._on_i_received(now)
+                    n = self._unacked_received = self._unacked_received + 1
+                    if n == 1:
+                        self._t2_deadline = now + self._t2
                     offset = end
                     continue
 
@@ -394,7 +410,7 @@ class Link:
 
     def _on_i_received(self, now: float) -> None:
         n = self._unacked_received = self._unacked_received + 1
-        if n >= self._w:
+        if n >= self._w and not self._in_chunk:
             self._send_s()
         elif n == 1:
             self._t2_deadline = now + self._t2
