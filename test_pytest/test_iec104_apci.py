@@ -544,3 +544,13 @@ async def test_connect_refused():
     with pytest.raises(ConnectionError):
         await bounded(apci.connect(tcp.Address('127.0.0.1', port)),
                       'connect failing')
+
+
+async def test_close_writes_frames_sent():
+    async with our_slave() as (conn, peer):
+        conn.send(b'a')
+        conn.send(b'b')
+        await conn.async_close()
+        assert await peer.read_frame() == apdu.IFrame(0, 0, b'a')
+        assert await peer.read_frame() == apdu.IFrame(1, 0, b'b')
+        await peer.wait_eof()

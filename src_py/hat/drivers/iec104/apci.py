@@ -273,6 +273,20 @@ class Connection(aio.Resource):
         """Local and remote address"""
         return self._conn.info
 
+    def close(self) -> None:
+        """Start closing: I-frames already numbered (sent by `send` in
+        this loop iteration) are written first, then the TCP connection is
+        closed (it flushes them before FIN). ASDUs still queued (window
+        full or data transfer stopped) are discarded."""
+        if self._flush_pending and self._reason is None:
+            self._flush()
+        self._group.close()
+
+    async def async_close(self) -> None:
+        """Close (as `close`) and wait until closed"""
+        self.close()
+        await self._group.async_close()
+
     @property
     def ssl_object(self) -> ssl.SSLObject | None:
         """TLS session object (``None`` for plain TCP)"""

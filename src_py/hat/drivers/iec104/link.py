@@ -46,6 +46,7 @@ Procedures (clause 5):
 
 import collections
 import logging
+import struct
 import typing
 
 from hat.drivers.iec104 import apdu
@@ -66,6 +67,8 @@ _MAX_ASDU_SIZE = apdu.MAX_ASDU_SIZE
 _IFrame = apdu.IFrame
 _SFrame = apdu.SFrame
 _UF = apdu.UFunction
+# start octet, length, N(S) << 1, N(R) << 1 (clause 5, little endian)
+_pack_header = struct.Struct('<BBHH').pack
 _STARTDT_CON = apdu.encode_apdu(apdu.UFrame(_UF.STARTDT_CON))
 _STOPDT_CON = apdu.encode_apdu(apdu.UFrame(_UF.STOPDT_CON))
 _TESTFR_CON = apdu.encode_apdu(apdu.UFrame(_UF.TESTFR_CON))
@@ -493,11 +496,9 @@ class Link:
 
     def _send_i(self, asdu: bytes, now: float) -> None:
         send_sn = self._send_sn
-        receive_sn = self._receive_sn
         out = self._out
-        out += bytes((_START, len(asdu) + 4,
-                      (send_sn << 1) & 0xFF, send_sn >> 7,
-                      (receive_sn << 1) & 0xFF, receive_sn >> 7))
+        out += _pack_header(_START, len(asdu) + 4, send_sn << 1,
+                            self._receive_sn << 1)
         out += asdu
         self._send_sn = (send_sn + 1) & _MASK
         self._unacked.append(now)
@@ -514,9 +515,7 @@ class Link:
             room -= 1
 
     def _send_s(self) -> None:
-        receive_sn = self._receive_sn
-        self._out += bytes((_START, 4, 0x01, 0x00,
-                            (receive_sn << 1) & 0xFF, receive_sn >> 7))
+        self._out += _pack_header(_START, 4, 0x0001, self._receive_sn << 1)
         self._unacked_received = 0
 
     def _send_u(self, function: apdu.UFunction, now: float) -> None:
