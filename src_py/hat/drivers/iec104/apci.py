@@ -26,6 +26,17 @@ with one ERROR record on this module's logger naming the cause and giving
 the frame as hex. Every call after close raises `ConnectionError`
 (`receive` first returns the ASDUs already received).
 
+Queues and memory: ASDUs passed to `Connection.send` while fewer than k
+I-frames are unacknowledged are numbered at once and written together at
+the next event loop iteration (one TCP write for all sent in one
+iteration); the others wait in one FIFO queue. While data transfer is
+stopped that queue holds at most ``send_queue_limit`` ASDUs; while it is
+started the queue is not bounded: `Connection.drain` is the backpressure
+(it returns once everything queued before it was written). Received ASDUs
+wait in an unbounded buffer until `Connection.receive` takes them (as in
+0.6.23): a peer can only send k unacknowledged I-frames, but an
+application that never calls `receive` lets the buffer grow.
+
 Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
 
 * t3 is an idle timer restarted by every received frame (0.6.23 sent

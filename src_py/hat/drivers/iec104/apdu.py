@@ -1,10 +1,10 @@
 """IEC 60870-5-104 APDU framing (APCI): pure functions, no I/O.
 
-An APDU (IEC 60870-5-104 clause 5.1, figure 6) is the start octet 0x68,
+An APDU (IEC 60870-5-104 clause 5) is the start octet 0x68,
 the length of the APDU (the octets after the length octet: 4 control
 octets plus the ASDU, so 4..253) and four control octets, followed in the
 I format by an ASDU of at most 249 octets. The control field has three
-formats (clause 5.1, figures 7..10):
+formats (clause 5):
 
 * I format (numbered information transfer): bit 0 of octet 1 is 0; octets
   1-2 hold the send sequence number N(S) and octets 3-4 the receive
@@ -17,6 +17,8 @@ formats (clause 5.1, figures 7..10):
   octets 2-4 are 0 (see `UFunction`).
 
 Sequence numbers are counted modulo 32768 (`SN_MODULO`, clause 5.1).
+The procedures that use these frames (acknowledgement, k and w, timers,
+STARTDT/STOPDT/TESTFR) are in `hat.drivers.iec104.link`.
 
 Decoding is strict: anything not described above (a start octet other than
 0x68, a length below 4 or above 253, an S or U frame that is not 4 octets
@@ -37,13 +39,13 @@ import typing
 
 
 START: int = 0x68
-"""Start octet of every APDU (clause 5.1)"""
+"""Start octet of every APDU (clause 5)"""
 
 MIN_LENGTH: int = 4
 """Smallest value of the APDU length octet (control field only)"""
 
 MAX_LENGTH: int = 253
-"""Largest value of the APDU length octet (clause 5.1)"""
+"""Largest value of the APDU length octet (clause 5)"""
 
 MAX_ASDU_SIZE: int = MAX_LENGTH - 4
 """Largest ASDU carried by an I-format APDU (249 octets)"""
@@ -53,7 +55,9 @@ SN_MODULO: int = 32768
 
 
 class UFunction(enum.Enum):
-    """U-format function: octet 1 of the control field (clause 5.3)"""
+    """U-format function: octet 1 of the control field (clause 5; used
+    by the test procedure of clause 5.2 and the start/stop procedure of
+    clause 5.3)"""
     STARTDT_ACT = 0x07
     STARTDT_CON = 0x0B
     STOPDT_ACT = 0x13
@@ -63,7 +67,7 @@ class UFunction(enum.Enum):
 
 
 class IFrame(typing.NamedTuple):
-    """I-format APDU: numbered information transfer (clause 5.1)"""
+    """I-format APDU: numbered information transfer (clause 5)"""
     send_sn: int
     """N(S): send sequence number, 0..32767"""
     receive_sn: int
@@ -73,13 +77,13 @@ class IFrame(typing.NamedTuple):
 
 
 class SFrame(typing.NamedTuple):
-    """S-format APDU: numbered supervisory function (clause 5.2)"""
+    """S-format APDU: numbered supervisory function (clause 5)"""
     receive_sn: int
     """N(R): receive sequence number, 0..32767"""
 
 
 class UFrame(typing.NamedTuple):
-    """U-format APDU: unnumbered control function (clause 5.3)"""
+    """U-format APDU: unnumbered control function (clause 5)"""
     function: UFunction
 
 

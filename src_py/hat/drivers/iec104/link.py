@@ -20,13 +20,17 @@ Procedures (clause 5):
   wait in FIFO order and are sent as acknowledgements arrive.
 * w (clause 5.5): after w received I-frames without acknowledgement an
   S-frame is sent at once (an I-frame sent carries the acknowledgement
-  too).
-* t1: every sent I-frame and every STARTDT act / STOPDT act / TESTFR act
-  must be acknowledged or confirmed within t1, otherwise `LinkError`.
-* t2: received I-frames are acknowledged (S-frame) at the latest t2 after
-  the first unacknowledged one arrived (t2 < t1).
-* t3: idle timer restarted by every received frame; when it expires
-  TESTFR act is sent, and its TESTFR con is expected within t1.
+  too). When w is reached inside one chunk of received octets, the S-frame
+  follows the chunk's last complete APDU and acknowledges all of it, so
+  the peer's window reopens fully (the acknowledgement is no later: the
+  chunk is processed in one go).
+* t1 (clauses 5.1 to 5.3): every sent I-frame and every STARTDT act /
+  STOPDT act / TESTFR act must be acknowledged or confirmed within t1,
+  otherwise `LinkTimeoutError`.
+* t2 (clause 5.1): received I-frames are acknowledged (S-frame) at the
+  latest t2 after the first unacknowledged one arrived (t2 < t1).
+* t3 (clause 5.2): idle timer restarted by every received frame; when it
+  expires TESTFR act is sent, and its TESTFR con is expected within t1.
   TESTFR act received is always answered with TESTFR con.
 * STARTDT / STOPDT (clause 5.3): the controlling station (master) sends
   STARTDT act at `Link.start` and is enabled on STARTDT con. The controlled
