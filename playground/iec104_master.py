@@ -21,6 +21,7 @@ refused or lost connection, or a bad argument, gives one line
 
 """
 
+from collections.abc import Callable
 import argparse
 import sys
 
@@ -45,7 +46,8 @@ def describe(msg: iec104.Msg) -> str:
         payload = (msg.data if isinstance(msg, iec104.DataMsg)
                    else msg.command)
         parts.append(f'{type(payload).__name__}={_value(payload.value)}')
-        if isinstance(msg, iec104.CommandMsg) and msg.command.select:
+        if (isinstance(msg, iec104.CommandMsg) and
+                getattr(msg.command, 'select', False)):
             parts.append('select')
         if msg.time is not None:
             dt = iec104.time_to_datetime(msg.time).astimezone()
@@ -68,10 +70,6 @@ def _value(value: object) -> str:
     if isinstance(inner, float):
         return f'{inner:g}'
     return str(inner)
-
-
-def is_cause(msg: iec104.Msg, msg_type: type, cause: object) -> bool:
-    return isinstance(msg, msg_type) and msg.cause == cause
 
 
 async def run(addr: tcp.Address,
@@ -109,21 +107,24 @@ async def run(addr: tcp.Address,
             for msg in await conn.receive():
                 print(f'received: {describe(msg)}', flush=True)
 
-                if is_cause(msg, iec104.InterrogationMsg,
+                if isinstance(msg, iec104.InterrogationMsg):
+                    if (msg.cause ==
                             iec104.CommandResCause.ACTIVATION_TERMINATION):
-                    send(command(select))
+                        send(command(select))
 
-                elif (is_cause(msg, iec104.CommandMsg,
-                               iec104.CommandResCause.
-                               ACTIVATION_CONFIRMATION) and
-                      msg.io_address == io_address and
-                      msg.command.select and
-                      not msg.is_negative_confirm):
-                    send(command(False))
+                elif isinstance(msg, iec104.CommandMsg):
+                    # a confirmed select: execute
+                    if (msg.cause ==
+                            iec104.CommandResCause.ACTIVATION_CONFIRMATION and
+                            msg.io_address == io_address and
+                            isinstance(msg.command, iec104.SingleCommand) and
+                            msg.command.select and
+                            not msg.is_negative_confirm):
+                        send(command(False))
 
-                elif is_cause(msg, iec104.DataMsg,
-                              iec104.DataResCause.SPONTANEOUS):
-                    spontaneous += 1
+                elif isinstance(msg, iec104.DataMsg):
+                    if msg.cause == iec104.DataResCause.SPONTANEOUS:
+                        spontaneous += 1
 
         return 0
 
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     return cli.run(async_main)
 
 
-def int_arg(minimum: int, maximum: int):
+def int_arg(minimum: int, maximum: int) -> Callable[[str], int]:
     """Argument type of an integer `minimum`..`maximum`"""
     def parse(text: str) -> int:
         try:

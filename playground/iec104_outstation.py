@@ -132,14 +132,18 @@ class Station:
 
     def answer(self, msg: iec104.Msg) -> list[iec104.Msg]:
         """Response to a request `msg` received from a master"""
-        if isinstance(msg, (iec104.InterrogationMsg,
-                            iec104.CounterInterrogationMsg,
-                            iec104.CommandMsg,
-                            iec104.ClockSyncMsg)):
-            if msg.asdu_address not in (self.asdu_address, 0xFFFF):
+        if msg.asdu_address not in (self.asdu_address, 0xFFFF):
+            if isinstance(msg, iec104.ClockSyncMsg):
+                return [msg._replace(
+                    is_negative_confirm=True,
+                    cause=iec104.ClockSyncResCause.UNKNOWN_ASDU_ADDRESS)]
+            if isinstance(msg, (iec104.InterrogationMsg,
+                                iec104.CounterInterrogationMsg,
+                                iec104.CommandMsg)):
                 return [msg._replace(
                     is_negative_confirm=True,
                     cause=iec104.CommandResCause.UNKNOWN_ASDU_ADDRESS)]
+            return []
 
         if isinstance(msg, iec104.InterrogationMsg):
             if msg.request != 20:
