@@ -160,6 +160,34 @@ def assert_recorded_at(time):
     assert not time.invalid
 
 
+testfr_act = bytes.fromhex('68 04 43 00 00 00')
+testfr_con = bytes.fromhex('68 04 83 00 00 00')
+
+
+async def wait_testfr(raw, act_direction, count):
+    """Wait until `raw` (a c104 `raw` queue) shows `count` TESTFR act going
+    `act_direction` ('sent' or 'received' by c104), each answered by TESTFR
+    con in the other direction"""
+    con_direction = 'sent' if act_direction == 'received' else 'received'
+    pending = 0
+    done = 0
+    seen = []
+
+    async def wait():
+        nonlocal pending, done
+        while done < count:
+            direction, data = await raw.get()
+            seen.append((direction, data.hex()))
+            if (direction, data) == (act_direction, testfr_act):
+                pending += 1
+            elif (direction, data) == (con_direction, testfr_con):
+                assert pending == 1, seen
+                pending = 0
+                done += 1
+
+    await wait_for(wait(), f'{count} TESTFR act/con (seen: {seen})')
+
+
 # --- our master against a c104 (lib60870) server ----------------------------
 
 class Outstation:
@@ -181,7 +209,8 @@ class Outstation:
     Commands received are put on `commands` as (IOA, value, is select) from
     c104's thread; `command_response` is what the command callback answers
     (`c104.ResponseState`), `clock_response` what the clock sync callback
-    answers; clock syncs received are put on `clock_syncs`.
+    answers; clock syncs received are put on `clock_syncs`; APDUs sent and
+    received on `raw` as ('sent' or 'received', bytes).
 
     """
 
@@ -239,6 +268,17 @@ class Outstation:
             return self.clock_response
 
         self.server.on_clock_sync(callable=on_clock_sync)
+
+        self.raw, put_raw = threadsafe_queue()
+
+        def on_receive_raw(server: c104.Server, data: bytes) -> None:
+            put_raw(('received', data))
+
+        def on_send_raw(server: c104.Server, data: bytes) -> None:
+            put_raw(('sent', data))
+
+        self.server.on_receive_raw(callable=on_receive_raw)
+        self.server.on_send_raw(callable=on_send_raw)
 
 
 @contextlib.asynccontextmanager
@@ -567,6 +607,28 @@ async def test_master_send_wait_ack_and_windows():
         for req in reqs]
 
 
+async def test_master_testfr_keepalive(caplog):
+    """Our master's idle timer t3 sends TESTFR act, lib60870 answers TESTFR
+    con within t1: the connection stays up, nothing logged above INFO"""
+    caplog.set_level(logging.INFO, logger='hat.drivers.iec104')
+    async with outstation_and_master(test_timeout=0.2,
+                                     supervisory_timeout=0.1,
+                                     response_timeout=1) as (outstation,
+                                                             conn):
+        await wait_testfr(outstation.raw, 'received', 3)
+        assert conn.is_open and conn.is_enabled
+
+        # still working
+        outstation.floating.value = 5.0
+        assert outstation.floating.transmit(cause=c104.Cot.SPONTANEOUS)
+        msgs = await receive_until(conn, lambda msg: msg.io_address == 200,
+                                   'spontaneous data')
+        assert msgs[-1].data.value.value == 5.0
+
+    assert [record for record in caplog.records
+            if record.levelno > logging.INFO] == []
+
+
 # --- a c104 (lib60870) client against our slave -----------------------------
 
 class C104Master:
@@ -577,14 +639,28 @@ class C104Master:
     `data` as (IOA, value, c104.Cot, recorded_at), connection states on
     `states`."""
 
-    def __init__(self, port):
+    def __init__(self, port, keep_alive_interval=None):
         self.data, put_data = threadsafe_queue()
         self.states, put_state = threadsafe_queue()
+        self.raw, put_raw = threadsafe_queue()
 
         self.client = c104.Client(tick_rate_ms=tick_rate_ms,
                                   command_timeout_ms=5000)
         self.connection = self.client.add_connection(
             ip=localhost, port=port, init=c104.Init.MUTED)
+        if keep_alive_interval is not None:
+            self.connection.protocol_parameters.keep_alive_interval = (
+                keep_alive_interval)
+
+        def on_receive_raw(connection: c104.Connection,
+                           data: bytes) -> None:
+            put_raw(('received', data))
+
+        def on_send_raw(connection: c104.Connection, data: bytes) -> None:
+            put_raw(('sent', data))
+
+        self.connection.on_receive_raw(callable=on_receive_raw)
+        self.connection.on_send_raw(callable=on_send_raw)
         station = self.connection.add_station(common_address=asdu_address)
 
         def on_data(point: c104.Point,
@@ -679,9 +755,10 @@ class Slave:
 
 
 @contextlib.asynccontextmanager
-async def slave_and_c104_master():
+async def slave_and_c104_master(**kwargs):
     """(our Slave serving a c104 master, the C104Master), connected with
-    data transfer started, everything closed afterwards"""
+    data transfer started, everything closed afterwards (`kwargs` go to
+    `C104Master`)"""
     port = util.get_unused_tcp_port()
     conn_queue = aio.Queue()
     srv = await iec104.listen(conn_queue.put_nowait,
@@ -689,7 +766,7 @@ async def slave_and_c104_master():
     master = conn = None
     group = aio.Group()
     try:
-        master = C104Master(port)
+        master = C104Master(port, **kwargs)
         master.client.start()
         conn = await wait_for(conn_queue.get(), 'c104 connection')
         enabled = asyncio.Event()
@@ -874,3 +951,17 @@ async def test_c104_test_commands(caplog):
     assert len(errors) == 1, errors
     assert '104' in errors[0].getMessage()
     assert 'C_TS_NA_1' in errors[0].getMessage()
+
+
+async def test_c104_testfr_answered(caplog):
+    """lib60870's keep-alive (TESTFR act after its t3 of 1 s) is answered
+    with TESTFR con by our slave: both stay connected"""
+    caplog.set_level(logging.INFO, logger='hat.drivers.iec104')
+    async with slave_and_c104_master(keep_alive_interval=1) as (slave,
+                                                                master):
+        await wait_testfr(master.raw, 'sent', 2)
+        assert slave.conn.is_open and slave.conn.is_enabled
+        assert master.connection.state == c104.ConnectionState.OPEN
+
+    assert [record for record in caplog.records
+            if record.levelno > logging.INFO] == []
