@@ -176,10 +176,16 @@ async def listen(connection_cb: ConnectionCb,
             coroutine function)
         addr: local address (port 0 picks a free port: see
             `Server.addresses`)
-        response_timeout, supervisory_timeout, test_timeout,
-            send_window_size, receive_window_size, ssl_ctx, update_key,
-            critical_functions, send_queue_limit, name: as in `connect`,
-            for every accepted connection
+        response_timeout: as in `connect`, for every accepted connection
+        supervisory_timeout: as in `connect`, for every accepted connection
+        test_timeout: as in `connect`, for every accepted connection
+        send_window_size: as in `connect`, for every accepted connection
+        receive_window_size: as in `connect`, for every accepted connection
+        ssl_ctx: as in `connect`, for every accepted connection
+        update_key: as in `connect`, for every accepted connection
+        critical_functions: as in `connect`, for every accepted connection
+        send_queue_limit: as in `connect`, for every accepted connection
+        name: as in `connect`, for every accepted connection
 
     Raises:
         NotImplementedError: `update_key` is not ``None``
