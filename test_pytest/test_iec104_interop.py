@@ -352,6 +352,57 @@ async def test_master_startdt_general_interrogation():
     assert data == {}
 
 
+async def test_master_interrogation_packed_asdus():
+    """lib60870 packs an interrogation answer of 1000 points into few
+    ASDUs of many information objects: every point is received once, with
+    its IOA and value"""
+    count = 1000
+    async with outstation_and_master() as (outstation, conn):
+        station = outstation.server.get_station(common_address=asdu_address)
+        for i in range(count):
+            point = station.add_point(io_address=10_000 + i,
+                                      type=c104.Type.M_ME_NC_1)
+            point.value = float(i)
+
+        conn.send([iec104.InterrogationMsg(
+            is_test=False, originator_address=0, asdu_address=asdu_address,
+            request=20, is_negative_confirm=False,
+            cause=iec104.CommandReqCause.ACTIVATION)])
+
+        asdus = []
+
+        async def receive():
+            while True:
+                msgs = await conn.receive()
+                asdus.append(msgs)
+                if (msgs and isinstance(msgs[-1], iec104.InterrogationMsg) and
+                        msgs[-1].cause == iec104.CommandResCause.
+                        ACTIVATION_TERMINATION):
+                    return
+
+        await wait_for(receive(), 'interrogation ACT_TERM')
+
+    values = {msg.io_address: msg.data.value.value
+              for msgs in asdus for msg in msgs
+              if isinstance(msg, iec104.DataMsg) and msg.io_address >= 10_000}
+    assert values == {10_000 + i: float(i) for i in range(count)}
+    assert len([msg for msgs in asdus for msg in msgs
+                if isinstance(msg, iec104.DataMsg) and
+                msg.io_address >= 10_000]) == count  # each point once
+    # packed: far fewer ASDUs than points (an ASDU holds at most 249
+    # octets: 30 objects of 8 octets with SQ=0)
+    assert len(asdus) < count / 10
+
+    # what lib60870 sent: M_ME_NC_1 ASDUs of many objects (VSQ)
+    vsqs = []
+    while not outstation.raw.empty():
+        direction, data = outstation.raw.get_nowait()
+        if direction == 'sent' and len(data) > 8 and data[6] == 13:
+            vsqs.append(data[7])
+    assert sum(vsq & 0x7F for vsq in vsqs) >= count
+    assert max(vsq & 0x7F for vsq in vsqs) > 1
+
+
 async def test_master_counter_interrogation():
     """A counter interrogation (C_CI_NA_1) returns lib60870's integrated
     totals with cause INTERROGATED_COUNTER"""
