@@ -971,6 +971,18 @@ async def test_c104_stopdt_keeps_data_until_startdt():
     assert [item[:2] for item in received] == [(200, value)
                                                for value in values]
 
+    # on the wire, as c104 saw it: STOPDT act, STOPDT con, no I-frame
+    # until STARTDT act, STARTDT con, then the 20 I-frames
+    frames = []
+    while not master.raw.empty():
+        direction, data = master.raw.get_nowait()
+        frames.append((direction, 'I' if data[2] & 1 == 0 else data.hex()))
+    stopdt = frames.index(('sent', '680413000000'))
+    startdt = frames.index(('sent', '680407000000'), stopdt)
+    assert frames[stopdt + 1:startdt] == [('received', '680423000000')]
+    assert frames[startdt + 1] == ('received', '68040b000000')
+    assert frames[startdt + 2:].count(('received', 'I')) == len(values)
+
 
 async def test_c104_test_commands(caplog):
     """lib60870's test command with time tag (C_TS_TA_1) is received and
