@@ -192,7 +192,11 @@ def hat_worker(rows, count, points, rounds, uvloop):
 # --- c104 (lib60870-C): c104 server -> c104 client --------------------------
 
 def c104_worker(rows, count, points, rounds, uvloop):
-    import c104
+    try:
+        import c104
+
+    except ImportError as e:
+        sys.exit(f'c104 not available: {e} (pip install c104)')
 
     from hat import util
 
@@ -338,7 +342,12 @@ def run_worker(impl, args):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [str(src_py_dir), *filter(None, [os.environ.get('PYTHONPATH')])]))
     elif impl == '0.6.23':
-        python = str(ensure_venv(args.uvloop))
+        try:
+            python = str(ensure_venv(args.uvloop))
+
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
+            print(f'0.6.23 not available: {e}', file=sys.stderr, flush=True)
+            return None
         env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     else:
         python = sys.executable
