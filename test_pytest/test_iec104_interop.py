@@ -482,6 +482,80 @@ async def test_master_spontaneous_data():
                                        for value in burst]
 
 
+# every monitoring TypeID c104 sends (IEC 104 has no CP24Time2a types):
+# TypeID name -> (TypeID, data class, time tagged)
+c104_monitoring_types = {
+    'M_SP_NA_1': (1, iec104.SingleData, False),
+    'M_DP_NA_1': (3, iec104.DoubleData, False),
+    'M_ST_NA_1': (5, iec104.StepPositionData, False),
+    'M_BO_NA_1': (7, iec104.BitstringData, False),
+    'M_ME_NA_1': (9, iec104.NormalizedData, False),
+    'M_ME_NB_1': (11, iec104.ScaledData, False),
+    'M_ME_NC_1': (13, iec104.FloatingData, False),
+    'M_IT_NA_1': (15, iec104.BinaryCounterData, False),
+    'M_PS_NA_1': (20, iec104.StatusData, False),
+    'M_ME_ND_1': (21, iec104.NormalizedData, False),
+    'M_SP_TB_1': (30, iec104.SingleData, True),
+    'M_DP_TB_1': (31, iec104.DoubleData, True),
+    'M_ST_TB_1': (32, iec104.StepPositionData, True),
+    'M_BO_TB_1': (33, iec104.BitstringData, True),
+    'M_ME_TD_1': (34, iec104.NormalizedData, True),
+    'M_ME_TE_1': (35, iec104.ScaledData, True),
+    'M_ME_TF_1': (36, iec104.FloatingData, True),
+    'M_IT_TB_1': (37, iec104.BinaryCounterData, True),
+    'M_EP_TD_1': (38, iec104.ProtectionData, True),
+    'M_EP_TE_1': (39, iec104.ProtectionStartData, True),
+    'M_EP_TF_1': (40, iec104.ProtectionCommandData, True)}
+
+
+async def test_master_decodes_every_c104_monitoring_type(caplog):
+    """Spontaneous data of every monitoring TypeID lib60870 sends (21, with
+    and without CP56Time2a) is decoded by our master into the data class of
+    its TypeID, with a time exactly for the time-tagged ones; nothing is
+    logged as undecodable"""
+    caplog.set_level(logging.ERROR, logger='hat.drivers.iec104')
+    async with outstation_and_master() as (outstation, conn):
+        station = outstation.server.get_station(common_address=asdu_address)
+        points = {}
+        for i, name in enumerate(c104_monitoring_types):
+            point = station.add_point(io_address=1000 + i,
+                                      type=getattr(c104.Type, name))
+            assert point is not None, name
+            points[1000 + i] = name
+
+        for io_address in points:
+            point = station.get_point(io_address=io_address)
+            assert point.transmit(cause=c104.Cot.SPONTANEOUS)
+
+        received = {}
+
+        async def receive():
+            while len(received) < len(points):
+                for msg in await conn.receive():
+                    received[msg.io_address] = msg
+
+        await wait_for(receive(), f'spontaneous data (got {received})')
+
+    # the TypeIDs lib60870 put on the wire, by IOA
+    sent_types = {}
+    while not outstation.raw.empty():
+        direction, data = outstation.raw.get_nowait()
+        if direction == 'sent' and len(data) > 15 and data[2] & 1 == 0:
+            sent_types[int.from_bytes(data[12:15], 'little')] = data[6]
+
+    for io_address, name in points.items():
+        type_id, data_class, has_time = c104_monitoring_types[name]
+        assert sent_types[io_address] == type_id, name
+        msg = received[io_address]
+        assert isinstance(msg, iec104.DataMsg), (name, msg)
+        assert isinstance(msg.data, data_class), (name, msg)
+        assert (msg.time is not None) == has_time, (name, msg)
+        assert msg.cause == iec104.DataResCause.SPONTANEOUS, (name, msg)
+
+    assert [record for record in caplog.records
+            if record.levelno >= logging.ERROR] == []
+
+
 async def test_master_single_command_direct():
     """A direct single command (C_SC_NA_1) reaches lib60870's point and is
     confirmed positively"""
@@ -1028,3 +1102,77 @@ async def test_c104_testfr_answered(caplog):
 
     assert [record for record in caplog.records
             if record.levelno > logging.INFO] == []
+
+
+def monitoring_data(type_id):
+    """A `Data` of the monitoring TypeID `type_id` (and whether the TypeID
+    is time tagged)"""
+    pq = iec104.ProtectionQuality(invalid=False, not_topical=False,
+                                  substituted=False, blocked=False,
+                                  time_invalid=False)
+    data = {
+        1: iec104.SingleData(iec104.SingleValue.ON, no_indication_quality),
+        3: iec104.DoubleData(iec104.DoubleValue.ON, no_indication_quality),
+        5: iec104.StepPositionData(iec104.StepPositionValue(5, False),
+                                   no_measurement_quality),
+        7: iec104.BitstringData(iec104.BitstringValue(b'\x01\x02\x03\x04'),
+                                no_measurement_quality),
+        9: iec104.NormalizedData(iec104.NormalizedValue(0.5),
+                                 no_measurement_quality),
+        11: iec104.ScaledData(iec104.ScaledValue(-5),
+                              no_measurement_quality),
+        13: iec104.FloatingData(iec104.FloatingValue(1.5),
+                                no_measurement_quality),
+        15: iec104.BinaryCounterData(iec104.BinaryCounterValue(7),
+                                     no_counter_quality),
+        20: iec104.StatusData(iec104.StatusValue([True] + [False] * 15,
+                                                 [False] * 16),
+                              no_measurement_quality),
+        21: iec104.NormalizedData(iec104.NormalizedValue(0.5), None),
+        38: iec104.ProtectionData(iec104.ProtectionValue.ON, pq, 100),
+        39: iec104.ProtectionStartData(
+            iec104.ProtectionStartValue(True, False, False, False, False,
+                                        False), pq, 10),
+        40: iec104.ProtectionCommandData(
+            iec104.ProtectionCommandValue(True, False, False, False), pq,
+            10)}
+    if type_id in data:
+        return data[type_id], type_id >= 38
+    # 30..37: the time-tagged forms of 1, 3, 5, 7, 9, 11, 13, 15
+    return data[2 * (type_id - 30) + 1], True
+
+
+async def test_c104_receives_every_monitoring_type():
+    """Spontaneous data of every monitoring TypeID (21, with and without
+    CP56Time2a) sent by our slave is recognised by lib60870 as that
+    TypeID"""
+    async with slave_and_c104_master() as (slave, master):
+        new_points, put_new_point = threadsafe_queue()
+
+        def on_new_point(client: c104.Client,
+                         station: c104.Station,
+                         io_address: int,
+                         point_type: c104.Type) -> None:
+            put_new_point((io_address, point_type.name))
+
+        master.client.on_new_point(callable=on_new_point)
+
+        expected = {}
+        msgs = []
+        time = iec104.time_from_datetime(recorded_at)
+        for name, (type_id, _, _) in c104_monitoring_types.items():
+            data, has_time = monitoring_data(type_id)
+            io_address = 1000 + type_id
+            msgs.append(data_msg(io_address, data,
+                                 iec104.DataResCause.SPONTANEOUS,
+                                 time if has_time else None))
+            expected[io_address] = name
+        slave.conn.send(msgs)
+
+        received = {}
+        while len(received) < len(expected):
+            io_address, name = await wait_for(
+                new_points.get(), f'new points at c104 (got {received})')
+            received[io_address] = name
+
+    assert received == expected
