@@ -19,9 +19,14 @@ import ssl
 import struct
 import subprocess
 import sys
+import time
 import weakref
 
 import pytest
+
+if sys.platform == 'linux':
+    import fcntl
+    import termios
 
 from hat import aio
 from hat import util
@@ -679,7 +684,11 @@ async def test_comm_log_switched_on_logs_first_received_chunk(caplog):
     """The communication log switched on for an open connection records
     received data even when this process sent nothing since (the level is
     checked per chunk, not taken from an earlier send)."""
-    caplog.set_level(logging.INFO, logger='hat.drivers.tcp.comm')
+    # caplog at DEBUG (restored afterwards), then the level switched as an
+    # operator would: logging.Logger.setLevel, nothing else
+    caplog.set_level(logging.DEBUG, logger='hat.drivers.tcp.comm')
+    comm_log = logging.getLogger('hat.drivers.tcp.comm')
+    comm_log.setLevel(logging.INFO)
     conns = aio.Queue()
     srv = await tcp.listen(conns.put_nowait, _addr())
     writer = server = None
@@ -688,7 +697,7 @@ async def test_comm_log_switched_on_logs_first_received_chunk(caplog):
         _, writer = await _bounded(
             asyncio.open_connection(*srv.addresses[0]), 'open_connection')
         server = await _bounded(conns.get(), 'server side')
-        caplog.set_level(logging.DEBUG, logger='hat.drivers.tcp.comm')
+        comm_log.setLevel(logging.DEBUG)
         writer.write(b'\x01\x02')
         assert await _bounded(server.readexactly(2), 'data') == b'\x01\x02'
         received = [r.getMessage() for r in caplog.records
@@ -699,3 +708,164 @@ async def test_comm_log_switched_on_logs_first_received_chunk(caplog):
         if writer is not None:
             writer.close()
         await _close_all(server, srv)
+
+
+# ------------------------------------------------------- closing details
+
+
+async def _raw_server_conn(**kwargs):
+    """(tcp connection from `connect`, the peer's plain blocking socket,
+    listening socket)"""
+    lsock = socket.socket()
+    lsock.bind(('127.0.0.1', 0))
+    lsock.listen(1)
+    lsock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    accept = loop.sock_accept(lsock)
+    conn = await _bounded(tcp.connect(tcp.Address(*lsock.getsockname()),
+                                      **kwargs), 'connect')
+    raw, _ = await _bounded(accept, 'accept')
+    return conn, raw, lsock
+
+
+async def _recv_until_eof(raw):
+    loop = asyncio.get_running_loop()
+    raw.setblocking(False)
+    received = b''
+    while True:
+        data = await _bounded(loop.sock_recv(raw, 64 * KiB),
+                              'the peer receiving until EOF')
+        if not data:
+            return received
+        received += data
+
+
+async def test_wrapped_plain_half_close_keeps_writing_after_peer_eof():
+    """A wrapped plain (non-TLS) stream with ``half_close=True``: the
+    peer's EOF ends reading only; writing goes on."""
+    lsock = socket.socket()
+    lsock.bind(('127.0.0.1', 0))
+    lsock.listen(1)
+    raw = conn = None
+    try:
+        reader, writer = await _bounded(
+            asyncio.open_connection(*lsock.getsockname()), 'open')
+        raw, _ = lsock.accept()
+        conn = tcp.Connection(reader, writer, half_close=True)
+        raw.shutdown(socket.SHUT_WR)
+        with pytest.raises(ConnectionError):
+            await _bounded(conn.read(), 'read at EOF')
+        assert conn.is_open, 'the peer\'s EOF closed a half_close connection'
+        conn.write(b'still here')
+        await _bounded(conn.async_close(), 'close')
+        assert await _recv_until_eof(raw) == b'still here'
+    finally:
+        if raw is not None:
+            raw.close()
+        lsock.close()
+        await _close_all(conn)
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'),
+                    reason='polling the TCP state while paused is Linux only')
+@pytest.mark.timeout(20)
+async def test_peer_close_noticed_while_paused_after_several_polls():
+    """With reading paused, the peer's close is noticed even when it comes
+    after several polls of the socket (the poll keeps being repeated)."""
+    conn, raw, lsock = await _raw_server_conn(input_buffer_limit=KiB)
+    try:
+        raw.sendall(b'x' * (64 * KiB))
+        await _until(lambda: conn.bytes_received > KiB, 'data')
+        # several poll intervals pass with the peer still open
+        await asyncio.sleep(2.5 * tcp.PAUSED_POLL_INTERVAL)
+        assert conn.is_open
+        raw.close()
+        raw = None
+        await _bounded(conn.wait_closing(),
+                       'the peer\'s close noticed while reading is paused',
+                       timeout=4 * tcp.PAUSED_POLL_INTERVAL + 2)
+    finally:
+        if raw is not None:
+            raw.close()
+        lsock.close()
+        await _close_all(conn)
+
+
+@pytest.mark.skipif(sys.platform != 'linux',
+                    reason='FIONREAD via fcntl: Linux only here')
+async def test_close_with_unread_input_in_socket_delivers_response():
+    """Closing while the peer's input is still unread in the socket (reading
+    not paused) keeps the socket until the peer's EOF: the peer gets the
+    whole response and FIN, not a reset."""
+    conn, raw, lsock = await _raw_server_conn()
+    try:
+        raw.sendall(b'request')
+        assert await _bounded(conn.readexactly(7), 'request') == b'request'
+        raw.sendall(b'late input')
+        sock = _sock(conn)
+        # the late input reaches the socket; the loop does not run meanwhile
+        deadline = time.monotonic() + WAIT
+        while not struct.unpack('i', fcntl.ioctl(
+                sock.fileno(), termios.FIONREAD, bytes(4)))[0]:
+            assert time.monotonic() < deadline, 'late input not in socket'
+            # blocking on purpose: the loop must not read the input
+            time.sleep(0.001)  # noqa: ASYNC251
+        conn.write(b'response')
+        conn.close()
+        assert await _recv_until_eof(raw) == b'response'
+        raw.shutdown(socket.SHUT_WR)
+        await _bounded(conn.wait_closed(), 'closed after the peer\'s EOF')
+    finally:
+        raw.close()
+        lsock.close()
+        await _close_all(conn)
+
+
+@pytest.mark.parametrize('case', ['peer_reads_nothing', 'peer_sends_no_eof'])
+async def test_close_timeout_abort_warning(caplog, case):
+    """Closing aborts after `close_timeout` with one WARNING saying why:
+    the peer accepted no data, or it did not finish closing."""
+    conn, raw, lsock = await _raw_server_conn(close_timeout=0.3,
+                                              input_buffer_limit=KiB)
+    try:
+        if case == 'peer_reads_nothing':
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * KiB)
+            conn.write(b'x' * (32 * MiB))
+            expected = ('peer accepted no data for 0.3 s while closing: '
+                        'aborting')
+        else:
+            # input over the limit: reading pauses, so closing waits for
+            # the peer's EOF, which never comes
+            raw.sendall(b'x' * (64 * KiB))
+            await _until(lambda: conn.bytes_received > KiB, 'input')
+            expected = ('peer did not finish closing (EOF or TLS shutdown) '
+                        'within 0.3 s: aborting')
+        await _bounded(conn.async_close(), 'close bounded by close_timeout')
+        warnings = [r.getMessage() for r in caplog.records
+                    if r.name == 'hat.drivers.tcp' and
+                    r.levelno == logging.WARNING]
+        assert warnings == [f'{_describe(conn)}: {expected}']
+    finally:
+        raw.close()
+        lsock.close()
+        await _close_all(conn)
+
+
+# ------------------------------------- addresses of wrapped unix streams
+
+
+@pytest.mark.skipif(not hasattr(socket, 'AF_UNIX'), reason='no AF_UNIX')
+async def test_wrapped_unix_stream_addresses(tmp_path):
+    """Non-IP socket addresses (a path, or none) become Address(path, 0)."""
+    path = str(tmp_path / 'sock')
+    server = await asyncio.start_unix_server(lambda r, w: None, path)
+    conn = None
+    try:
+        reader, writer = await _bounded(asyncio.open_unix_connection(path),
+                                        'open_unix_connection')
+        conn = tcp.Connection(reader, writer)
+        assert conn.info == tcp.ConnectionInfo(tcp.Address('', 0),
+                                               tcp.Address(path, 0))
+    finally:
+        await _close_all(conn)
+        server.close()
