@@ -13,6 +13,7 @@ import contextlib
 import errno
 import gc
 import logging
+import os
 import shutil
 import socket
 import ssl
@@ -639,7 +640,9 @@ async def test_closed_errors_say_why_with_errno():
         with pytest.raises(ConnectionResetError) as e:
             client.write(b'x')
         assert e.value.errno == errno.ECONNRESET
-        assert str(e.value).endswith('reset by peer'), str(e.value)
+        assert str(e.value) == (f'[Errno {errno.ECONNRESET}] cannot write '
+                                f'to connection {_describe(client)}: '
+                                f'reset by peer')
 
 
 def _describe(conn, name=None):
@@ -869,3 +872,101 @@ async def test_wrapped_unix_stream_addresses(tmp_path):
     finally:
         await _close_all(conn)
         server.close()
+
+
+async def test_lost_tls_connection_error_says_lost(tls_contexts):
+    """A connection lost to an error other than a reset (here: garbage in
+    the TLS stream) says 'lost: <error>', as a plain ConnectionError."""
+    server_ctx, client_ctx = tls_contexts
+    async with _pair({'ssl': server_ctx()},
+                     {'ssl': client_ctx(), 'server_hostname': 'localhost'}
+                     ) as (_, client, server):
+        client.write(b'ping')
+        assert await _bounded(server.readexactly(4), 'TLS data') == b'ping'
+        # bytes that are no TLS record, under the client's TLS layer
+        os.write(_sock(client).fileno(),
+                 b'\x17\x03\x03\x00\x07garbage' * 4)
+        await _bounded(server.wait_closed(), 'TLS error closes')
+        with pytest.raises(ConnectionError) as e:
+            server.write(b'x')
+        assert type(e.value) is ConnectionError
+        prefix = f'cannot write to connection {_describe(server)}: lost: '
+        message = e.value.strerror or str(e.value)  # SSL errors: errno 1
+        assert message.startswith(prefix), message
+
+
+async def test_lifetime_records(caplog):
+    """hat.drivers.tcp logs a reset at INFO ("connection lost: <error>")
+    and an orderly close at DEBUG ("connection closed")."""
+    caplog.set_level(logging.DEBUG, logger='hat.drivers.tcp')
+    async with _pair() as (_, client, server):
+        pass
+
+    closed = [r.getMessage() for r in caplog.records
+              if r.name == 'hat.drivers.tcp' and
+              r.getMessage().endswith(': connection closed')]
+    assert f'{_describe(client)}: connection closed' in closed
+    caplog.clear()
+
+    async with _pair() as (_, client, server):
+        _sock(server).setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack('ii', 1, 0))
+        server.close()
+        await _bounded(client.wait_closed(), 'reset noticed')
+        lost = [r for r in caplog.records
+                if r.name == 'hat.drivers.tcp' and
+                r.levelno == logging.INFO]
+        assert len(lost) == 1, [r.getMessage() for r in lost]
+        assert lost[0].getMessage().startswith(
+            f'{_describe(client)}: connection lost: ')
+        assert 'reset by peer' in lost[0].getMessage().lower()
+
+
+async def test_comm_log_switched_on_logs_pending_coalesced_writes(caplog):
+    """Writes coalesced while the communication log was off are logged
+    when they are sent after it was switched on."""
+    caplog.set_level(logging.DEBUG, logger='hat.drivers.tcp.comm')
+    comm_log = logging.getLogger('hat.drivers.tcp.comm')
+    comm_log.setLevel(logging.INFO)
+    async with _pair() as (_, client, server):
+        client.write(b'\x01')  # sent at once
+        client.write(b'\x02')  # coalesced, pending
+        comm_log.setLevel(logging.DEBUG)
+        await _bounded(client.drain(), 'drain')
+        assert await _bounded(server.readexactly(2), 'data') == b'\x01\x02'
+        sent = [r.getMessage() for r in caplog.records
+                if r.name == 'hat.drivers.tcp.comm' and
+                'sent' in r.getMessage()]
+        assert sent == [f'{_describe(client)}: sent 02']
+
+
+async def test_logging_off_costs_no_level_check_per_chunk(caplog,
+                                                          monkeypatch):
+    """With DEBUG off (and known to be off), sending, receiving and
+    closing cost a dictionary lookup: no `Logger.isEnabledFor` call."""
+    caplog.set_level(logging.INFO, logger='hat.drivers.tcp')
+    caplog.set_level(logging.INFO, logger='hat.drivers.tcp.comm')
+    loggers = [logging.getLogger('hat.drivers.tcp'),
+               logging.getLogger('hat.drivers.tcp.comm')]
+    conn, raw, lsock = await _raw_server_conn()
+    calls = []
+    try:
+        for logger in loggers:
+            assert not logger.isEnabledFor(logging.DEBUG)  # now cached
+            monkeypatch.setattr(
+                logger, 'isEnabledFor',
+                lambda level, _name=logger.name: calls.append(_name))
+        for _ in range(3):
+            conn.write(b'a')
+            conn.write(b'b')
+            conn.write(b'c')
+            await _bounded(conn.drain(), 'drain')
+        raw.sendall(b'xyz')
+        assert await _bounded(conn.readexactly(3), 'data') == b'xyz'
+        conn.close()
+        await _bounded(conn.wait_closed(), 'closed')
+        assert calls == []
+    finally:
+        raw.close()
+        lsock.close()
+        await _close_all(conn)
