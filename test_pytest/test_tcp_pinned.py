@@ -33,6 +33,8 @@ from hat import aio
 from hat import util
 from hat.drivers import tcp
 
+from chaos import bounded
+
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -57,12 +59,9 @@ def _uvloop_active():
 
 
 async def _bounded(aw, what, timeout=WAIT):
-    """Await `aw`; fail naming `what` if it takes longer than `timeout`"""
-    try:
-        return await asyncio.wait_for(aw, timeout)
-
-    except asyncio.TimeoutError:
-        raise AssertionError(f'not within {timeout} s: {what}') from None
+    """Await `aw`; fail naming `what` if it takes longer than `timeout` (a
+    TimeoutError that `aw` raises itself passes through)"""
+    return await bounded(aw, what, timeout)
 
 
 async def _until(condition, what, timeout=WAIT):
@@ -613,9 +612,29 @@ async def test_connect_refused_error_names_address_with_errno():
     with pytest.raises(ConnectionRefusedError) as e:
         await _bounded(tcp.connect(addr), 'connect to a closed port')
     assert e.value.errno == errno.ECONNREFUSED
-    assert str(e.value).startswith(
-        f'[Errno {errno.ECONNREFUSED}] connecting to {addr.host}:'
-        f'{addr.port} failed: '), str(e.value)
+    assert str(e.value) == (f'[Errno {errno.ECONNREFUSED}] connecting to '
+                            f'{addr.host}:{addr.port} failed: '
+                            f'{e.value.__cause__}')
+
+
+async def test_connect_timeout_error_names_address_and_timeout():
+    """A connect that times out says where to and that it timed out
+    (the timeout error itself has no text: its repr is used)."""
+    lsock = socket.socket()
+    lsock.bind(('127.0.0.1', 0))
+    lsock.listen(1)  # accepted by the kernel, no TLS handshake answered
+    try:
+        addr = tcp.Address(*lsock.getsockname())
+        with pytest.raises(tcp.ConnectTimeoutError) as e:
+            await _bounded(tcp.connect(addr, ssl=ssl.create_default_context(),
+                                       server_hostname='localhost',
+                                       connect_timeout=0.2),
+                           'connect with connect_timeout')
+        assert str(e.value) == (f'connecting to {addr.host}:{addr.port} '
+                                f'failed: {e.value.__cause__!r}')
+        assert 'TimeoutError' in str(e.value)
+    finally:
+        lsock.close()
 
 
 async def test_closed_errors_say_why_with_errno():
