@@ -153,6 +153,13 @@ def _typed_user_cmd():
                      env=env, cwd=root_dir, shell=False)
 
 
+# iec104's layers, each documented on its own page: its __all__ (the
+# published API) leaves them out of the package page's submodule list
+_PDOC_LAYER_MODULES = [f'hat.drivers.iec104.{name}'
+                       for name in ('common', 'codec', 'apdu', 'link',
+                                    'apci', 'connection')]
+
+
 def task_docs():
     """Build Sphinx docs (build/docs) and pdoc API docs (build/docs/pyhat)"""
     return {'actions': [(_rmtree, [build_docs_dir]),
@@ -162,7 +169,7 @@ def task_docs():
                         _cmd([python, '-m', 'pdoc', '-d', 'google',
                               '-t', str(src_doc_dir / 'pdoc'),
                               '-o', str(build_pyhat_dir),
-                              'hat.drivers']),
+                              'hat.drivers', *_PDOC_LAYER_MODULES]),
                         _check_docs_links,
                         _check_api_docs],
             'uptodate': [False]}

@@ -279,9 +279,11 @@ async def connect(addr: Address,
             _, protocol = await asyncio.wait_for(coro, connect_timeout)
 
     except (OSError, asyncio.TimeoutError) as e:
+        reason = str(e) or (f'timed out after {connect_timeout} s'
+                            if isinstance(e, asyncio.TimeoutError)
+                            else repr(e))
         raise _connection_error(
-            e, f'connecting to {host}:{port} failed: {str(e) or repr(e)}'
-        ) from e
+            e, f'connecting to {host}:{port} failed: {reason}') from e
 
     if protocol.error is not None:
         raise ConnectionError(

@@ -146,17 +146,9 @@ async def connect(addr: tcp.Address,
     settings.make_link(True, loop.time())  # checks the arguments
     t0 = _check_t0(connect_timeout)
 
-    try:
-        conn = await asyncio.wait_for(
-            tcp.connect(addr, ssl=ssl_ctx, name=name), t0)
-
-    except asyncio.TimeoutError as e:
-        if isinstance(e, ConnectionError):
-            raise
-        raise tcp.ConnectTimeoutError(
-            f'connecting to {addr.host}:{addr.port} timed out after '
-            f't0 = {t0} s') from e
-
+    # t0 expiring raises tcp.ConnectTimeoutError
+    conn = await tcp.connect(addr, ssl=ssl_ctx, name=name,
+                             connect_timeout=t0)
     connection = Connection(conn, settings.make_link(True, loop.time()))
     try:
         await connection._start()
@@ -192,9 +184,14 @@ async def listen(connection_cb: ConnectionCb,
         connection_cb: called with each new `Connection`
         addr: local address (port 0 picks a free port, see
             `Server.addresses`)
-        response_timeout, supervisory_timeout, test_timeout,
-            send_window_size, receive_window_size, send_queue_limit,
-            ssl_ctx, name: as in `connect`, for every accepted connection
+        response_timeout: as in `connect`, for every accepted connection
+        supervisory_timeout: as in `connect`, for every accepted connection
+        test_timeout: as in `connect`, for every accepted connection
+        send_window_size: as in `connect`, for every accepted connection
+        receive_window_size: as in `connect`, for every accepted connection
+        send_queue_limit: as in `connect`, for every accepted connection
+        ssl_ctx: as in `connect`, for every accepted connection
+        name: as in `connect`, for every accepted connection
         connect_timeout: accepted for symmetry with `connect` (unused: the
             controlled station does not establish connections)
 
