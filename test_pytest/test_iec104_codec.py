@@ -1,7 +1,7 @@
 """Tests of the IEC 60870-5-104 ASDU codec (hat.drivers.iec104.codec).
 
 Example-based tests compare with octets written by hand from the layouts of
-IEC 60870-5-101 clause 7.2/7.3 (with the IEC 60870-5-104 clause 9 sizes: COT
+IEC 60870-5-101 clause 7.2/7.3 (with the IEC 60870-5-104 clause 6 sizes: COT
 2 octets, common address 2, IOA 3), not produced by the encoder. Property
 tests (hypothesis) check that
 

@@ -4,7 +4,7 @@ Pure functions, no I/O, no logging. `encode_asdu` turns one message into one
 ASDU (application service data unit); `decode_asdu` turns one ASDU into the
 list of messages it carries, one per information object.
 
-ASDU layout (IEC 60870-5-101 clause 7.2 with the IEC 60870-5-104 clause 9
+ASDU layout (IEC 60870-5-101 clause 7.2 with the IEC 60870-5-104 clause 6
 field sizes)::
 
     octet 0      type identification (TypeID)
@@ -30,7 +30,7 @@ definitions of clause 7.3. Supported TypeIDs, both directions:
 
 TypeIDs 104 (C_TS_NA_1) and 106 (C_CD_NA_1) and the CP24Time2a types
 (2, 4, 6, 8, 10, 12, 14, 16, 17..19) are not used by IEC 60870-5-104
-(clause 9) and are rejected on decode, as are file transfer (120..127) and
+(clause 6) and are rejected on decode, as are file transfer (120..127) and
 unknown TypeIDs.
 
 Encoding: one message is one ASDU with VSQ 0x01 (SQ=0, one object), byte for

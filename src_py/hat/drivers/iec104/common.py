@@ -10,7 +10,7 @@ Sources: IEC 60870-5-101 clause 7.2 (data unit identifier: type
 identification, variable structure qualifier, cause of transmission (COT),
 common address) and clause 7.2.6 (information elements: SIQ, DIQ, QDS, VTI,
 BSI, NVA, SVA, BCR, SEP, SPE, QDP, OCI, SCD, SCO, DCO, RCO, QOS, QOI, QCC,
-QRP, QPM, QPA, COI, CP56Time2a); IEC 60870-5-104 clause 9 (the subset of
+QRP, QPM, QPA, COI, CP56Time2a); IEC 60870-5-104 clause 6 (the subset of
 type identifications used over TCP, with 2-octet COT, 2-octet common address
 and 3-octet information object address (IOA)).
 

@@ -4,8 +4,8 @@
 slave) give `Connection` objects that send and receive the messages of
 `hat.drivers.iec104.common`. Each message is encoded as one ASDU
 (`hat.drivers.iec104.codec`, IEC 60870-5-101 clause 7 with the
-IEC 60870-5-104 clause 9 field sizes) and carried in one I-format APDU of the
-link connection `hat.drivers.iec104.apci` (IEC 60870-5-104 clauses 5 and 8:
+IEC 60870-5-104 clause 6 field sizes) and carried in one I-format APDU of the
+link connection `hat.drivers.iec104.apci` (IEC 60870-5-104 clause 5:
 sequence numbers, k and w windows, t0..t3, STARTDT / STOPDT / TESTFR).
 
 The signatures of `connect` and `listen` are those of hat-drivers 0.6.23
