@@ -17,12 +17,15 @@ See test_pytest/README.md for the subset of tests, sampling and scores.
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,7 +43,12 @@ TEST_FILES = ['test_tcp.py', 'test_tcp_faults.py', 'test_tcp_features.py',
 EXCLUDED = ['storm', 'backlog', '1000_connections', 'flood', 'emfile',
             'wireshark', 'silent_peer', 'playground']
 
+# wall-clock bound of one mutant's test run (seconds), see _watchdog
+MUTANT_WALL_LIMIT = 150
+
 # mutmut exit-code classes (mutmut.__main__.status_by_exit_code)
+# ('segfault' is mutmut's name for a worker that died of a signal: here the
+# watchdog's SIGKILL of a hung mutant)
 KILLED = {'killed', 'timeout', 'caught by type check', 'segfault'}
 
 
@@ -166,7 +174,45 @@ def _results(workdir):
 
 def _run(cmd, cwd, env, check=True):
     print('$', ' '.join(cmd[:8]), '...' if len(cmd) > 8 else '', flush=True)
-    subprocess.run(cmd, cwd=cwd, env=env, check=check)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env)
+    stop = threading.Event()
+    watchdog = threading.Thread(target=_watchdog, args=(proc.pid, stop),
+                                daemon=True)
+    watchdog.start()
+    try:
+        code = proc.wait()
+    finally:
+        stop.set()
+        watchdog.join()
+    if check and code:
+        raise subprocess.CalledProcessError(code, cmd[:3])
+
+
+def _watchdog(parent, stop):
+    # mutmut bounds a mutant by CPU time only; a mutant that leaves a task
+    # waiting forever (say, a reader never woken) hangs in pytest-asyncio's
+    # teardown at no CPU cost, after the pytest timeout already fired. Such
+    # a worker (a child of this run's mutmut) is killed after
+    # MUTANT_WALL_LIMIT seconds; mutmut records the SIGKILL (-9) and this
+    # script counts it as killed by timeout.
+    started = {}
+    while not stop.wait(5):
+        now = time.monotonic()
+        for pid in _children(parent):
+            started.setdefault(pid, now)
+            if now - started[pid] > MUTANT_WALL_LIMIT:
+                print(f'watchdog: mutant worker {pid} ran over '
+                      f'{MUTANT_WALL_LIMIT} s: killed', flush=True)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _children(parent):
+    path = Path(f'/proc/{parent}/task/{parent}/children')
+    try:
+        return [int(pid) for pid in path.read_text().split()]
+    except (OSError, ValueError):
+        return []
 
 
 def _git(*args):
