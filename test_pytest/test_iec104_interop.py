@@ -160,6 +160,33 @@ def assert_recorded_at(time):
     assert not time.invalid
 
 
+async def raw_frames(raw, done, what):
+    """APDUs of a c104 `raw` queue, as ('sent' or 'received', bytes),
+    collected until ``done(frames)`` is true (bounded). c104 reports them
+    from its own threads, possibly after the data they carried has been
+    processed, and drops the reports it has not made yet when it stops:
+    call this before stopping it."""
+    frames = []
+
+    async def collect():
+        while not done(frames):
+            frames.append(await raw.get())
+
+    try:
+        await asyncio.wait_for(collect(), timeout)
+
+    except asyncio.TimeoutError:
+        seen = [(direction, data.hex()) for direction, data in frames]
+        pytest.fail(f'timeout ({timeout} s) waiting for {what} (seen: '
+                    f'{seen})')
+
+    return frames
+
+
+def is_i_frame(data):
+    return len(data) > 6 and data[2] & 1 == 0
+
+
 testfr_act = bytes.fromhex('68 04 43 00 00 00')
 testfr_con = bytes.fromhex('68 04 83 00 00 00')
 
@@ -382,6 +409,21 @@ async def test_master_interrogation_packed_asdus():
 
         await wait_for(receive(), 'interrogation ACT_TERM')
 
+        # what lib60870 sent: M_ME_NC_1 ASDUs of many objects (VSQ); c104
+        # reports them from its threads, and drops what it has not
+        # reported yet when it stops: read them before it stops
+        def vsqs(frames):
+            return [data[7] for direction, data in frames
+                    if direction == 'sent' and is_i_frame(data) and
+                    data[6] == 13]
+
+        frames = await raw_frames(
+            outstation.raw,
+            lambda frames: sum(vsq & 0x7F for vsq in vsqs(frames)) > count,
+            'M_ME_NC_1 ASDUs sent by c104')
+
+    assert max(vsq & 0x7F for vsq in vsqs(frames)) > 1
+
     values = {msg.io_address: msg.data.value.value
               for msgs in asdus for msg in msgs
               if isinstance(msg, iec104.DataMsg) and msg.io_address >= 10_000}
@@ -393,14 +435,6 @@ async def test_master_interrogation_packed_asdus():
     # octets: 30 objects of 8 octets with SQ=0)
     assert len(asdus) < count / 10
 
-    # what lib60870 sent: M_ME_NC_1 ASDUs of many objects (VSQ)
-    vsqs = []
-    while not outstation.raw.empty():
-        direction, data = outstation.raw.get_nowait()
-        if direction == 'sent' and len(data) > 8 and data[6] == 13:
-            vsqs.append(data[7])
-    assert sum(vsq & 0x7F for vsq in vsqs) >= count
-    assert max(vsq & 0x7F for vsq in vsqs) > 1
 
 
 async def test_master_counter_interrogation():
@@ -536,12 +570,18 @@ async def test_master_decodes_every_c104_monitoring_type(caplog):
 
         await wait_for(receive(), f'spontaneous data (got {received})')
 
-    # the TypeIDs lib60870 put on the wire, by IOA
-    sent_types = {}
-    while not outstation.raw.empty():
-        direction, data = outstation.raw.get_nowait()
-        if direction == 'sent' and len(data) > 15 and data[2] & 1 == 0:
-            sent_types[int.from_bytes(data[12:15], 'little')] = data[6]
+        # the TypeIDs lib60870 put on the wire, by IOA (read before c104
+        # stops: it drops the reports it has not made yet)
+        def sent_types(frames):
+            return {int.from_bytes(data[12:15], 'little'): data[6]
+                    for direction, data in frames
+                    if direction == 'sent' and is_i_frame(data)}
+
+        frames = await raw_frames(
+            outstation.raw,
+            lambda frames: set(points) <= set(sent_types(frames)),
+            'I-frames sent by c104')
+        sent_types = sent_types(frames)
 
     for io_address, name in points.items():
         type_id, data_class, has_time = c104_monitoring_types[name]
@@ -1042,15 +1082,22 @@ async def test_c104_stopdt_keeps_data_until_startdt():
         received = [await wait_for(master.data.get(), 'data at c104')
                     for _ in values]
 
+        # on the wire, as c104 saw it (read before c104 stops: it drops
+        # the reports it has not made yet)
+        frames = [(direction, 'I' if is_i_frame(data) else data.hex())
+                  for direction, data in await raw_frames(
+                      master.raw,
+                      lambda frames: len([
+                          data for direction, data in frames
+                          if direction == 'received' and is_i_frame(data)
+                      ]) >= len(values),
+                      'I-frames received by c104')]
+
     assert [item[:2] for item in received] == [(200, value)
                                                for value in values]
 
-    # on the wire, as c104 saw it: STOPDT act, STOPDT con, no I-frame
-    # until STARTDT act, STARTDT con, then the 20 I-frames
-    frames = []
-    while not master.raw.empty():
-        direction, data = master.raw.get_nowait()
-        frames.append((direction, 'I' if data[2] & 1 == 0 else data.hex()))
+    # STOPDT act, STOPDT con, no I-frame until STARTDT act, STARTDT con,
+    # then the 20 I-frames
     stopdt = frames.index(('sent', '680413000000'))
     startdt = frames.index(('sent', '680407000000'), stopdt)
     assert frames[stopdt + 1:startdt] == [('received', '680423000000')]
