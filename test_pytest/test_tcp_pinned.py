@@ -989,3 +989,60 @@ async def test_logging_off_costs_no_level_check_per_chunk(caplog,
         raw.close()
         lsock.close()
         await _close_all(conn)
+
+
+async def test_drain_errors_say_drain():
+    """drain on a closed connection, and a drain waiting when the
+    connection closes, raise 'cannot drain connection ...: <reason>'."""
+    async with _pair() as (_, client, server):
+        client.close()
+        with pytest.raises(ConnectionError) as e:
+            await _bounded(client.drain(), 'drain when closed')
+        assert str(e.value) == (f'cannot drain connection '
+                                f'{_describe(client)}: closed locally')
+
+    conn, raw, lsock = await _raw_server_conn(close_timeout=0.2)
+    try:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * KiB)
+        conn.write(b'x' * (32 * MiB))  # the peer reads nothing
+        drain = asyncio.create_task(conn.drain())
+        done, _ = await asyncio.wait([drain], timeout=IDLE)
+        assert not done, 'drain did not wait for the peer'
+        conn.close()
+        with pytest.raises(ConnectionError) as e:
+            await _bounded(drain, 'drain when the connection closes')
+        assert str(e.value) == (f'cannot drain connection '
+                                f'{_describe(conn)}: closed locally')
+    finally:
+        raw.close()
+        lsock.close()
+        await _close_all(conn)
+
+
+async def test_input_after_close_counted_and_discarded(caplog):
+    """Input arriving after `close` (the connection waits for the peer's
+    EOF) is counted in `bytes_received`, chunk after chunk, and never
+    readable; the peer's EOF is logged and ends the closing."""
+    caplog.set_level(logging.DEBUG, logger='hat.drivers.tcp')
+    conn, raw, lsock = await _raw_server_conn(input_buffer_limit=KiB)
+    try:
+        raw.sendall(b'x' * (8 * KiB))  # over the limit: reading pauses
+        await _until(lambda: conn.bytes_received > KiB, 'input')
+        conn.close()
+        await _until(lambda: conn.bytes_received == 8 * KiB,
+                     'the rest of the input read after close')
+        for i in range(3):
+            raw.sendall(b'y' * 100)
+            await _until(lambda i=i: conn.bytes_received ==
+                         8 * KiB + 100 * (i + 1),
+                         f'chunk {i} after close counted')
+        raw.shutdown(socket.SHUT_WR)
+        await _bounded(conn.wait_closed(), 'closed at the peer\'s EOF')
+        assert conn.bytes_received == 8 * KiB + 300
+        eof = [r.getMessage() for r in caplog.records
+               if r.name == 'hat.drivers.tcp' and 'EOF' in r.getMessage()]
+        assert eof == [f'{_describe(conn)}: peer closed its side (EOF)']
+    finally:
+        raw.close()
+        lsock.close()
+        await _close_all(conn)
