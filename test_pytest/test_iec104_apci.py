@@ -555,3 +555,225 @@ async def test_close_writes_frames_sent():
         assert await peer.read_frame() == apdu.IFrame(0, 0, b'a')
         assert await peer.read_frame() == apdu.IFrame(1, 0, b'b')
         await peer.wait_eof()
+
+
+# --- receive_queue_limit: TCP backpressure ---------------------------------
+
+def record_chunks(conn):
+    """List of (ASDUs waiting before, after) for every chunk of received
+    octets the link of `conn` processes; the event is set when the
+    ASDUs waiting reach `conn.receive_queue_limit`"""
+    link_ = conn._link
+    chunks = []
+    full = asyncio.Event()
+    receive_data = link_.receive_data
+
+    def on_data(data, now):
+        before = len(link_.received)
+        try:
+            receive_data(data, now)
+        finally:
+            chunks.append((before, len(link_.received)))
+            if len(link_.received) >= conn.receive_queue_limit:
+                full.set()
+
+    link_.receive_data = on_data
+    return chunks, full
+
+
+def numbered(i, size=249):
+    return i.to_bytes(4, 'big') + bytes(size - 4)
+
+
+@pytest.mark.parametrize('limit', [1, 10])
+async def test_receive_queue_limit_flood(limit):
+    # a raw peer ignoring k: 80000 I-frames (20 MB) at once, more than the
+    # kernel's socket buffers and tcp's input buffer hold together
+    count = 80000
+    async with our_slave(response_timeout=10, supervisory_timeout=5,
+                         test_timeout=20,
+                         receive_queue_limit=limit) as (conn, peer):
+        assert conn.receive_queue_limit == limit
+        chunks, full = record_chunks(conn)
+        peer.send_raw(b''.join(
+            apdu.encode_apdu(apdu.IFrame(i % apdu.SN_MODULO, 0, numbered(i)))
+            for i in range(count)))
+        peer.send(apdu.UFrame(U.TESTFR_ACT))
+        await bounded(full.wait(), 'receive_queue_limit ASDUs received')
+
+        # the peer is blocked by TCP flow control
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(peer.writer.drain(), 1)
+        assert peer.writer.transport.get_write_buffer_size() > 0
+
+        # a chunk is taken in only while fewer than the limit wait, so the
+        # link holds at most limit - 1 + one chunk (at most tcp's input
+        # buffer limit plus one socket read, 256 KiB, of 255-octet APDUs)
+        assert chunks
+        assert all(before < limit for before, _ in chunks), chunks
+        held = len(conn._link.received)
+        assert held == chunks[-1][1]
+        assert held <= (limit - 1 + max(after - before
+                                        for before, after in chunks))
+        assert held <= limit + (tcp.DEFAULT_INPUT_BUFFER_LIMIT +
+                                256 * 1024) // 255
+        assert held < count // 10
+        assert conn.is_receiving_paused
+
+        # resumed: every ASDU arrives, in order; then TESTFR con
+        for i in range(count):
+            data = await bounded(conn.receive(), f'ASDU {i}')
+            assert data == numbered(i), f'ASDU {i}'
+        assert not conn._link.received
+        assert all(before < limit for before, _ in chunks)
+        while True:
+            frame = await peer.read_frame()
+            if frame == apdu.UFrame(U.TESTFR_CON):
+                break
+            assert isinstance(frame, apdu.SFrame), frame
+        await bounded(peer.writer.drain(), 'peer not blocked any more')
+        assert conn.is_open
+
+
+async def test_receive_queue_limit_paused_reads_nothing():
+    # while paused, the peer's TESTFR act is not answered and its
+    # I-frames are not acknowledged; receive resumes reading
+    async with our_slave(response_timeout=10, supervisory_timeout=0.2,
+                         test_timeout=20,
+                         receive_queue_limit=2) as (conn, peer):
+        chunks, full = record_chunks(conn)
+        peer.send(apdu.IFrame(0, 0, b'a'), apdu.IFrame(1, 0, b'b'))
+        # t2 acknowledges the chunk taken in; then reading is paused
+        assert await peer.read_frame() == apdu.SFrame(2)
+        assert conn.is_receiving_paused
+        peer.send(apdu.IFrame(2, 0, b'c'), apdu.UFrame(U.TESTFR_ACT))
+        # nothing answered while paused (t2 = 0.2 s would ack 'c')
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(peer.reader.read(1), 1)
+        assert chunks == [(0, 2)]
+
+        assert await bounded(conn.receive(), 'ASDU') == b'a'
+        assert await peer.read_frame() == apdu.UFrame(U.TESTFR_CON)
+        assert await peer.read_frame() == apdu.SFrame(3)
+        # one ASDU left: the next chunk was taken in (and paused again)
+        assert chunks == [(0, 2), (1, 2)]
+        assert await bounded(conn.receive(), 'ASDU') == b'b'
+        assert await bounded(conn.receive(), 'ASDU') == b'c'
+
+
+async def test_receive_queue_limit_close_while_paused():
+    async with our_slave(receive_queue_limit=1,
+                         **FAST) as (conn, peer):
+        peer.send(*(apdu.IFrame(i, 0, bytes([i])) for i in range(5)))
+        # t2 acknowledges the first chunk; then reading is paused
+        frame = await peer.read_frame()
+        assert isinstance(frame, apdu.SFrame)
+        assert conn.is_receiving_paused
+        await bounded(conn.async_close(), 'close while paused', 1)
+        assert conn.is_closed
+        await peer.wait_eof()
+        # what the link took in is still delivered, in order
+        for i in range(frame.receive_sn):
+            assert await bounded(conn.receive(), 'ASDU') == bytes([i])
+        with pytest.raises(ConnectionError):
+            await bounded(conn.receive(), 'receive failing')
+
+
+async def test_receive_queue_limit_server_close_while_paused():
+    conns = asyncio.Queue()
+    srv = await apci.listen(conns.put_nowait, tcp.Address('127.0.0.1', 0),
+                            receive_queue_limit=1, **FAST)
+    try:
+        master = await bounded(apci.connect(srv.addresses[0], **FAST),
+                               'connect')
+        slave = await bounded(conns.get(), 'accepted connection')
+        for i in range(20):
+            master.send(bytes([i]))
+        await bounded(master.drain(), 'written')
+        while not slave.is_receiving_paused:
+            await bounded(slave.receive(), 'ASDU')
+            await bounded(master.drain(wait_ack=True), 'acknowledged')
+        await bounded(srv.async_close(), 'server close while paused', 1)
+        assert slave.is_closed
+        await bounded(master.wait_closed(), 'master closed by the peer')
+
+    finally:
+        await srv.async_close()
+
+
+async def test_receive_queue_limit_pair_k_window():
+    # our master respects k: the slave never holds more than
+    # limit - 1 + k ASDUs, and the master's queue waits
+    limit, k, count = 10, 12, 2000
+    async with pair(send_window_size=k, response_timeout=10,
+                    supervisory_timeout=0.05, test_timeout=20,
+                    receive_queue_limit=limit) as (master, slave):
+        chunks, full = record_chunks(slave)
+        for i in range(count):
+            master.send(numbered(i, 10))
+        await bounded(full.wait(), 'receive_queue_limit ASDUs received')
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(master.drain(), 1)
+        assert master._link.queue_size > 0
+        assert all(before < limit for before, _ in chunks), chunks
+        assert len(slave._link.received) <= limit - 1 + k
+
+        for i in range(count):
+            data = await bounded(slave.receive(), f'ASDU {i}')
+            assert data == numbered(i, 10), f'ASDU {i}'
+        await bounded(master.drain(wait_ack=True), 'all acknowledged')
+        assert max(after for _, after in chunks) <= limit - 1 + k
+
+
+async def test_receive_queue_limit_not_before_connect_returns():
+    # I-frames before STARTDT con do not pause connect (nobody can
+    # receive yet); the limit applies once it returned
+    srv = await asyncio.start_server(
+        lambda r, w: peers.put_nowait(Peer(r, w)), '127.0.0.1', 0)
+    peers = asyncio.Queue()
+    port = srv.sockets[0].getsockname()[1]
+    task = asyncio.ensure_future(apci.connect(
+        tcp.Address('127.0.0.1', port), receive_queue_limit=1, **FAST))
+    conn = None
+    peer = None
+    try:
+        peer = await bounded(peers.get(), 'connection from our master')
+        assert await peer.read_frame() == apdu.UFrame(U.STARTDT_ACT)
+        peer.send(apdu.IFrame(0, 0, b'a'))
+        assert await peer.read_frame() == apdu.SFrame(1)  # t2: taken in
+        peer.send(apdu.IFrame(1, 0, b'b'))
+        assert await peer.read_frame() == apdu.SFrame(2)
+        peer.send(apdu.UFrame(U.STARTDT_CON))
+        conn = await bounded(task, 'connect')
+        assert await bounded(conn.receive(), 'ASDU') == b'a'
+        assert await bounded(conn.receive(), 'ASDU') == b'b'
+
+    finally:
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        if conn:
+            await conn.async_close()
+        if peer:
+            await peer.close()
+        srv.close()
+        await srv.wait_closed()
+
+
+@pytest.mark.parametrize('value, error', [
+    (0, ValueError),
+    (-5, ValueError),
+    (1.5, TypeError),
+    ('10', TypeError),
+    (True, TypeError),
+    (None, TypeError),
+])
+async def test_receive_queue_limit_invalid(value, error):
+    # checked before any socket: no refused connect, no bound port
+    with pytest.raises(error, match='receive_queue_limit'):
+        await apci.connect(tcp.Address('127.0.0.1', 1),
+                           receive_queue_limit=value)
+    with pytest.raises(error, match='receive_queue_limit'):
+        await apci.listen(lambda conn: None, tcp.Address('127.0.0.1', 0),
+                          receive_queue_limit=value)

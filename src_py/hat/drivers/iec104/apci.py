@@ -33,9 +33,36 @@ iteration); the others wait in one FIFO queue. While data transfer is
 stopped that queue holds at most ``send_queue_limit`` ASDUs; while it is
 started the queue is not bounded: `Connection.drain` is the backpressure
 (it returns once everything queued before it was written). Received ASDUs
-wait in an unbounded buffer until `Connection.receive` takes them (as in
-0.6.23): a peer can only send k unacknowledged I-frames, but an
-application that never calls `receive` lets the buffer grow.
+wait in a FIFO buffer until `Connection.receive` takes them. It is bounded
+by TCP backpressure: once it holds ``receive_queue_limit`` ASDUs or more
+after a chunk of received octets has been processed, the connection stops
+reading from TCP until `Connection.receive` has taken enough ASDUs for it
+to hold fewer than ``receive_queue_limit`` again. Nothing received is
+dropped. Meanwhile the peer's data stays in `hat.drivers.tcp`'s input
+buffer (at most its ``input_buffer_limit``, 1 MiB by default) and in the
+kernel's socket buffers, and TCP flow control stops the peer. Memory held
+for received data is therefore at most ``receive_queue_limit`` ASDUs plus
+the ASDUs of one chunk (what TCP had buffered when it was read: up to
+``input_buffer_limit`` bytes) plus TCP's input buffer. 0.6.23 buffered
+without bound.
+
+Consequence of the pause: while it lasts this side reads nothing, so no
+frame of the peer is processed. I-frames it sends are not acknowledged
+(the ones received before the pause are, by w or t2), its TESTFR act is
+not answered with TESTFR con, and its acknowledgements of our I-frames and
+its TESTFR con are not seen (`Connection.send_wait_ack` and
+``drain(wait_ack=True)`` wait). If the application does not resume calling
+`Connection.receive` within about t1, the connection is closed: by the
+peer when its t1 on unacknowledged I-frames (or on its TESTFR act)
+expires, or by this side when t3 expires without a received frame, TESTFR
+act is sent, and its TESTFR con is not read within t1 (or when t1 on an
+I-frame this side sent expires); this side logs that as a WARNING. When
+the connection closes during the pause (locally, by the peer or by a
+timer), the ASDUs already received stay available to `Connection.receive`;
+octets TCP buffered but the link had not read yet are discarded with the
+connection (their I-frames were never acknowledged, so the peer does not
+count them as delivered). `connect` does not pause before it returns (the
+application cannot receive yet; that wait is bounded by t1).
 
 Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
 
@@ -86,6 +113,11 @@ mlog: logging.Logger = logging.getLogger(__name__)
 DEFAULT_SEND_QUEUE_LIMIT: int = link.DEFAULT_SEND_QUEUE_LIMIT
 """Default `send_queue_limit` (ASDUs kept while data transfer is stopped)"""
 
+DEFAULT_RECEIVE_QUEUE_LIMIT: int = 1000
+"""Default `receive_queue_limit`: received ASDUs not yet taken by
+`Connection.receive` at which reading from TCP pauses (at most 1000 *
+249 octets of ASDUs, about 250 kB)"""
+
 ConnectionDisabledError = link.ConnectionDisabledError
 """Data transfer stopped and ``send_queue_limit`` ASDUs already queued
 (a `ConnectionError`)"""
@@ -109,7 +141,8 @@ async def connect(addr: tcp.Address,
                   connect_timeout: float = 30,
                   send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT,
                   ssl_ctx: ssl.SSLContext | None = None,
-                  name: str | None = None
+                  name: str | None = None,
+                  receive_queue_limit: int = DEFAULT_RECEIVE_QUEUE_LIMIT
                   ) -> 'Connection':
     """Connect to a controlled station (slave) as controlling station.
 
@@ -130,6 +163,17 @@ async def connect(addr: tcp.Address,
             the case for a master after `connect` returns)
         ssl_ctx: TLS context (IEC 62351-3), ``None`` for plain TCP
         name: name used in log records
+        receive_queue_limit: received ASDUs (>= 1) not yet taken by
+            `Connection.receive` at which the connection stops reading from
+            TCP until `Connection.receive` brings them below it again
+            (backpressure, nothing is dropped; default
+            `DEFAULT_RECEIVE_QUEUE_LIMIT`). While reading is paused no frame
+            of the peer is processed: no acknowledgement of its I-frames
+            and no TESTFR con go out, none of its acknowledgements or TESTFR
+            con come in, so unless `Connection.receive` is called again
+            within about t1 the peer (t1 on its unacknowledged I-frames) or
+            this side (t3, then t1 on TESTFR con) closes the connection.
+            See the module docstring for the memory bound.
 
     Raises:
         TypeError, ValueError: bad argument
@@ -142,14 +186,16 @@ async def connect(addr: tcp.Address,
     loop = asyncio.get_running_loop()
     settings = _Settings(response_timeout, supervisory_timeout, test_timeout,
                          send_window_size, receive_window_size,
-                         send_queue_limit)
+                         send_queue_limit,
+                         _check_receive_queue_limit(receive_queue_limit))
     settings.make_link(True, loop.time())  # checks the arguments
     t0 = _check_t0(connect_timeout)
 
     # t0 expiring raises tcp.ConnectTimeoutError
     conn = await tcp.connect(addr, ssl=ssl_ctx, name=name,
                              connect_timeout=t0)
-    connection = Connection(conn, settings.make_link(True, loop.time()))
+    connection = Connection(conn, settings.make_link(True, loop.time()),
+                            receive_queue_limit=settings.receive_queue_limit)
     try:
         await connection._start()
 
@@ -171,7 +217,8 @@ async def listen(connection_cb: ConnectionCb,
                  connect_timeout: float = 30,
                  send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT,
                  ssl_ctx: ssl.SSLContext | None = None,
-                 name: str | None = None
+                 name: str | None = None,
+                 receive_queue_limit: int = DEFAULT_RECEIVE_QUEUE_LIMIT
                  ) -> 'Server':
     """Listen for controlling stations (masters) as controlled station.
 
@@ -194,6 +241,12 @@ async def listen(connection_cb: ConnectionCb,
         name: as in `connect`, for every accepted connection
         connect_timeout: accepted for symmetry with `connect` (unused: the
             controlled station does not establish connections)
+        receive_queue_limit: as in `connect`, for every accepted
+            connection (reading pauses at this many received ASDUs not
+            taken by `Connection.receive`; while paused no acknowledgement
+            and no TESTFR con go out or come in, and the connection is
+            closed by the peer's t1 or by this side's t3 then t1 unless
+            receiving resumes within about t1)
 
     Raises:
         TypeError, ValueError: bad argument
@@ -203,12 +256,15 @@ async def listen(connection_cb: ConnectionCb,
     loop = asyncio.get_running_loop()
     settings = _Settings(response_timeout, supervisory_timeout, test_timeout,
                          send_window_size, receive_window_size,
-                         send_queue_limit)
+                         send_queue_limit,
+                         _check_receive_queue_limit(receive_queue_limit))
     settings.make_link(False, loop.time())  # checks the arguments
     _check_t0(connect_timeout)
 
     async def on_connection(conn: tcp.Connection) -> None:
-        connection = Connection(conn, settings.make_link(False, loop.time()))
+        connection = Connection(
+            conn, settings.make_link(False, loop.time()),
+            receive_queue_limit=settings.receive_queue_limit)
         await aio.call(connection_cb, connection)
 
     srv = await tcp.listen(on_connection, addr, bind_connections=True,
@@ -241,11 +297,25 @@ class Connection(aio.Resource):
     ASDUs are sent in I-frames in call order across `send`,
     `send_wait_ack` and `drain` (one FIFO queue), at most k unacknowledged
     at a time, and only while data transfer is started. Received ASDUs are
-    buffered in arrival order until `receive` takes them.
+    buffered in arrival order until `receive` takes them; at
+    `receive_queue_limit` of them reading from TCP pauses until `receive`
+    brings them below it (see the module docstring).
+
+    Args:
+        conn: TCP connection (its async group becomes this connection's)
+        link_: link state machine of the connection
+        receive_queue_limit: received ASDUs (>= 1) at which reading pauses
+
+    Raises:
+        TypeError, ValueError: bad `receive_queue_limit`
 
     """
 
-    def __init__(self, conn: tcp.Connection, link_: link.Link):
+    def __init__(self, conn: tcp.Connection, link_: link.Link, *,
+                 receive_queue_limit: int = DEFAULT_RECEIVE_QUEUE_LIMIT):
+        self._receive_limit = _check_receive_queue_limit(receive_queue_limit)
+        # completed by receive when the read loop may read again
+        self._resume_fut: asyncio.Future[None] | None = None
         self._conn = conn
         self._link = link_
         self._loop = asyncio.get_running_loop()
@@ -294,6 +364,18 @@ class Connection(aio.Resource):
         """Close (as `close`) and wait until closed"""
         self.close()
         await self._group.async_close()
+
+    @property
+    def receive_queue_limit(self) -> int:
+        """Received ASDUs not yet taken by `receive` at which reading from
+        TCP pauses"""
+        return self._receive_limit
+
+    @property
+    def is_receiving_paused(self) -> bool:
+        """Whether reading from TCP is paused because `receive_queue_limit`
+        received ASDUs wait for `receive`"""
+        return self._resume_fut is not None
 
     @property
     def ssl_object(self) -> ssl.SSLObject | None:
@@ -377,7 +459,9 @@ class Connection(aio.Resource):
     async def receive(self) -> bytes:
         """Receive the next ASDU (one I-frame's).
 
-        ASDUs received before close are still returned after it.
+        ASDUs received before close are still returned after it. Taking
+        an ASDU resumes reading from TCP if it was paused at
+        `receive_queue_limit` and fewer ASDUs than that are left.
 
         Raises:
             ConnectionError: the connection is closed and no received ASDU
@@ -396,7 +480,13 @@ class Connection(aio.Resource):
                 if fut in self._rx_waiters:
                     self._rx_waiters.remove(fut)
                 raise
-        return received.popleft()
+        data = received.popleft()
+        resume_fut = self._resume_fut
+        if resume_fut is not None and len(received) < self._receive_limit:
+            self._resume_fut = None
+            if not resume_fut.done():
+                resume_fut.set_result(None)
+        return data
 
     # internals
 
@@ -523,10 +613,16 @@ class Connection(aio.Resource):
     async def _read_loop(self) -> None:
         conn = self._conn
         link_ = self._link
+        received = link_.received
+        limit = self._receive_limit
         loop = self._loop
         process = self._process
         try:
             while True:
+                # backpressure: no read while receive_queue_limit ASDUs
+                # wait (not before connect returns: nobody receives yet)
+                if len(received) >= limit and self._enabled_fut is None:
+                    await self._wait_resume()
                 data = await conn.read()
                 link_.receive_data(data, loop.time())
                 process()
@@ -542,6 +638,22 @@ class Connection(aio.Resource):
 
         finally:
             self._group.close()
+
+    async def _wait_resume(self) -> None:
+        # receive completes the future once fewer than the limit are left;
+        # closing cancels the read loop (it runs in the async group)
+        fut = self._resume_fut = self._loop.create_future()
+        debug = mlog.isEnabledFor(logging.DEBUG)
+        if debug:
+            mlog.debug('%s: reading paused: %s received ASDUs not taken',
+                       self._describe(), len(self._link.received))
+        try:
+            await fut
+        finally:
+            if self._resume_fut is fut:
+                self._resume_fut = None
+        if debug:
+            mlog.debug('%s: reading resumed', self._describe())
 
     def _close(self, reason: str, level: int = logging.DEBUG,
                exc_info: BaseException | None = None) -> None:
@@ -599,6 +711,7 @@ class _Settings(typing.NamedTuple):
     send_window_size: int
     receive_window_size: int
     send_queue_limit: int
+    receive_queue_limit: int
 
     def make_link(self, is_master: bool, now: float) -> link.Link:
         return link.Link(is_master=is_master,
@@ -620,6 +733,17 @@ def _check_t0(connect_timeout: float) -> float:
         raise ValueError(f'connect_timeout must be positive, not '
                          f'{connect_timeout!r}')
     return float(connect_timeout)
+
+
+def _check_receive_queue_limit(receive_queue_limit: int) -> int:
+    if (isinstance(receive_queue_limit, bool) or
+            not isinstance(receive_queue_limit, int)):
+        raise TypeError(f'receive_queue_limit must be int, not '
+                        f'{type(receive_queue_limit).__name__}')
+    if receive_queue_limit < 1:
+        raise ValueError(f'receive_queue_limit must be at least 1, not '
+                         f'{receive_queue_limit!r}')
+    return int(receive_queue_limit)
 
 
 def _release(waiters: collections.deque[tuple[int, asyncio.Future[None]]],

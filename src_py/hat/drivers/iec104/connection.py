@@ -10,8 +10,22 @@ sequence numbers, k and w windows, t0..t3, STARTDT / STOPDT / TESTFR).
 
 The signatures of `connect` and `listen` are those of hat-drivers 0.6.23
 (every parameter of 0.6.23 positional-or-keyword with its default); the new
-parameters ``connect_timeout`` (t0), ``send_queue_limit`` and ``name`` are
-keyword-only.
+parameters ``connect_timeout`` (t0), ``send_queue_limit``, ``name`` and
+``receive_queue_limit`` are keyword-only.
+
+Received ASDUs wait for `Connection.receive` in a buffer bounded by TCP
+backpressure (see `hat.drivers.iec104.apci`): once ``receive_queue_limit``
+ASDUs (default 1000) or more wait after a chunk of received octets was
+processed, the connection stops reading from TCP until `Connection.receive`
+has taken enough of them to leave fewer than ``receive_queue_limit``;
+`hat.drivers.tcp`'s ``input_buffer_limit`` and TCP flow control then stop
+the peer, and nothing received is dropped. While reading is paused this
+side reads nothing: no acknowledgement of the peer's I-frames and no
+TESTFR con go out, and none of the peer's acknowledgements or TESTFR con
+come in. If the application does not resume calling `Connection.receive`
+within about t1, the connection is closed, by the peer (its t1 on
+unacknowledged I-frames) or by this side (t3, then t1 on TESTFR con).
+0.6.23 buffered received ASDUs without bound.
 
 Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
 
@@ -99,7 +113,8 @@ async def connect(addr: tcp.Address,
                   *,
                   connect_timeout: float = 30,
                   send_queue_limit: int = apci.DEFAULT_SEND_QUEUE_LIMIT,
-                  name: str | None = None
+                  name: str | None = None,
+                  receive_queue_limit: int = apci.DEFAULT_RECEIVE_QUEUE_LIMIT
                   ) -> 'Connection':
     """Connect to a controlled station (slave) as controlling station.
 
@@ -124,6 +139,14 @@ async def connect(addr: tcp.Address,
             establishment (including the TLS handshake)
         send_queue_limit: ASDUs kept while data transfer is stopped
         name: name of the connection in log records
+        receive_queue_limit: received ASDUs (>= 1, default 1000) not yet
+            taken by `Connection.receive` at which the connection stops
+            reading from TCP until `Connection.receive` brings them below
+            it (backpressure: nothing is dropped). While paused no
+            acknowledgement of the peer's I-frames and no TESTFR con go
+            out or come in, so unless `Connection.receive` is called again
+            within about t1 the peer (its t1 on unacknowledged I-frames) or
+            this side (t3, then t1 on TESTFR con) closes the connection
 
     Raises:
         NotImplementedError: `update_key` is not ``None``
@@ -144,7 +167,8 @@ async def connect(addr: tcp.Address,
                               connect_timeout=connect_timeout,
                               send_queue_limit=send_queue_limit,
                               ssl_ctx=ssl_ctx,
-                              name=name)
+                              name=name,
+                              receive_queue_limit=receive_queue_limit)
     return Connection(conn)
 
 
@@ -161,7 +185,8 @@ async def listen(connection_cb: ConnectionCb,
                      DEFAULT_CRITICAL_FUNCTIONS),
                  *,
                  send_queue_limit: int = apci.DEFAULT_SEND_QUEUE_LIMIT,
-                 name: str | None = None
+                 name: str | None = None,
+                 receive_queue_limit: int = apci.DEFAULT_RECEIVE_QUEUE_LIMIT
                  ) -> 'Server':
     """Listen for controlling stations (masters) as controlled station.
 
@@ -186,6 +211,12 @@ async def listen(connection_cb: ConnectionCb,
         critical_functions: as in `connect`, for every accepted connection
         send_queue_limit: as in `connect`, for every accepted connection
         name: as in `connect`, for every accepted connection
+        receive_queue_limit: as in `connect`, for every accepted
+            connection (reading pauses at this many received ASDUs not
+            taken by `Connection.receive`; while paused no acknowledgement
+            and no TESTFR con go out or come in, and the connection is
+            closed by the peer's t1 or by this side's t3 then t1 unless
+            receiving resumes within about t1)
 
     Raises:
         NotImplementedError: `update_key` is not ``None``
@@ -206,7 +237,8 @@ async def listen(connection_cb: ConnectionCb,
                             receive_window_size=receive_window_size,
                             send_queue_limit=send_queue_limit,
                             ssl_ctx=ssl_ctx,
-                            name=name)
+                            name=name,
+                            receive_queue_limit=receive_queue_limit)
     return Server(srv)
 
 
@@ -234,7 +266,8 @@ class Connection(aio.Resource):
     Messages are sent in call order across `send`, `send_wait_ack` and
     `drain`, one ASDU and one I-frame per message (VSQ 0x01, as 0.6.23).
     Received ASDUs are returned by `receive` in arrival order, one list of
-    messages per ASDU.
+    messages per ASDU; reading from TCP pauses while
+    ``receive_queue_limit`` of them wait (see the module docstring).
 
     """
 
