@@ -1366,9 +1366,9 @@ class Connection(aio.Resource):
                 'name': self._settings.name,
                 'local_addr': self.info.local_addr,
                 'remote_addr': self.info.remote_addr}
-        prefix = self._describe().replace('%', '%%')
-        logger.log(level, f'{prefix}: {msg}', *args, extra={'meta': meta},
-                   **kwargs)
+        # the description as an argument: a '%' in a name stays as it is
+        logger.log(level, f'%s: {msg}', self._describe(), *args,
+                   extra={'meta': meta}, **kwargs)
 
 
 class _LingeringProtocol(asyncio.Protocol):
