@@ -112,6 +112,12 @@ def test_signatures():
             iec104.Function.COMMAND, iec104.Function.TEST,
             iec104.Function.RESET, iec104.Function.PARAMETER,
             iec104.Function.PARAMETER_ACTIVATION}
+    for ps in (params, listen_params):
+        assert list(ps)[-1] == 'receive_queue_limit'
+        assert (ps['receive_queue_limit'].kind ==
+                inspect.Parameter.KEYWORD_ONLY)
+        assert (ps['receive_queue_limit'].default ==
+                apci.DEFAULT_RECEIVE_QUEUE_LIMIT == 1000)
     assert inspect.iscoroutinefunction(iec104.connect)
     assert inspect.iscoroutinefunction(iec104.listen)
     assert inspect.iscoroutinefunction(iec104.Connection.receive)
@@ -507,3 +513,100 @@ async def test_connection_cb_raising_closes_connection():
 
     finally:
         await srv.async_close()
+
+
+# --- receive_queue_limit: TCP backpressure ----------------------------------
+
+@pytest.mark.parametrize('receiver', ['master', 'slave'])
+async def test_receive_queue_limit(receiver):
+    # the receiving side does not call receive: the sender is held back by
+    # TCP (and k), the receiver holds at most limit - 1 + k ASDUs; once it
+    # receives, every message arrives in order
+    limit, k, count = 10, 12, 2000
+    kwargs = dict(supervisory_timeout=T2, send_window_size=k,
+                  receive_queue_limit=limit)
+    async with slave_server(**kwargs) as (srv, conns):
+        master = await wait(iec104.connect(srv.addresses[0], **kwargs),
+                            'connect')
+        try:
+            slave = await wait(conns.get(), 'accepted connection')
+            sender, dest = ((slave, master) if receiver == 'master' else
+                            (master, slave))
+            link = dest.conn._link
+            msgs = [single_msg(i, iec104.SingleValue.ON)
+                    for i in range(count)]
+            sender.send(msgs)
+            drained = asyncio.ensure_future(sender.drain())
+            try:
+                # blocked: not everything can be written
+                done, _ = await asyncio.wait([drained], timeout=1)
+                assert not done, 'sender not held back'
+                assert dest.conn.is_receiving_paused
+                assert limit <= len(link.received) <= limit - 1 + k
+
+                received = []
+                while len(received) < count:
+                    received.extend(await wait(dest.receive(), 'data'))
+                assert received == msgs
+                await wait(drained, 'sender drained')
+                await wait(sender.drain(wait_ack=True), 'all acknowledged')
+
+            finally:
+                drained.cancel()
+                with contextlib.suppress(BaseException):
+                    await drained
+                await slave.async_close()
+
+        finally:
+            await master.async_close()
+
+
+async def test_receive_queue_limit_close_while_paused():
+    async with slave_server(supervisory_timeout=T2) as (srv, conns):
+        master = await wait(iec104.connect(srv.addresses[0],
+                                           supervisory_timeout=T2,
+                                           receive_queue_limit=1),
+                            'connect')
+        try:
+            slave = await wait(conns.get(), 'accepted connection')
+            msgs = [single_msg(i, iec104.SingleValue.OFF) for i in range(50)]
+            slave.send(msgs)
+            drained = asyncio.ensure_future(slave.drain())
+            done, _ = await asyncio.wait([drained], timeout=1)
+            assert not done, 'slave not held back'
+            assert master.conn.is_receiving_paused
+            try:
+                await asyncio.wait_for(master.async_close(), 1)
+            except asyncio.TimeoutError:
+                pytest.fail('close while paused took more than 1 s')
+            assert master.is_closed
+            await wait(slave.wait_closed(), 'slave closed by the peer')
+            with pytest.raises(ConnectionError):
+                await wait(drained, 'drain failing')
+            # ASDUs taken in before the close are still delivered in order
+            held = len(master.conn._link.received)
+            assert held >= 1
+            for msg in msgs[:held]:
+                assert await wait(master.receive(), 'data') == [msg]
+            with pytest.raises(ConnectionError):
+                await wait(master.receive(), 'receive failing')
+
+        finally:
+            await master.async_close()
+
+
+@pytest.mark.parametrize('value, error', [
+    (0, ValueError),
+    (-1, ValueError),
+    (2.0, TypeError),
+    ('1000', TypeError),
+    (False, TypeError),
+])
+async def test_receive_queue_limit_invalid(value, error):
+    # checked before any socket: no refused connect, no bound port
+    with pytest.raises(error, match='receive_queue_limit'):
+        await iec104.connect(tcp.Address('127.0.0.1', 1),
+                             receive_queue_limit=value)
+    with pytest.raises(error, match='receive_queue_limit'):
+        await iec104.listen(lambda conn: None, tcp.Address('127.0.0.1', 0),
+                            receive_queue_limit=value)
