@@ -20,12 +20,12 @@ processed, the connection stops reading from TCP until `Connection.receive`
 has taken enough of them to leave fewer than ``receive_queue_limit``;
 `hat.drivers.tcp`'s ``input_buffer_limit`` and TCP flow control then stop
 the peer, and nothing received is dropped. While reading is paused this
-side reads nothing: no acknowledgement of the peer's I-frames and no
-TESTFR con go out, and none of the peer's acknowledgements or TESTFR con
-come in. If the application does not resume calling `Connection.receive`
-within about t1, the connection is closed, by the peer (its t1 on
-unacknowledged I-frames) or by this side (t3, then t1 on TESTFR con).
-0.6.23 buffered received ASDUs without bound.
+side reads nothing: no acknowledgement of the I-frames the peer sends
+meanwhile and no TESTFR con go out, and none of the peer's
+acknowledgements or TESTFR con come in. If the application does not
+resume calling `Connection.receive` within about t1, the connection is
+closed, by the peer (its t1 on unacknowledged I-frames) or by this side
+(t3, then t1 on TESTFR con). 0.6.23 buffered received ASDUs without bound.
 
 Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
 
