@@ -168,11 +168,12 @@ async def connect(addr: tcp.Address,
             TCP until `Connection.receive` brings them below it again
             (backpressure, nothing is dropped; default
             `DEFAULT_RECEIVE_QUEUE_LIMIT`). While reading is paused no frame
-            of the peer is processed: no acknowledgement of its I-frames
-            and no TESTFR con go out, none of its acknowledgements or TESTFR
-            con come in, so unless `Connection.receive` is called again
-            within about t1 the peer (t1 on its unacknowledged I-frames) or
-            this side (t3, then t1 on TESTFR con) closes the connection.
+            of the peer is processed: no acknowledgement of the I-frames it
+            sends meanwhile and no TESTFR con go out, none of its
+            acknowledgements or TESTFR con come in, so unless
+            `Connection.receive` is called again within about t1 the peer
+            (t1 on its unacknowledged I-frames) or this side (t3, then t1
+            on TESTFR con) closes the connection.
             See the module docstring for the memory bound.
 
     Raises:

@@ -165,7 +165,10 @@ class Link:
         self._in_chunk = False
 
         self.received: collections.deque[bytes] = collections.deque()
-        """Received ASDUs not taken yet (the caller pops them), in order"""
+        """Received ASDUs not taken yet (the caller pops them), in order.
+        Not bounded here: the caller bounds it by not feeding
+        `receive_data` while it is long (`hat.drivers.iec104.apci`'s
+        ``receive_queue_limit``)"""
 
         self.enabled_events: list[bool] = []
         """Data transfer state changes not taken yet (the caller clears
