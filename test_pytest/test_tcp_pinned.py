@@ -1242,3 +1242,75 @@ async def test_connection_cb_result(caplog, result):
                        if r.levelno == logging.ERROR)
     finally:
         await _close_all(client, server, srv)
+
+
+async def test_write_on_broken_transport_says_lost_then_why():
+    """A write after a failed send, before the event loop reported the
+    loss, raises 'lost: transport closed'; once the loss is reported, the
+    error names its cause ('reset by peer')."""
+    conn, raw, lsock = await _raw_server_conn(input_buffer_limit=KiB)
+    try:
+        raw.sendall(b'x' * (8 * KiB))  # reading pauses: the RST goes unseen
+        await _until(lambda: conn.bytes_received > KiB, 'input')
+        conn.write(b'a')  # sent at once
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                       struct.pack('ii', 1, 0))
+        raw.close()  # RST
+        raw = None
+        conn.write(b'b')  # coalesced: its send fails in the next iteration
+        await asyncio.sleep(0)
+        with pytest.raises(ConnectionError) as e:
+            conn.write(b'c')
+        assert (e.value.strerror or str(e.value)) == (
+            f'cannot write to connection {_describe(conn)}: '
+            f'lost: transport closed')
+        await _bounded(conn.wait_closed(), 'loss reported')
+        with pytest.raises(ConnectionError) as e:
+            conn.write(b'd')
+        assert (e.value.strerror or str(e.value)).endswith(
+            ': reset by peer'), str(e.value)
+    finally:
+        if raw is not None:
+            raw.close()
+        lsock.close()
+        await _close_all(conn)
+
+
+async def test_comm_log_switched_on_logs_new_connections(caplog):
+    """Connections opened after the communication log was switched on (as
+    an operator would, with Logger.setLevel) log their opening."""
+    caplog.set_level(logging.DEBUG, logger='hat.drivers.tcp.comm')
+    comm_log = logging.getLogger('hat.drivers.tcp.comm')
+    comm_log.setLevel(logging.INFO)
+    assert not comm_log.isEnabledFor(logging.DEBUG)
+    comm_log.setLevel(logging.DEBUG)
+    async with _pair() as (_, client, server):
+        opened = [r.getMessage() for r in caplog.records
+                  if r.name == 'hat.drivers.tcp.comm' and
+                  r.getMessage().endswith(': connection opened')]
+        assert sorted(opened) == sorted(
+            [f'{_describe(client)}: connection opened',
+             f'{_describe(server)}: connection opened'])
+
+
+async def test_connect_setup_failure_raises_without_error_record(
+        caplog, monkeypatch):
+    """A connection that fails to be set up raises ConnectionError from
+    connect and logs no ERROR (the caller has the error); a server logs
+    its own failures at ERROR (tested in test_tcp_peer_faults)."""
+    def failing(*args):
+        raise OSError(errno.EINVAL, 'no keepalive today')
+
+    srv = await tcp.listen(lambda conn: None, _addr())
+    try:
+        monkeypatch.setattr(tcp, '_set_keepalive', failing)
+        with pytest.raises(ConnectionError) as e:
+            await _bounded(tcp.connect(srv.addresses[0], keepalive_idle=5),
+                           'connect')
+        assert 'setting up the connection failed' in str(e.value)
+        errors = [r.getMessage() for r in caplog.records
+                  if r.name == 'hat.drivers.tcp' and
+                  r.levelno >= logging.WARNING]
+        assert errors == []
+    finally:
+        await _close_all(srv)
