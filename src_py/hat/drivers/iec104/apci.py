@@ -43,8 +43,8 @@ buffer (at most its ``input_buffer_limit``, 1 MiB by default) and in the
 kernel's socket buffers, and TCP flow control stops the peer. Memory held
 for received data is therefore at most ``receive_queue_limit`` ASDUs plus
 the ASDUs of one chunk (what TCP had buffered when it was read: up to
-``input_buffer_limit`` bytes) plus TCP's input buffer. 0.6.23 buffered
-without bound.
+``input_buffer_limit`` bytes plus one socket read) plus TCP's input buffer
+(besides the kernel's socket buffers). 0.6.23 buffered without bound.
 
 Consequence of the pause: while it lasts this side reads nothing, so no
 frame of the peer is processed. I-frames it sends are not acknowledged
