@@ -539,6 +539,8 @@ _BAD_ARGUMENTS = [
      'keepalive_interval and keepalive_count need keepalive_idle'),
     ('connect', {'connect_timeout': 'x'}, TypeError,
      'connect_timeout must be a number of seconds or None, not str'),
+    ('listen', {'connection_cb': 5}, TypeError,
+     'connection_cb must be callable, not int'),
 ]
 
 
@@ -552,7 +554,8 @@ async def test_bad_argument_message(fn, kwargs, error, message):
             if fn == 'connect':
                 conn = await tcp.connect(_addr(), **kwargs)
             else:
-                srv = await tcp.listen(lambda conn: None, _addr(), **kwargs)
+                kwargs = {'connection_cb': lambda conn: None, **kwargs}
+                srv = await tcp.listen(addr=_addr(), **kwargs)
         assert str(e.value) == message
     finally:
         await _close_all(conn, srv)
@@ -1202,6 +1205,8 @@ async def test_connection_cb_error_record_text(caplog):
         assert records[0].getMessage() == (
             f'{remote.host}:{remote.port} -> {local.host}:{local.port}: '
             f'connection callback error: boom')
+        # with the traceback
+        assert isinstance(records[0].exc_info[1], RuntimeError)
     finally:
         await _close_all(conn, srv)
 
@@ -1314,3 +1319,107 @@ async def test_connect_setup_failure_raises_without_error_record(
         assert errors == []
     finally:
         await _close_all(srv)
+
+
+async def test_debug_close_record_after_level_switched_on(caplog):
+    """The module log switched to DEBUG (Logger.setLevel) records an
+    orderly close of a connection that was open before."""
+    caplog.set_level(logging.DEBUG, logger='hat.drivers.tcp')
+    mlog = logging.getLogger('hat.drivers.tcp')
+    mlog.setLevel(logging.INFO)
+    conn, raw, lsock = await _raw_server_conn()
+    try:
+        mlog.setLevel(logging.DEBUG)
+        await _bounded(conn.async_close(), 'close')
+        closed = [r.getMessage() for r in caplog.records
+                  if r.name == 'hat.drivers.tcp']
+        assert closed == [f'{_describe(conn)}: connection closed']
+    finally:
+        raw.close()
+        lsock.close()
+        await _close_all(conn)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11),
+                    reason='server-side start_tls needs Python 3.11')
+async def test_listen_tls_with_ssl_shutdown_timeout(tls_contexts):
+    """``ssl_shutdown_timeout`` is accepted by a TLS `listen` (it goes with
+    the TLS settings, not to a plain server)."""
+    server_ctx, client_ctx = tls_contexts
+    async with _pair({'ssl': server_ctx(), 'ssl_shutdown_timeout': 2},
+                     {'ssl': client_ctx(), 'server_hostname': 'localhost'}
+                     ) as (_, client, server):
+        client.write(b'ping')
+        assert await _bounded(server.readexactly(4), 'TLS data') == b'ping'
+
+
+@pytest.mark.parametrize('half_close', [False, True])
+async def test_wrapped_tls_peer_close_ends_connection(caplog, tls_contexts,
+                                                      half_close):
+    """A wrapped TLS stream knows it is TLS: the peer's close ends it even
+    with ``half_close=True``, with no asyncio warning about
+    eof_received."""
+    server_ctx, client_ctx = tls_contexts
+    caplog.set_level(logging.WARNING, logger='asyncio')
+    conns = aio.Queue()
+    srv = await tcp.listen(conns.put_nowait, _addr(), ssl=server_ctx())
+    conn = server = None
+    try:
+        reader, writer = await _bounded(asyncio.open_connection(
+            *srv.addresses[0], ssl=client_ctx(),
+            server_hostname='localhost'), 'TLS open_connection')
+        conn = tcp.Connection(reader, writer, half_close=half_close)
+        server = await _bounded(conns.get(), 'server side')
+        conn.write(b'ping')
+        assert await _bounded(server.readexactly(4), 'data') == b'ping'
+        await _bounded(server.async_close(), 'peer close')
+        await _bounded(conn.wait_closing(), 'the peer\'s close noticed')
+        with pytest.raises(ConnectionError):
+            conn.write(b'late')
+        await _bounded(conn.wait_closed(), 'closed')
+    finally:
+        await _close_all(conn, server, srv)
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == 'asyncio' and 'eof_received' in r.getMessage()]
+    assert not warnings, warnings
+
+
+async def test_wrapped_writer_with_zero_high_water_mark_not_paused():
+    """Wrapping a writer whose (empty) buffer is at a zero high-water mark:
+    not above it, so drain returns at once."""
+    srv = await tcp.listen(lambda conn: None, _addr())
+    conn = None
+    try:
+        reader, writer = await _bounded(
+            asyncio.open_connection(*srv.addresses[0]), 'open_connection')
+        writer.transport.set_write_buffer_limits(high=0)
+        conn = tcp.Connection(reader, writer)
+        await _bounded(conn.drain(), 'drain with an empty buffer', 1)
+    finally:
+        await _close_all(conn, srv)
+
+
+async def test_wrapped_after_reset_keeps_the_cause():
+    """Wrapping a stream whose peer has already reset it gives a closed
+    connection whose errors name the reset."""
+    lsock = socket.socket()
+    lsock.bind(('127.0.0.1', 0))
+    lsock.listen(1)
+    conn = None
+    try:
+        reader, writer = await _bounded(
+            asyncio.open_connection(*lsock.getsockname()), 'open')
+        raw, _ = lsock.accept()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                       struct.pack('ii', 1, 0))
+        raw.close()  # RST
+        with pytest.raises(ConnectionResetError):
+            await _bounded(reader.read(), 'reset seen by the reader')
+        conn = tcp.Connection(reader, writer)
+        assert conn.is_closed
+        with pytest.raises(ConnectionResetError) as e:
+            conn.write(b'x')
+        assert str(e.value).endswith(': reset by peer'), str(e.value)
+    finally:
+        lsock.close()
+        await _close_all(conn)

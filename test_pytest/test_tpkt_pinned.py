@@ -4,6 +4,7 @@ rejected writes. Runs on asyncio and on uvloop (``--uvloop``).
 
 """
 
+import asyncio
 import contextlib
 import logging
 
@@ -84,3 +85,27 @@ async def test_write_rejects_non_bytes_naming_type(data):
             conn.write(data)
         assert 'data must be bytes' in str(e.value)
         assert type(data).__name__ in str(e.value)
+
+
+async def test_local_close_mid_packet_error_text(caplog):
+    """A read cut short by this side's own close says where the packet
+    was cut, and logs it at DEBUG only."""
+    caplog.set_level(logging.DEBUG, logger='hat.drivers.tpkt')
+    async with _raw_to_tpkt() as (raw, conn):
+        read = asyncio.ensure_future(conn.read())
+        raw.write(bytes([3, 0, 0, 104]) + b'abc')
+        await bounded(raw.drain())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while conn._conn.bytes_received < 7:  # noqa: ASYNC110
+            assert loop.time() < deadline, 'packet start not received'
+            await asyncio.sleep(0.001)
+        conn.close()
+        with pytest.raises(ConnectionError) as e:
+            await bounded(read)
+        expected = (f'{_describe(conn)}: connection closed in the middle '
+                    f'of a TPKT packet of length 104')
+        assert str(e.value) == expected
+        records = [r for r in caplog.records if r.name == 'hat.drivers.tpkt']
+        assert [(r.levelno, r.getMessage()) for r in records] == [
+            (logging.DEBUG, f'{expected}; closing connection')]
