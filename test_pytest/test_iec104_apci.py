@@ -184,7 +184,9 @@ async def test_send_invalid():
 
 
 @pytest.mark.parametrize('kwargs, word', [
-    ({'supervisory_timeout': 20}, 'supervisory_timeout'),
+    ({'supervisory_timeout': 0}, 'supervisory_timeout'),
+    ({'supervisory_timeout': '10'}, 'supervisory_timeout'),
+    ({'response_timeout': -5}, 'response_timeout'),
     ({'send_window_size': 0}, 'send_window_size'),
     ({'receive_window_size': 'x'}, 'receive_window_size'),
     ({'connect_timeout': 0}, 'connect_timeout'),
@@ -196,6 +198,55 @@ async def test_invalid_arguments(kwargs, word):
     with pytest.raises((TypeError, ValueError), match=word):
         await apci.listen(lambda conn: None, tcp.Address('127.0.0.1', 0),
                           **kwargs)
+
+
+def t2_warnings(caplog):
+    return [r for r in caplog.records
+            if r.name == apci.mlog.name and r.levelno == logging.WARNING and
+            'supervisory_timeout' in r.getMessage()]
+
+
+async def test_t2_not_below_t1_accepted_with_one_warning(caplog):
+    # accepted as by hat-drivers 0.6.23: our t2 must be below the PEER's
+    # t1; IEC 60870-5-104 clause 5.1 recommends t2 < t1 (symmetric setup)
+    caplog.set_level(logging.WARNING, logger=apci.mlog.name)
+    conns = asyncio.Queue()
+    srv = await apci.listen(conns.put_nowait, tcp.Address('127.0.0.1', 0),
+                            response_timeout=5, supervisory_timeout=10)
+    masters = []
+    try:
+        [record] = t2_warnings(caplog)
+        message = record.getMessage()
+        assert 't2 = 10 s' in message
+        assert 't1 = 5 s' in message
+        assert 'clause 5.1' in message and 't2 < t1' in message
+        assert 'acknowledgements' in message
+
+        # one per call: accepted connections add none, connect adds one
+        for _ in range(2):
+            masters.append(await bounded(
+                apci.connect(srv.addresses[0], response_timeout=10),
+                'connect'))
+            slave = await bounded(conns.get(), 'accepted connection')
+            assert masters[-1].is_master and not slave.is_master
+            # (no wait for the acknowledgement: the slave's t2 is 10 s)
+            masters[-1].send(b'x')
+            assert await bounded(slave.receive(), 'ASDU') == b'x'
+        records = t2_warnings(caplog)
+        assert len(records) == 3
+        for record in records[1:]:
+            assert 't2 = 10 s' in record.getMessage()
+            assert 't1 = 10 s' in record.getMessage()
+
+        # t2 below t1 (the defaults, 15 and 10): no warning
+        masters.append(await bounded(apci.connect(srv.addresses[0]),
+                                     'connect'))
+        assert len(t2_warnings(caplog)) == 3
+
+    finally:
+        for master in masters:
+            await master.async_close()
+        await srv.async_close()
 
 
 async def test_receive_after_close_returns_buffered():

@@ -8,11 +8,14 @@ import datetime
 import inspect
 import logging
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 from hat.drivers import iec104
 from hat.drivers import tcp
 from hat.drivers.iec104 import apci
+from hat.drivers.iec104 import codec
 from hat.drivers.iec104 import connection
 
 
@@ -146,6 +149,68 @@ async def test_critical_functions_accepted():
     with pytest.raises(TypeError, match='critical_functions'):
         await iec104.connect(tcp.Address('127.0.0.1', 1),
                              critical_functions={'command'})
+
+
+async def test_t2_not_below_t1_accepted_and_warns_once(caplog):
+    # hat-drivers 0.6.23 accepts these: our t2 must be below the PEER's t1,
+    # and IEC 60870-5-104 clause 5.1 recommends t2 < t1 for a symmetric
+    # configuration (the default t2 is 10 s)
+    caplog.set_level(logging.WARNING)
+
+    def warnings():
+        return [r for r in caplog.records
+                if r.name.startswith('hat.drivers') and
+                r.levelno == logging.WARNING]
+
+    conns = asyncio.Queue()
+    srv = await iec104.listen(conns.put_nowait,
+                              tcp.Address('127.0.0.1', 0),
+                              response_timeout=5)
+    master = None
+    try:
+        [record] = warnings()
+        message = record.getMessage()
+        for text in ('t2 = 10 s', 't1 = 5 s', 'clause 5.1', 't2 < t1',
+                     'may close the connection'):
+            assert text in message
+
+        master = await wait(iec104.connect(srv.addresses[0],
+                                           response_timeout=10),
+                            'connect')
+        slave = await wait(conns.get(), 'accepted connection')
+        assert len(warnings()) == 2
+        assert 't2 = 10 s' in warnings()[1].getMessage()
+        assert 't1 = 10 s' in warnings()[1].getMessage()
+
+        # the connection works both ways (no wait for acknowledgements:
+        # t2 is 10 s on both sides)
+        msg = float_msg(1, 1.0)
+        master.send([msg])
+        assert await wait(slave.receive(), 'data') == [msg]
+        slave.send([msg])
+        assert await wait(master.receive(), 'data') == [msg]
+        assert len(warnings()) == 2
+
+    finally:
+        if master is not None:
+            await master.async_close()
+        await srv.async_close()
+
+
+@pytest.mark.parametrize('kwargs', [
+    {'response_timeout': 0},
+    {'supervisory_timeout': -1},
+    {'supervisory_timeout': float('nan')},
+    {'supervisory_timeout': None},
+    {'response_timeout': '5'},
+])
+async def test_timeouts_must_be_positive_numbers(kwargs):
+    word = next(iter(kwargs))
+    with pytest.raises((TypeError, ValueError), match=word):
+        await iec104.connect(tcp.Address('127.0.0.1', 1), **kwargs)
+    with pytest.raises((TypeError, ValueError), match=word):
+        await iec104.listen(lambda conn: None, tcp.Address('127.0.0.1', 0),
+                            **kwargs)
 
 
 # --- establishment -----------------------------------------------------------
@@ -414,6 +479,215 @@ async def test_undecodable_asdu_skipped(pair, caplog):
     assert (await wait(slave.receive(), 'data'))[0].io_address == 1
     assert not [r for r in caplog.records
                 if r.levelno >= logging.ERROR and r not in records]
+
+
+# --- negative replies to unknown TypeIDs and causes (IEC 60870-5-101
+# clause 7.2.3) ---------------------------------------------------------
+
+# C_TS_NA_1 (TypeID 104, not used by IEC 60870-5-104): COT 6, CA 1, IOA 0,
+# FBP 0x55aa
+C_TS_NA_1 = bytes.fromhex('68 01 06 00 0100 000000 aa55')
+# reply: COT 44 with P/N = 1 (0x40 | 44 = 0x6c), everything else as received
+C_TS_NA_1_REPLY = bytes.fromhex('68 01 6c 00 0100 000000 aa55')
+# TypeID 115 (reserved, parameter range), T = 1, COT 5, originator 7,
+# CA 0x1234, SQ = 1 with 2 elements
+UNKNOWN_115 = bytes.fromhex('73 82 85 07 3412 010000 0102 0304')
+UNKNOWN_115_REPLY = bytes.fromhex('73 82 ec 07 3412 010000 0102 0304')
+# C_SC_NA_1 with cause 0 (not defined)
+C_SC_CAUSE_0 = bytes.fromhex('2d 01 00 03 0100 0a0000 01')
+C_SC_CAUSE_0_REPLY = bytes.fromhex('2d 01 6d 03 0100 0a0000 01')
+
+
+@pytest.mark.parametrize('data, cause, expected', [
+    (C_TS_NA_1, 44, C_TS_NA_1_REPLY),
+    (UNKNOWN_115, 44, UNKNOWN_115_REPLY),
+    (C_SC_CAUSE_0, 45, C_SC_CAUSE_0_REPLY),
+    # every cause bit replaced; T and P/N kept set
+    ('2d 01 ff 00 0100', 45, '2d 01 ed 00 0100'),
+    ('2d 01 bf 00 0100', 44, '2d 01 ec 00 0100'),
+    ('2d 01 3f 00 0100', 46, '2d 01 6e 00 0100'),
+    ('2d 01 06 00 0100', 47, '2d 01 6f 00 0100'),
+    # exactly the 6-octet data unit identifier
+    ('ff 00 06 ff ffff', 44, 'ff 00 6c ff ffff'),
+])
+def test_mirror_unknown(data, cause, expected):
+    data = bytes.fromhex(data) if isinstance(data, str) else data
+    expected = (bytes.fromhex(expected) if isinstance(expected, str)
+                else expected)
+    for value in (data, bytearray(data), memoryview(data)):
+        result = codec.mirror_unknown(value, cause)
+        assert type(result) is bytes
+        assert result == expected
+
+
+@pytest.mark.parametrize('data', ['', '68', '68 01 06 00 01'])
+def test_mirror_unknown_too_short(data):
+    assert codec.mirror_unknown(bytes.fromhex(data), 44) is None
+
+
+@pytest.mark.parametrize('data, cause, error', [
+    (C_TS_NA_1, 0, ValueError),
+    (C_TS_NA_1, 64, ValueError),
+    (C_TS_NA_1, -44, ValueError),
+    (C_TS_NA_1, True, TypeError),
+    (C_TS_NA_1, '44', TypeError),
+    (C_TS_NA_1, 44.0, TypeError),
+])
+def test_mirror_unknown_bad_cause(data, cause, error):
+    with pytest.raises(error, match='cause'):
+        codec.mirror_unknown(data, cause)
+
+
+def test_mirror_unknown_bad_data():
+    with pytest.raises(TypeError, match='data'):
+        codec.mirror_unknown(C_TS_NA_1.hex(), 44)
+
+
+@hypothesis.given(st.binary(min_size=6, max_size=249),
+                  st.integers(1, 63))
+def test_mirror_unknown_changes_only_cause_and_pn(data, cause):
+    result = codec.mirror_unknown(data, cause)
+    assert len(result) == len(data)
+    assert result[:2] == data[:2]
+    assert result[3:] == data[3:]
+    assert result[2] & 0x80 == data[2] & 0x80
+    assert result[2] & 0x7f == 0x40 | cause
+
+
+@pytest.mark.parametrize('data, cause', [
+    (C_TS_NA_1, 44),
+    (UNKNOWN_115, 44),
+    ('ff 01 06 00 0100 000000', 44),  # unknown TypeID 255
+    ('78 01 0d 00 0100 000000', 44),  # 120 F_FR_NA_1: not decoded
+    ('02 01 03 00 0100 000000 00 000000', 44),  # 2 M_SP_TA_1 (IEC 101)
+    ('68 01 00 00 0100 000000 aa55', 44),  # unknown TypeID before cause 0
+    (C_SC_CAUSE_0, 45),
+    ('2d 01 c0 00 0100 0a0000 01', 45),  # cause 0 with T and P/N set
+    ('2d 01 06 00 0100 0a0000 01', None),  # valid
+    ('2d 01 06 00 0100 0a0000', None),  # wrong length: not TypeID or cause
+    ('2d 01 06 00 01', None),  # shorter than the header
+    ('', None),
+])
+def test_unknown_cause(data, cause):
+    data = bytes.fromhex(data) if isinstance(data, str) else data
+    assert codec.unknown_cause(data) == cause
+    assert codec.unknown_cause(bytearray(data)) == cause
+
+
+def error_records(caplog):
+    return [r for r in caplog.records
+            if r.name.startswith('hat.drivers') and
+            r.levelno >= logging.ERROR]
+
+
+async def test_slave_answers_unknown_type_and_cause(pair, caplog):
+    # our master sends raw ASDUs on its link connection; the slave's
+    # application calls receive and never sees the unknown ones
+    master, slave = pair
+    caplog.set_level(logging.ERROR)
+    command = iec104.CommandMsg(
+        is_test=False, originator_address=0, asdu_address=1, io_address=10,
+        command=iec104.SingleCommand(iec104.SingleValue.ON, False, 0),
+        is_negative_confirm=False, time=None,
+        cause=iec104.CommandReqCause.ACTIVATION)
+    for data in (C_TS_NA_1, UNKNOWN_115, C_SC_CAUSE_0):
+        master.conn.send(data)
+    master.send([command])
+    assert await wait(slave.receive(), 'the command after them') == [
+        command]
+
+    for reply in (C_TS_NA_1_REPLY, UNKNOWN_115_REPLY, C_SC_CAUSE_0_REPLY):
+        assert await wait(master.conn.receive(), 'mirrored ASDU') == reply
+
+    records = error_records(caplog)
+    assert [r.name for r in records] == [connection.mlog.name] * 3
+    for record, data, cause in zip(records,
+                                   (C_TS_NA_1, UNKNOWN_115, C_SC_CAUSE_0),
+                                   (44, 44, 45), strict=True):
+        message = record.getMessage()
+        assert f'answered with COT {cause}, P/N = 1' in message
+        assert data.hex(' ') in message
+    assert 'TypeID 104 (C_TS_NA_1)' in records[0].getMessage()
+    assert 'unknown TypeID 115' in records[1].getMessage()
+    assert 'cause of transmission 0' in records[2].getMessage()
+
+    # nothing else was sent, and the link goes on both ways
+    slave.send([command._replace(
+        cause=iec104.CommandResCause.ACTIVATION_CONFIRMATION)])
+    assert codec.decode_asdu(
+        await wait(master.conn.receive(), 'confirmation')) == [
+            command._replace(
+                cause=iec104.CommandResCause.ACTIVATION_CONFIRMATION)]
+    await wait(master.send_wait_ack([command]), 'ack')
+    assert await wait(slave.receive(), 'command') == [command]
+    assert len(error_records(caplog)) == 3
+
+
+async def test_slave_does_not_answer_other_undecodable(pair, caplog):
+    # monitor direction TypeIDs (below 45) and errors other than TypeID or
+    # cause (wrong length, undefined element value) are logged, skipped and
+    # not answered
+    master, slave = pair
+    caplog.set_level(logging.ERROR)
+    bad = [bytes.fromhex('02 01 03 00 0100 000000 00 000000'),  # M_SP_TA_1
+           bytes.fromhex('16 01 03 00 0100 000000 00'),  # 22: reserved
+           bytes.fromhex('2d 01 06 00 0100 0a0000'),  # C_SC_NA_1 too short
+           bytes.fromhex('2f 01 06 00 0100 0a0000 00'),  # RCO value 0
+           bytes.fromhex('68 01 06')]  # 104, shorter than the header
+    for data in bad:
+        master.conn.send(data)
+    marker = float_msg(1, 1.0)
+    master.send([marker])
+    assert await wait(slave.receive(), 'the ASDU after them') == [marker]
+    slave.send([marker])
+    assert await wait(master.conn.receive(), 'next ASDU') == (
+        codec.encode_asdu(marker))
+    records = error_records(caplog)
+    assert len(records) == len(bad)
+    for record, data in zip(records, bad, strict=True):
+        assert 'answered' not in record.getMessage()
+        assert data.hex(' ') in record.getMessage()
+
+
+async def test_master_does_not_answer_unknown_type(pair, caplog):
+    master, slave = pair
+    caplog.set_level(logging.ERROR)
+    marker = float_msg(1, 1.0)
+    # in the control direction (as a slave could mirror it) and not
+    for data in (C_TS_NA_1, C_TS_NA_1_REPLY, UNKNOWN_115, C_SC_CAUSE_0,
+                 bytes.fromhex('ff 01 03 00 0100 000000')):
+        slave.conn.send(data)
+    slave.send([marker])
+    assert await wait(master.receive(), 'the ASDU after them') == [marker]
+
+    # the first ASDU the slave receives is the marker sent now
+    master.send([marker])
+    assert await wait(slave.conn.receive(), 'next ASDU') == (
+        codec.encode_asdu(marker))
+    records = error_records(caplog)
+    assert len(records) == 5
+    for record in records:
+        assert record.name == connection.mlog.name
+        assert 'answered' not in record.getMessage()
+
+
+async def test_unknown_type_reply_not_sent_after_close(caplog):
+    # the unknown ASDU is taken by receive after the connection closed:
+    # the reply cannot be sent, and the one ERROR record says so
+    caplog.set_level(logging.ERROR)
+    async with slave_server(supervisory_timeout=T2) as (srv, conns):
+        master = await wait(iec104.connect(srv.addresses[0]), 'connect')
+        slave = await wait(conns.get(), 'accepted connection')
+        marker = float_msg(1, 1.0)
+        master.conn.send(C_TS_NA_1)
+        master.send([marker])
+        await wait(master.drain(wait_ack=True), 'both acknowledged')
+        await master.async_close()
+        await wait(slave.wait_closed(), 'slave closed')
+        assert await wait(slave.receive(), 'ASDU after close') == [marker]
+        [record] = error_records(caplog)
+        assert 'not answered with COT 44' in record.getMessage()
+        assert C_TS_NA_1.hex(' ') in record.getMessage()
 
 
 async def test_send_encodes_lazily(pair):

@@ -47,7 +47,11 @@ def started(now=0.0, **kwargs):
 @pytest.mark.parametrize('kwargs, exc, word', [
     ({'response_timeout': 0}, ValueError, 'response_timeout'),
     ({'response_timeout': '1'}, TypeError, 'response_timeout'),
-    ({'supervisory_timeout': 15}, ValueError, 'supervisory_timeout'),
+    ({'supervisory_timeout': 0}, ValueError, 'supervisory_timeout'),
+    ({'supervisory_timeout': -10}, ValueError, 'supervisory_timeout'),
+    ({'supervisory_timeout': float('inf')}, ValueError,
+     'supervisory_timeout'),
+    ({'supervisory_timeout': None}, TypeError, 'supervisory_timeout'),
     ({'test_timeout': -1}, ValueError, 'test_timeout'),
     ({'send_window_size': 0}, ValueError, 'send_window_size'),
     ({'send_window_size': 32768}, ValueError, 'send_window_size'),
@@ -203,6 +207,30 @@ def test_t2():
     lnk.on_timer(1.0 + T2)
     assert out(lnk) == [apdu.SFrame(2)]
     assert lnk.deadline == 5.0 + T3
+
+
+@pytest.mark.parametrize('t1, t2', [(5.0, 10.0), (10.0, 10.0)])
+def test_t2_not_below_t1_accepted(t1, t2):
+    # hat-drivers 0.6.23 accepted these (t2 must be below the PEER's t1;
+    # clause 5.1 recommends t2 < t1 only for a symmetric configuration):
+    # each timer keeps its own meaning
+    lnk = link.Link(is_master=False, response_timeout=t1,
+                    supervisory_timeout=t2, test_timeout=T3,
+                    send_window_size=12, receive_window_size=8, now=0.0)
+    feed(lnk, apdu.UFrame(U.STARTDT_ACT))
+    assert out(lnk) == [apdu.UFrame(U.STARTDT_CON)]
+    feed(lnk, apdu.IFrame(0, 0, b'a'), now=1.0)
+    lnk.send(b'b', 1.0)
+    assert out(lnk) == [apdu.IFrame(0, 1, b'b')]
+    feed(lnk, apdu.IFrame(1, 0, b'c'), now=2.0)
+    # our I-frame b unacknowledged: t1 runs from 1.0, t2 from 2.0
+    assert lnk.deadline == min(1.0 + t1, 2.0 + t2)
+    feed(lnk, apdu.SFrame(1), now=2.5)
+    assert lnk.deadline == 2.0 + t2
+    lnk.on_timer(2.0 + t2 - 0.001)
+    assert out(lnk) == []
+    lnk.on_timer(2.0 + t2)
+    assert out(lnk) == [apdu.SFrame(2)]
 
 
 def test_i_frame_carries_ack():

@@ -15,7 +15,14 @@ Timers (seconds):
   STARTDT act or TESTFR act confirmed, within t1; otherwise the connection
   is closed (logged as WARNING). `connect` waits t1 for STARTDT con.
 * t2 (``supervisory_timeout``): received I-frames are acknowledged with an
-  S-frame at the latest t2 after the first unacknowledged one (t2 < t1).
+  S-frame at the latest t2 after the first unacknowledged one. t1 bounds
+  how long this side waits for the PEER's acknowledgements, t2 how long it
+  delays its OWN, so t2 has to be below the peer's t1. Clause 5.1
+  recommends t2 < t1 for a symmetric configuration (both sides with the
+  same timers); t2 >= t1 is accepted (as in hat-drivers 0.6.23), and
+  `connect` and `listen` then log one WARNING naming both values (a peer
+  with the same t1 may close the connection waiting for this side's
+  acknowledgements).
 * t3 (``test_timeout``): idle timer, restarted by every received frame;
   when it expires TESTFR act is sent (and TESTFR con expected within t1).
 
@@ -81,7 +88,9 @@ Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
   delivers I-frames (0.6.23 dropped them); a missing STARTDT con raises
   `hat.drivers.tcp.ConnectTimeoutError` (a `ConnectionError` and an
   `asyncio.TimeoutError`), as does an expired ``connect_timeout`` (t0, new).
-* `Server.addresses` is new.
+* t2 >= t1 is accepted as in 0.6.23, with one WARNING per `connect` or
+  `listen` call (clause 5.1 recommends t2 < t1).
+* `Server.addresses` and `Connection.is_master` are new.
 
 Example:
 
@@ -152,8 +161,12 @@ async def connect(addr: tcp.Address,
 
     Args:
         addr: remote address
-        response_timeout: t1 (seconds)
-        supervisory_timeout: t2 (seconds); must be below t1
+        response_timeout: t1 (seconds, positive): bound of the wait for the
+            peer's acknowledgements and confirmations
+        supervisory_timeout: t2 (seconds, positive): longest delay of this
+            side's acknowledgements; should be below the peer's t1
+            (clause 5.1 recommends t2 < t1: one WARNING is logged
+            otherwise, the values are accepted)
         test_timeout: t3 (seconds)
         send_window_size: k (1..32767)
         receive_window_size: w (1..32767)
@@ -190,6 +203,7 @@ async def connect(addr: tcp.Address,
                          send_queue_limit,
                          _check_receive_queue_limit(receive_queue_limit))
     settings.make_link(True, loop.time())  # checks the arguments
+    _warn_t2(settings)
     t0 = _check_t0(connect_timeout)
 
     # t0 expiring raises tcp.ConnectTimeoutError
@@ -260,6 +274,7 @@ async def listen(connection_cb: ConnectionCb,
                          send_queue_limit,
                          _check_receive_queue_limit(receive_queue_limit))
     settings.make_link(False, loop.time())  # checks the arguments
+    _warn_t2(settings)
     _check_t0(connect_timeout)
 
     async def on_connection(conn: tcp.Connection) -> None:
@@ -382,6 +397,12 @@ class Connection(aio.Resource):
     def ssl_object(self) -> ssl.SSLObject | None:
         """TLS session object (``None`` for plain TCP)"""
         return self._conn.ssl_object
+
+    @property
+    def is_master(self) -> bool:
+        """``True`` for the controlling station (made by `connect`),
+        ``False`` for the controlled station (accepted by `listen`)"""
+        return self._link.is_master
 
     @property
     def is_enabled(self) -> bool:
@@ -723,6 +744,17 @@ class _Settings(typing.NamedTuple):
                          receive_window_size=self.receive_window_size,
                          send_queue_limit=self.send_queue_limit,
                          now=now)
+
+
+def _warn_t2(settings: _Settings) -> None:
+    t1 = settings.response_timeout
+    t2 = settings.supervisory_timeout
+    if t2 >= t1:
+        mlog.warning('supervisory_timeout (t2 = %s s) is not below '
+                     'response_timeout (t1 = %s s): IEC 60870-5-104 '
+                     'clause 5.1 recommends t2 < t1; a peer with the same '
+                     't1 may close the connection waiting for our '
+                     'acknowledgements', t2, t1)
 
 
 def _check_t0(connect_timeout: float) -> float:

@@ -54,6 +54,12 @@ with SQ=1 every element of a time-tagged type carries its own CP56Time2a
 (0.6.23 expected one time after all elements), and `BitstringValue.value` is
 `bytes` (0.6.23: a `memoryview`).
 
+Negative replies (IEC 60870-5-101 clause 7.2.3): `unknown_cause` tells
+whether an ASDU is undecodable for an unknown TypeID (COT 44) or an
+undefined cause (COT 45), and `mirror_unknown` builds the reply from the
+raw octets: the received ASDU with that cause and the P/N bit set (new, not
+in 0.6.23).
+
 """
 
 import enum
@@ -642,6 +648,77 @@ def decode_asdu(data: common.Bytes) -> list[common.Msg]:
     except Exception as e:
         # safety net: the checks below should leave nothing to reach here
         raise AsduDecodeError(f'malformed ASDU: {e!r}') from e
+
+
+UNKNOWN_TYPE_CAUSE: int = 44
+"""COT 44, unknown type identification (IEC 60870-5-101 clause 7.2.3)"""
+
+UNKNOWN_CAUSE_CAUSE: int = 45
+"""COT 45, unknown cause of transmission (IEC 60870-5-101 clause 7.2.3)"""
+
+
+def unknown_cause(data: common.Bytes) -> int | None:
+    """Cause of transmission of the negative reply to an ASDU this codec
+    cannot decode for lack of knowledge of its TypeID or cause
+    (IEC 60870-5-101 clause 7.2.3).
+
+    Args:
+        data: ASDU octets
+
+    Returns:
+        `UNKNOWN_TYPE_CAUSE` (44) if the TypeID is not one `decode_asdu`
+        supports, else `UNKNOWN_CAUSE_CAUSE` (45) if the cause is 0 (not
+        defined), else ``None`` (the header is fine, or `data` is shorter
+        than the 6-octet data unit identifier, or not bytes)
+
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) < 6:
+        return None
+    if data[0] not in _DECODERS:
+        return UNKNOWN_TYPE_CAUSE
+    if data[2] & 0x3F == 0:
+        return UNKNOWN_CAUSE_CAUSE
+    return None
+
+
+def mirror_unknown(data: common.Bytes, cause: int) -> bytes | None:
+    """Negative mirror of a received ASDU (IEC 60870-5-101 clause 7.2.3):
+    the same octets with the cause of transmission replaced by `cause` and
+    the P/N bit set.
+
+    Built from raw octets (the ASDU need not be decodable): TypeID, VSQ,
+    the COT octet's T bit (0x80), originator address, common address and
+    every octet after them are kept as received; only bits 0..5 (cause)
+    and bit 6 (P/N) of octet 2 change.
+
+    Args:
+        data: received ASDU octets
+        cause: cause of transmission (1..63), normally 44 (unknown type
+            identification), 45 (unknown cause of transmission), 46
+            (unknown common address of ASDU) or 47 (unknown information
+            object address)
+
+    Returns:
+        the mirrored ASDU, or ``None`` if `data` is shorter than the
+        6-octet data unit identifier (TypeID, VSQ, COT, originator
+        address, common address)
+
+    Raises:
+        TypeError: `data` is not bytes or `cause` is not int
+        ValueError: `cause` is not in 1..63
+
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f'data must be bytes, not {type(data).__name__}')
+    if isinstance(cause, bool) or not isinstance(cause, int):
+        raise TypeError(f'cause must be int, not {type(cause).__name__}')
+    if not 1 <= cause <= 0x3F:
+        raise ValueError(f'cause must be 1..63, not {cause}')
+    data = bytes(data)
+    if len(data) < 6:
+        return None
+    cot = (data[2] & 0x80) | 0x40 | cause
+    return b''.join((data[:2], bytes([cot]), data[3:]))
 
 
 def _decode_asdu(data: bytes) -> list[common.Msg]:

@@ -27,6 +27,30 @@ resume calling `Connection.receive` within about t1, the connection is
 closed, by the peer (its t1 on unacknowledged I-frames) or by this side
 (t3, then t1 on TESTFR con). 0.6.23 buffered received ASDUs without bound.
 
+Undecodable ASDUs and negative replies (IEC 60870-5-101 clause 7.2.3):
+`Connection.receive` logs an ASDU that cannot be decoded once at ERROR
+level (the cause, with the ASDU's octets as hex) on this module's logger
+and skips it: the application never sees it, and the next ASDU is
+returned. On a connection accepted by `listen` (controlled station), an
+ASDU in the control direction (TypeID 45..127) whose TypeID this driver
+does not decode (for instance 104 C_TS_NA_1, not used by IEC 60870-5-104,
+or 120..127 file transfer) is also answered with its mirror: the received
+octets with COT 44 (unknown type identification) and P/N = 1, the T bit,
+originator address, common address and every other octet as received
+(`hat.drivers.iec104.codec.mirror_unknown`). One with a known TypeID and
+cause of transmission 0 (not defined) is answered the same way with COT
+45 (unknown cause of transmission). The reply is sent when `receive`
+reaches the ASDU (it goes through the send queue like any I-frame; if the
+connection is already closed it is not sent, and the ERROR record says so).
+Other decoding errors (wrong length, undefined element value, TypeIDs
+below 45) are not answered, and a controlling station (`connect`) never
+answers: it only logs. COT 46 (unknown common address of ASDU) and 47
+(unknown information object address) need the application's knowledge of
+its addresses, so they are left to the application: it sends the negative
+confirmation itself (the request message with ``is_negative_confirm=True``
+and ``cause=CommandResCause.UNKNOWN_ASDU_ADDRESS`` or ``UNKNOWN_IO_ADDRESS``,
+or the matching cause of the message's response enum).
+
 Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
 
 * `Connection.receive` logs an ASDU that cannot be decoded (unknown TypeID,
@@ -34,7 +58,11 @@ Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
   ERROR level with its octets as hex on this module's logger and skips it;
   the I-frame is acknowledged as usual and the next ASDU is returned.
   0.6.23 raised the decoding error (`ValueError`, `IndexError`) from
-  `receive`.
+  `receive`. A controlled station answers an unknown control direction
+  TypeID with COT 44 and an undefined cause with COT 45 (see above;
+  0.6.23 did not answer, so a peer waited for its own timeout).
+* t2 >= t1 (``supervisory_timeout`` not below ``response_timeout``) is
+  accepted as in 0.6.23, with one WARNING per `connect` or `listen` call.
 * Messages sent while data transfer is stopped (slave before STARTDT act or
   after STOPDT act) are kept, up to ``send_queue_limit`` ASDUs, and sent
   after the next STARTDT act; beyond the limit `Connection.send` raises
@@ -99,6 +127,13 @@ authentication)"""
 ConnectionCb: typing.TypeAlias = aio.AsyncCallable[['Connection'], None]
 """Connection callback (plain function or coroutine function)"""
 
+# TypeIDs answered by a controlled station when unknown: 45..127 (IEC
+# 60870-5-101 clause 7.2.1.1: process information in control direction
+# 45..69, system information in control direction 100..109, parameters
+# 110..119, file transfer 120..127; 70..99 is system information in
+# monitor direction, whose only TypeID, 70 M_EI_NA_1, is decoded)
+_CONTROL_TYPE_IDS = range(45, 128)
+
 
 async def connect(addr: tcp.Address,
                   response_timeout: float = 15,
@@ -124,10 +159,14 @@ async def connect(addr: tcp.Address,
 
     Args:
         addr: remote address (IEC 60870-5-104 port: 2404, with TLS 19998)
-        response_timeout: t1 in seconds: acknowledgement of sent I-frames,
-            STARTDT con and TESTFR con
-        supervisory_timeout: t2 in seconds (below t1): longest time a
-            received I-frame stays unacknowledged
+        response_timeout: t1 in seconds (positive): how long this side
+            waits for the peer's acknowledgement of sent I-frames, for
+            STARTDT con and for TESTFR con
+        supervisory_timeout: t2 in seconds (positive): longest time a
+            received I-frame stays unacknowledged by this side; it has to
+            be below the PEER's t1. IEC 60870-5-104 clause 5.1 recommends
+            t2 < t1 for a symmetric configuration: t2 >= t1 is accepted
+            (as in 0.6.23) and logs one WARNING naming both values
         test_timeout: t3 in seconds: idle time before TESTFR act
         send_window_size: k: most unacknowledged sent I-frames
         receive_window_size: w: received I-frames acknowledged at the latest
@@ -371,8 +410,12 @@ class Connection(aio.Resource):
         """Receive the messages of the next ASDU.
 
         An ASDU that cannot be decoded is logged once at ERROR level with
-        its octets as hex and skipped. Messages received before close are
-        still returned after it.
+        its octets as hex and skipped. A controlled station (connection
+        accepted by `listen`) answers one in the control direction
+        (TypeID 45..127) with an unknown TypeID by its mirror with COT 44
+        and P/N = 1, or with an undefined cause (0) by its mirror with COT
+        45 (IEC 60870-5-101 clause 7.2.3; see the module docstring).
+        Messages received before close are still returned after it.
 
         Returns:
             messages of one ASDU in object order (empty for an ASDU with 0
@@ -390,10 +433,32 @@ class Connection(aio.Resource):
                 return codec.decode_asdu(data)
 
             except codec.AsduDecodeError as e:
+                answer = self._answer_unknown(data)
                 local, remote = conn.info
-                mlog.error('%s:%s -> %s:%s: undecodable ASDU skipped: %s; '
+                mlog.error('%s:%s -> %s:%s: undecodable ASDU skipped%s: %s; '
                            'ASDU: %s', local.host, local.port, remote.host,
-                           remote.port, e, bytes(data).hex(' '))
+                           remote.port, answer, e, bytes(data).hex(' '))
+
+    def _answer_unknown(self, data: bytes) -> str:
+        """Send the negative mirror of an undecodable ASDU if this is a
+        controlled station and the ASDU is in the control direction with
+        an unknown TypeID or cause; the text for the log record"""
+        conn = self._conn
+        if conn.is_master or not data or data[0] not in _CONTROL_TYPE_IDS:
+            return ''
+        cause = codec.unknown_cause(data)
+        if cause is None:
+            return ''
+        mirror = codec.mirror_unknown(data, cause)
+        if mirror is None:
+            return ''
+        try:
+            conn.send(mirror)
+
+        except ConnectionError as e:
+            return f' (not answered with COT {cause}: {e})'
+
+        return f' (answered with COT {cause}, P/N = 1)'
 
     def _check_open(self) -> None:
         if not self._conn.is_open:
