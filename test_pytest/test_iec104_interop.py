@@ -1108,18 +1108,39 @@ async def test_c104_stopdt_keeps_data_until_startdt():
 async def test_c104_test_commands(caplog):
     """lib60870's test command with time tag (C_TS_TA_1) is received and
     confirmed; its test command without time (C_TS_NA_1, TypeID 104, not
-    used by IEC 60870-5-104) is logged once at ERROR with its TypeID and
-    skipped, and the connection goes on"""
+    used by IEC 60870-5-104) is logged once at ERROR with its TypeID,
+    answered with the ASDU mirrored with COT 44 (unknown type
+    identification) and P/N = 1 (IEC 60870-5-101 clause 7.2.3), and the
+    connection goes on. c104 2.2.1 waits for a C_TS_TA_1 answer even to
+    C_TS_NA_1, so it is asked not to wait; the answer is checked on the
+    wire"""
     caplog.set_level(logging.ERROR, logger='hat.drivers.iec104')
     async with slave_and_c104_master() as (slave, master):
         assert await to_thread(master.connection.test,
                                common_address=asdu_address, with_time=True)
         first = await wait_for(slave.requests.get(), 'test command')
 
-        # no answer comes (the ASDU is skipped): c104 is not made to wait
         assert await to_thread(master.connection.test,
                                common_address=asdu_address, with_time=False,
                                wait_for_response=False)
+        frames = await raw_frames(
+            master.raw,
+            lambda frames: any(
+                direction == 'received' and is_i_frame(data) and
+                data[6] == 104 for direction, data in frames),
+            'the COT 44 answer to C_TS_NA_1')
+        sent = [data[6:] for direction, data in frames
+                if direction == 'sent' and is_i_frame(data) and
+                data[6] == 104]
+        answer = [data[6:] for direction, data in frames
+                  if direction == 'received' and is_i_frame(data) and
+                  data[6] == 104]
+        assert len(sent) == 1 and len(answer) == 1, frames
+        assert answer[0][2] & 0x3f == 44  # unknown type identification
+        assert answer[0][2] & 0x40  # P/N: negative
+        assert (answer[0][:2] + answer[0][3:] ==
+                sent[0][:2] + sent[0][3:])
+
         assert await to_thread(master.connection.test,
                                common_address=asdu_address, with_time=True)
         second = await wait_for(slave.requests.get(), 'test command')
@@ -1135,6 +1156,7 @@ async def test_c104_test_commands(caplog):
     assert len(errors) == 1, errors
     assert '104' in errors[0].getMessage()
     assert 'C_TS_NA_1' in errors[0].getMessage()
+    assert 'answered with COT 44, P/N = 1' in errors[0].getMessage()
 
 
 async def test_c104_testfr_answered(caplog):
