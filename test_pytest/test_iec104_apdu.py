@@ -1,7 +1,8 @@
 """Tests of hat.drivers.iec104.apdu: APCI framing (IEC 60870-5-104 clause 5).
 
 Property tests run 2000 examples each; set the environment variable
-``IEC104_APDU_EXAMPLES`` (for example to 100000) for a longer run.
+``HAT_DRIVERS_IEC104_EXAMPLES`` (for example to 100000) for a longer run
+(the same variable as the ASDU codec tests).
 
 """
 
@@ -14,7 +15,7 @@ import pytest
 from hat.drivers.iec104 import apdu
 
 
-_EXAMPLES = int(os.environ.get('IEC104_APDU_EXAMPLES', '2000'))
+_EXAMPLES = int(os.environ.get('HAT_DRIVERS_IEC104_EXAMPLES', '2000'))
 
 _settings = hypothesis.settings(max_examples=_EXAMPLES, deadline=None,
                                 database=None)
