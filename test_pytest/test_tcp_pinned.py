@@ -793,13 +793,20 @@ async def test_wrapped_plain_half_close_keeps_writing_after_peer_eof():
 @pytest.mark.skipif(not sys.platform.startswith('linux'),
                     reason='polling the TCP state while paused is Linux only')
 @pytest.mark.timeout(20)
-async def test_peer_close_noticed_while_paused_after_several_polls():
+async def test_peer_close_noticed_while_paused_after_several_polls(caplog):
     """With reading paused, the peer's close is noticed even when it comes
-    after several polls of the socket (the poll keeps being repeated)."""
+    after several polls of the socket (the poll keeps being repeated); all
+    it sent stays readable and the connection ends 'closed by peer'."""
     conn, raw, lsock = await _raw_server_conn(input_buffer_limit=KiB)
     try:
-        raw.sendall(b'x' * (64 * KiB))
-        await _until(lambda: conn.bytes_received > KiB, 'data')
+        raw.sendall(b'x' * (8 * KiB))
+        await _until(lambda: conn.bytes_received == 8 * KiB, 'data')
+        # reading is paused: this stays in the kernel (none of it unsent,
+        # or the peer's FIN would wait behind it)
+        raw.sendall(b'y' * (64 * KiB))
+        await _until(lambda: not struct.unpack('i', fcntl.ioctl(
+            raw.fileno(), termios.TIOCOUTQ, bytes(4)))[0],
+            'the peer\'s data all sent')
         # several poll intervals pass with the peer still open
         await asyncio.sleep(2.5 * tcp.PAUSED_POLL_INTERVAL)
         assert conn.is_open
@@ -808,6 +815,17 @@ async def test_peer_close_noticed_while_paused_after_several_polls():
         await _bounded(conn.wait_closing(),
                        'the peer\'s close noticed while reading is paused',
                        timeout=4 * tcp.PAUSED_POLL_INTERVAL + 2)
+        # everything the peer sent stays readable
+        received = b''
+        with pytest.raises(ConnectionError):
+            while True:
+                received += await _bounded(conn.read(), 'buffered input')
+        assert received == b'x' * (8 * KiB) + b'y' * (64 * KiB)
+        with pytest.raises(ConnectionError) as e:
+            conn.write(b'x')
+        assert str(e.value).endswith(': closed by peer'), str(e.value)
+        assert not [r.getMessage() for r in caplog.records
+                    if r.levelno >= logging.ERROR]
     finally:
         if raw is not None:
             raw.close()
@@ -1093,7 +1111,8 @@ async def test_read_of_whole_next_chunk_after_partial_read(method):
         assert await _bounded(read(2), 'read') == b'gh'
 
 
-async def test_concurrent_readexactly_with_reused_waiter():
+@pytest.mark.parametrize('method', ['read', 'readexactly'])
+async def test_concurrent_readexactly_with_reused_waiter(method):
     """Concurrent readers keep their order when a later one reuses the
     waiter of a completed read."""
     async with _pair() as (_, client, server):
@@ -1104,7 +1123,7 @@ async def test_concurrent_readexactly_with_reused_waiter():
         server.write(b'x')
         assert await _bounded(first, 'first reader') == b'x'
         # the completed read left its waiter for reuse
-        third = asyncio.create_task(client.readexactly(2))
+        third = asyncio.create_task(getattr(client, method)(2))
         for _ in range(3):
             await asyncio.sleep(0)
         server.write(b'abcdef')
@@ -1249,10 +1268,12 @@ async def test_connection_cb_result(caplog, result):
         await _close_all(client, server, srv)
 
 
-async def test_write_on_broken_transport_says_lost_then_why():
+@pytest.mark.parametrize('call', ['write', 'drain'])
+async def test_write_on_broken_transport_says_lost_then_why(call):
     """A write after a failed send, before the event loop reported the
     loss, raises 'lost: transport closed'; once the loss is reported, the
-    error names its cause ('reset by peer')."""
+    error names its cause ('reset by peer'). A drain then waits for the
+    report and names the cause at once."""
     conn, raw, lsock = await _raw_server_conn(input_buffer_limit=KiB)
     try:
         raw.sendall(b'x' * (8 * KiB))  # reading pauses: the RST goes unseen
@@ -1264,6 +1285,12 @@ async def test_write_on_broken_transport_says_lost_then_why():
         raw = None
         conn.write(b'b')  # coalesced: its send fails in the next iteration
         await asyncio.sleep(0)
+        if call == 'drain':
+            with pytest.raises(ConnectionError) as e:
+                await _bounded(conn.drain(), 'drain on a broken transport')
+            assert (e.value.strerror or str(e.value)) == (
+                f'cannot drain connection {_describe(conn)}: reset by peer')
+            return
         with pytest.raises(ConnectionError) as e:
             conn.write(b'c')
         assert (e.value.strerror or str(e.value)) == (
@@ -1423,3 +1450,20 @@ async def test_wrapped_after_reset_keeps_the_cause():
     finally:
         lsock.close()
         await _close_all(conn)
+
+
+@pytest.mark.parametrize('pending', [False, True])
+async def test_close_without_close_timeout(pending):
+    """``close_timeout=None``: closing waits as long as it takes, with or
+    without data still to send."""
+    async with _pair(conn_kwargs={'close_timeout': None}) as (
+            _, client, server):
+        if pending:
+            client.write(b'x' * MiB)
+        client.close()
+        received = b''
+        with pytest.raises(ConnectionError):
+            while True:
+                received += await _bounded(server.read(), 'data and EOF')
+        assert received == (b'x' * MiB if pending else b'')
+        await _bounded(client.wait_closed(), 'closed')
