@@ -616,3 +616,73 @@ async def test_bad_connection_constructor_arguments():
             tcp.Connection(reader, writer, object())
     finally:
         writer.close()
+
+
+# ------------------------------- found by a hostile tester (bad input)
+
+@pytest.mark.parametrize('value', ['x', 1, object()])
+@pytest.mark.timeout(10)
+async def test_bad_ssl_rejected_before_any_socket(value):
+    # asyncio itself would open the socket, fail with AttributeError and
+    # leak the socket
+    listener = raw_listener()
+    try:
+        with pytest.raises(TypeError, match='ssl'):
+            await tcp.connect(sock_address(listener), ssl=value)
+        with pytest.raises(TypeError, match='ssl'):
+            await tcp.listen(lambda conn: None, _addr(), ssl=value)
+        with pytest.raises(TypeError, match='ssl'):
+            await tcp.listen(lambda conn: None, _addr(), ssl=True)
+        # nothing reached the listener
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize('host', ['127.0.0.1\x00evil.example',
+                                  'localhost\x00'])
+@pytest.mark.timeout(10)
+async def test_nul_in_host_rejected(host):
+    # uvloop's resolver would cut the name at the NUL and connect
+    listener = raw_listener()
+    port = sock_address(listener).port
+    try:
+        with pytest.raises(ValueError, match='NUL'):
+            await tcp.connect(tcp.Address(host, port))
+        with pytest.raises(ValueError, match='NUL'):
+            await tcp.listen(lambda conn: None, tcp.Address(host, 0))
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize('key', ['close_timeout', 'connect_timeout'])
+@pytest.mark.parametrize('value', [10 ** 400, float('inf')])
+@pytest.mark.timeout(10)
+async def test_unrepresentable_timeouts_are_value_errors(key, value):
+    with pytest.raises(ValueError, match=key):
+        await tcp.connect(_addr(), **{key: value})
+    if key == 'close_timeout':
+        with pytest.raises(ValueError, match=key):
+            await tcp.listen(lambda conn: None, _addr(), **{key: value})
+
+
+@pytest.mark.timeout(10)
+async def test_local_close_then_reset_reads_closed_locally():
+    # the reason stays the local close; the later reset lends no errno
+    async with _server_conn(input_buffer_limit=1) as (conn, sock):
+        # reading paused: closing waits for the peer's EOF, which is a RST
+        sock.sendall(b'unread' * 100)
+        await wait_until(lambda: conn._reading_paused, WAIT,
+                         'reading paused')
+        conn.close()
+        rst_close(sock)
+        await _bounded(conn.wait_closed(), 'closed')
+        assert isinstance(conn._lost_exc, ConnectionResetError)
+        with pytest.raises(ConnectionError) as info:
+            conn.write(b'x')
+        assert type(info.value) is ConnectionError
+        assert info.value.errno is None
+        assert str(info.value).endswith('closed locally')

@@ -524,7 +524,7 @@ _BAD_ARGUMENTS = [
     ('connect', {'close_timeout': '1'}, TypeError,
      'close_timeout must be a number of seconds or None, not str'),
     ('connect', {'close_timeout': 0}, ValueError,
-     'close_timeout must be positive, not 0'),
+     'close_timeout must be a finite positive number of seconds, not 0'),
     ('connect', {'keepalive_idle': '5'}, TypeError,
      'keepalive_idle must be a number of seconds, not str'),
     ('connect', {'keepalive_idle': 5, 'keepalive_interval': [1]}, TypeError,

@@ -31,7 +31,8 @@ Guarantees, on every event loop (asyncio and uvloop):
   peer followed by FIN and not by a reset. If the peer accepts no data, or
   does not finish closing, for `close_timeout` seconds (also bounding a
   TLS shutdown) the connection is aborted instead, so closing never hangs
-  forever.
+  on a peer that stopped; a peer that keeps accepting data, however
+  slowly, is given the time it needs.
 * The peer closing (FIN) or resetting (RST) the connection is noticed when
   no read is pending: `Connection.is_open` becomes ``False`` and
   `Connection.wait_closing` returns. While reading is paused at
@@ -227,11 +228,14 @@ async def connect(addr: Address,
             from the socket pauses (0: no limit; default 1 MiB)
         half_close: if ``False`` (default), the peer's EOF closes the
             connection; if ``True``, it only ends reading and writing stays
-            possible (not available on TLS connections)
-        close_timeout: seconds (default 10) that closing may take: waiting
-            for the peer to accept pending outgoing data, for its EOF when
-            its input was still arriving, and for a TLS shutdown; then the
-            connection is aborted (``None``: no limit)
+            possible (ignored on TLS connections, where the peer's EOF
+            always closes the connection: TLS has no half-close)
+        close_timeout: seconds (default 10) that closing waits without
+            progress: for the peer to accept more of the pending outgoing
+            data (each time it accepts some, the wait starts again, so a
+            peer that keeps reading slowly gets the time it needs), for its
+            EOF when its input was still arriving, and for a TLS shutdown;
+            then the connection is aborted (``None``: no limit)
         keepalive_idle: enables TCP keepalive: seconds of idleness before
             the first probe, 1 to 32767 (``None``, default: keepalive
             disabled); fractions round up to whole seconds
@@ -245,15 +249,18 @@ async def connect(addr: Address,
         connect_timeout: seconds that establishing the connection (name
             resolution, TCP handshake and TLS handshake) may take
             (``None``, default: no limit of our own)
-        kwargs: passed to `asyncio.loop.create_connection` (``ssl``,
+        kwargs: passed to `asyncio.loop.create_connection` (``ssl``: an
+            `ssl.SSLContext`, ``True`` for a default one, or ``None``;
             ``server_hostname``, ``local_addr``, ``ssl_handshake_timeout``,
             ...)
 
     Raises:
         TypeError, ValueError: malformed address or argument, before any
             socket is touched
-        ConnectTimeoutError: `connect_timeout` (or ``ssl_handshake_timeout``)
-            expired; a `ConnectionError` and an `asyncio.TimeoutError`
+        ConnectTimeoutError: `connect_timeout` expired; a `ConnectionError`
+            and an `asyncio.TimeoutError` (an expired
+            ``ssl_handshake_timeout`` is reported by asyncio as
+            `ConnectionAbortedError`)
         ConnectionError: the connection could not be established; where
             the underlying error already is a `ConnectionError` subclass
             (`ConnectionRefusedError`, `ConnectionResetError`,
@@ -264,6 +271,7 @@ async def connect(addr: Address,
 
     """
     host, port = _check_addr(addr, listening=False)
+    _check_ssl(kwargs, listening=False)
     settings = _make_settings(name, input_buffer_limit, half_close,
                               close_timeout, keepalive_idle,
                               keepalive_interval, keepalive_count, kwargs)
@@ -340,9 +348,9 @@ async def listen(connection_cb: ConnectionCb,
         keepalive_idle: as in `connect`, for every accepted connection
         keepalive_interval: as in `connect`, for every accepted connection
         keepalive_count: as in `connect`, for every accepted connection
-        kwargs: passed to `asyncio.loop.create_server` (``ssl``,
-            ``reuse_address``, ...); ``backlog`` defaults to
-            `DEFAULT_BACKLOG`
+        kwargs: passed to `asyncio.loop.create_server` (``ssl``: an
+            `ssl.SSLContext` or ``None``; ``reuse_address``, ...);
+            ``backlog`` defaults to `DEFAULT_BACKLOG`
 
     Raises:
         TypeError, ValueError: malformed address or argument, before any
@@ -355,6 +363,7 @@ async def listen(connection_cb: ConnectionCb,
                         f'{type(connection_cb).__name__}')
     _check_bool('bind_connections', bind_connections)
     host, port = _check_addr(addr, listening=True)
+    _check_ssl(kwargs, listening=True)
     settings = _make_settings(name, input_buffer_limit, half_close,
                               close_timeout, keepalive_idle,
                               keepalive_interval, keepalive_count, kwargs)
@@ -1337,7 +1346,10 @@ class Connection(aio.Resource):
                        else ('at EOF (peer closed)', ConnectionError))
         msg = f'cannot {action} connection {self._describe()}: {reason}'
         exc = self._lost_exc
-        err_no = getattr(exc, 'errno', None)
+        # the errno of the loss that is the reason (not of a loss after a
+        # local close)
+        err_no = (_os_errno(exc) if reason.startswith(('reset', 'lost'))
+                  else None)
         err = cls(err_no, msg) if err_no is not None else cls(msg)
         err.__cause__ = exc
         return err
@@ -1555,6 +1567,10 @@ def _check_addr(addr: typing.Any, listening: bool
     if not listening and not host:
         raise ValueError('address host must not be empty')
 
+    if host and '\x00' in host:
+        # some resolvers would cut the name short there
+        raise ValueError(f'address host must not contain NUL: {host!r}')
+
     if isinstance(port, bool) or not isinstance(port, int):
         raise TypeError(f'address port must be int, not '
                         f'{type(port).__name__}')
@@ -1658,9 +1674,27 @@ def _check_timeout(key: str, value: typing.Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f'{key} must be a number of seconds or None, not '
                         f'{type(value).__name__}')
-    if not value > 0:
-        raise ValueError(f'{key} must be positive, not {value}')
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not 0 < seconds < math.inf:
+        raise ValueError(f'{key} must be a finite positive number of '
+                         f'seconds, not {value}')
+    return seconds
+
+
+def _check_ssl(kwargs: dict[str, typing.Any], listening: bool) -> None:
+    # asyncio takes a wrong `ssl` only once the socket is open (and then
+    # leaks it)
+    value = kwargs.get('ssl')
+    if value is None or isinstance(value, ssl.SSLContext):
+        return
+    if not listening and isinstance(value, bool):
+        return
+    raise TypeError(f'ssl must be ssl.SSLContext'
+                    f'{"" if listening else ", bool"} or None, not '
+                    f'{type(value).__name__}')
 
 
 def _check_keepalive_time(key: str, value: typing.Any) -> int:
@@ -1688,9 +1722,16 @@ def _connection_error(exc: BaseException, msg: str) -> ConnectionError:
     # what connect raises for `exc` (chained by the caller)
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return ConnectTimeoutError(msg)
-    err_no = getattr(exc, 'errno', None)
+    err_no = _os_errno(exc)
     cls = _error_class(exc)
     return cls(err_no, msg) if err_no is not None else cls(msg)
+
+
+def _os_errno(exc: BaseException | None) -> int | None:
+    # an OS errno (an SSLError's errno is the TLS library's code)
+    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError):
+        return exc.errno
+    return None
 
 
 def _unread(sock: typing.Any) -> int:
