@@ -7,6 +7,8 @@ rejected writes. Runs on asyncio and on uvloop (``--uvloop``).
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 
 import pytest
 
@@ -109,3 +111,26 @@ async def test_local_close_mid_packet_error_text(caplog):
         records = [r for r in caplog.records if r.name == 'hat.drivers.tpkt']
         assert [(r.levelno, r.getMessage()) for r in records] == [
             (logging.DEBUG, f'{expected}; closing connection')]
+
+
+async def test_reset_mid_packet_keeps_class():
+    """A reset that cuts a packet short raises ConnectionResetError from
+    this read and every later one (tcp's class is kept)."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+    listener.setblocking(False)
+    try:
+        conn = await bounded(tpkt.connect(
+            tcp.Address(*listener.getsockname())), 'connect')
+        peer, _ = listener.accept()
+        peer.sendall(bytes([3, 0, 0, 20]) + b'abc')  # 13 bytes short
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack('ii', 1, 0))
+        peer.close()
+        for _ in range(2):
+            with pytest.raises(ConnectionResetError):
+                await bounded(conn.read(), 'read')
+        await bounded(conn.async_close(), 'close')
+    finally:
+        listener.close()

@@ -217,6 +217,9 @@ class Connection(aio.Resource):
         self._header = b''
         self._payload_size: int | None = None
         self._error: str | None = None
+        # the class of the tcp error that cut a packet short (a reset
+        # stays a ConnectionResetError)
+        self._error_cls: type[ConnectionError] = ConnectionError
         # closed by this side (close, async_group or a server with
         # bind_connections): a packet cut short is then no protocol error
         self._closed_locally = False
@@ -334,12 +337,14 @@ class Connection(aio.Resource):
 
         Raises:
             ConnectionError: the connection got EOF or was closed before
-                another complete packet, or a protocol error occurred
+                another complete packet, or a protocol error occurred; the
+                class of the tcp error where the connection was lost (a
+                reset raises `ConnectionResetError`)
 
         """
         async with self._read_lock:
             if self._error is not None:
-                raise ConnectionError(self._error)
+                raise self._error_cls(self._error)
 
             if self._payload_size is None:
                 await self._read_header()
@@ -350,8 +355,8 @@ class Connection(aio.Resource):
                 data = await self._conn.readexactly(size)
 
             except ConnectionError as e:
-                self._truncated(HEADER_SIZE, size)
-                raise ConnectionError(self._error) from e
+                self._truncated(HEADER_SIZE, size, e)
+                raise self._error_cls(self._error) from e
 
             self._payload_size = None
             return data
@@ -365,8 +370,8 @@ class Connection(aio.Resource):
             except ConnectionError as e:
                 if not header:
                     raise
-                self._truncated(len(header), None)
-                raise ConnectionError(self._error) from e
+                self._truncated(len(header), None, e)
+                raise self._error_cls(self._error) from e
 
             self._header = header
 
@@ -386,8 +391,14 @@ class Connection(aio.Resource):
         self._header = b''
         self._payload_size = length - HEADER_SIZE
 
-    def _truncated(self, received: int, payload_size: int | None) -> None:
-        # EOF or closing before a packet was complete: its bytes are gone
+    def _truncated(self,
+                   received: int,
+                   payload_size: int | None,
+                   cause: ConnectionError
+                   ) -> None:
+        # EOF, reset or closing before a packet was complete: its bytes
+        # are gone
+        self._error_cls = type(cause)
         if payload_size is None:
             what = f'header ({received} of {HEADER_SIZE} bytes received)'
         else:
