@@ -170,9 +170,10 @@ async def test_master_slave_exchange():
         for asdu in asdus:
             slave.send(asdu)
         await bounded(slave.drain(wait_ack=True), 'all acknowledged')
+        # empty ASDUs (i % 250 == 0) are delivered too
         received = [await bounded(master.receive(), 'ASDU')
-                    for asdu in asdus if asdu]
-        assert received == [a for a in asdus if a]
+                    for asdu in asdus]
+        assert received == asdus
 
 
 async def test_send_invalid():
@@ -361,7 +362,8 @@ BAD_INPUT = {
                              'N(S) = 2 out of sequence (expected 1)',
                              '68 05 04 00 00 00 ab'),
     'N(R) never sent': (apdu.encode_apdu(apdu.SFrame(3)),
-                        'N(R) = 3 acknowledges I-frames never sent',
+                        'N(R) = 3 acknowledges I-frames never sent (none '
+                        'unacknowledged, next N(S) 0)',
                         '68 04 01 00 06 00'),
 }
 
@@ -828,3 +830,174 @@ async def test_receive_queue_limit_invalid(value, error):
     with pytest.raises(error, match='receive_queue_limit'):
         await apci.listen(lambda conn: None, tcp.Address('127.0.0.1', 0),
                           receive_queue_limit=value)
+
+
+# --- argument checks before any socket, cut frames, error subclasses --------
+
+def free_address():
+    import socket
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return tcp.Address('127.0.0.1', port)
+
+
+@pytest.mark.parametrize('value', ['x', True, 1, object()])
+async def test_ssl_ctx_type_checked(value):
+    # nobody listens at the address: without the check connect would
+    # touch a socket (refused) instead of raising TypeError
+    with pytest.raises(TypeError, match='ssl_ctx'):
+        await bounded(apci.connect(free_address(), ssl_ctx=value),
+                      'connect')
+    with pytest.raises(TypeError, match='ssl_ctx'):
+        await bounded(apci.listen(lambda c: None,
+                                  tcp.Address('127.0.0.1', 0),
+                                  ssl_ctx=value), 'listen')
+
+
+@pytest.mark.parametrize('name', ['response_timeout', 'supervisory_timeout',
+                                  'test_timeout', 'connect_timeout'])
+@pytest.mark.parametrize('value', [10**400, -10**400])
+async def test_huge_timeout_value_error(name, value):
+    with pytest.raises(ValueError, match=name):
+        await bounded(apci.connect(free_address(), **{name: value}),
+                      'connect')
+    with pytest.raises(ValueError, match=name):
+        await bounded(apci.listen(lambda c: None,
+                                  tcp.Address('127.0.0.1', 0),
+                                  **{name: value}), 'listen')
+
+
+@contextlib.asynccontextmanager
+async def raw_master(**kwargs):
+    """Our master connected to a raw socket peer (loop.sock_* calls)"""
+    import socket
+    loop = asyncio.get_running_loop()
+    ls = socket.socket()
+    ls.bind(('127.0.0.1', 0))
+    ls.listen()
+    ls.setblocking(False)
+    task = asyncio.ensure_future(apci.connect(
+        tcp.Address('127.0.0.1', ls.getsockname()[1]), **kwargs))
+    s = None
+    conn = None
+    try:
+        s, _ = await bounded(loop.sock_accept(ls), 'connection')
+        s.setblocking(False)
+        data = b''
+        while len(data) < 6:
+            data += await bounded(loop.sock_recv(s, 6 - len(data)),
+                                  'STARTDT act')
+        assert data == apdu.encode_apdu(apdu.UFrame(U.STARTDT_ACT))
+        await loop.sock_sendall(
+            s, apdu.encode_apdu(apdu.UFrame(U.STARTDT_CON)))
+        conn = await bounded(task, 'connect')
+        yield conn, s
+
+    finally:
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        if conn:
+            await conn.async_close()
+        if s is not None and s.fileno() >= 0:
+            s.close()
+        ls.close()
+
+
+def reset(s):
+    import socket
+    import struct
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                 struct.pack('ii', 1, 0))
+    s.close()
+
+
+@pytest.mark.parametrize('how', ['fin', 'rst'])
+async def test_frame_cut_by_peer_logged(caplog, how):
+    import socket
+    loop = asyncio.get_running_loop()
+    async with raw_master(**FAST) as (conn, s):
+        frame = apdu.encode_apdu(apdu.IFrame(0, 0, b'\x01\x02\x03\x04'))
+        with caplog.at_level(logging.DEBUG, 'hat.drivers.iec104'):
+            await loop.sock_sendall(s, frame[:7])
+            await asyncio.sleep(0.05)  # let the partial frame be read first
+            if how == 'fin':
+                s.shutdown(socket.SHUT_WR)
+            else:
+                reset(s)
+            await bounded(conn.wait_closed(), 'connection closed')
+        expected = (ConnectionResetError if how == 'rst'
+                    else ConnectionError)
+        with pytest.raises(expected) as e:
+            await bounded(conn.receive(), 'receive failing')
+        assert type(e.value) is expected
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    msg = errors[0].getMessage()
+    assert ('connection closed in the middle of an APDU: 7 octets of a '
+            'frame received') in msg
+    assert frame[:7].hex(' ') in msg
+
+
+async def test_reset_subclass_on_every_call():
+    async with raw_master(**FAST) as (conn, s):
+        reset(s)
+        await bounded(conn.wait_closed(), 'connection closed')
+        with pytest.raises(ConnectionResetError):
+            conn.send(b'x')
+        with pytest.raises(ConnectionResetError):
+            await bounded(conn.send_wait_ack(b'x'), 'send_wait_ack')
+        with pytest.raises(ConnectionResetError):
+            await bounded(conn.drain(), 'drain')
+        with pytest.raises(ConnectionResetError):
+            await bounded(conn.receive(), 'receive')
+        with pytest.raises(ConnectionResetError):
+            conn.check_open()
+
+
+async def test_reset_subclass_wakes_pending_receive():
+    async with raw_master(**FAST) as (conn, s):
+        task = asyncio.ensure_future(conn.receive())
+        await asyncio.sleep(0)
+        reset(s)
+        with pytest.raises(ConnectionResetError):
+            await bounded(task, 'receive failing')
+
+
+async def test_connect_reset_before_startdt_con():
+    import socket
+    loop = asyncio.get_running_loop()
+    ls = socket.socket()
+    ls.bind(('127.0.0.1', 0))
+    ls.listen()
+    ls.setblocking(False)
+    try:
+        task = asyncio.ensure_future(apci.connect(
+            tcp.Address('127.0.0.1', ls.getsockname()[1]), **FAST))
+        s, _ = await bounded(loop.sock_accept(ls), 'connection')
+        s.setblocking(False)
+        await bounded(loop.sock_recv(s, 6), 'STARTDT act')
+        reset(s)
+        with pytest.raises(ConnectionResetError):
+            await bounded(task, 'connect failing')
+    finally:
+        ls.close()
+
+
+async def test_closed_locally_plain_connection_error():
+    async with raw_master(**FAST) as (conn, s):
+        await conn.async_close()
+        with pytest.raises(ConnectionError) as e:
+            conn.send(b'x')
+        assert type(e.value) is ConnectionError
+
+
+async def test_empty_i_frame_delivered():
+    loop = asyncio.get_running_loop()
+    async with raw_master(**FAST) as (conn, s):
+        await loop.sock_sendall(s, bytes.fromhex('68 04 00 00 00 00'))
+        assert await bounded(conn.receive(), 'empty ASDU') == b''
+        assert conn.is_open

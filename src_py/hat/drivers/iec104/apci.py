@@ -30,8 +30,17 @@ Malformed APCI from the peer (start octet other than 0x68, length below 4
 or above 253, unknown U-format function, bad control field, N(S) out of
 sequence, N(R) acknowledging I-frames never sent) closes the connection
 with one ERROR record on this module's logger naming the cause and giving
-the frame as hex. Every call after close raises `ConnectionError`
-(`receive` first returns the ASDUs already received).
+the frame as hex. A frame cut off by the peer's FIN or RST is logged
+once at ERROR (the octets received of it as hex) as the closing reason.
+Every call after close raises `ConnectionError` (`receive` first returns
+the ASDUs already received). When the connection was closed because of a
+`ConnectionResetError`, `ConnectionRefusedError`, `ConnectionAbortedError`
+or `BrokenPipeError` raised by `hat.drivers.tcp` (for instance the peer's
+RST), `connect`, `Connection.receive`, `Connection.send`,
+`Connection.drain` and `Connection.send_wait_ack` raise that same subclass
+(its message says why); otherwise plain `ConnectionError`.
+An I-frame without ASDU octets is acknowledged and delivered as an empty
+ASDU (``b''``).
 
 Queues and memory: ASDUs passed to `Connection.send` while fewer than k
 I-frames are unacknowledged are numbered at once and written together at
@@ -197,6 +206,7 @@ async def connect(addr: tcp.Address,
             peer, malformed data, ...)
 
     """
+    check_ssl_ctx(ssl_ctx)
     loop = asyncio.get_running_loop()
     settings = _Settings(response_timeout, supervisory_timeout, test_timeout,
                          send_window_size, receive_window_size,
@@ -268,6 +278,7 @@ async def listen(connection_cb: ConnectionCb,
         OSError: the address could not be bound
 
     """
+    check_ssl_ctx(ssl_ctx)
     loop = asyncio.get_running_loop()
     settings = _Settings(response_timeout, supervisory_timeout, test_timeout,
                          send_window_size, receive_window_size,
@@ -337,6 +348,8 @@ class Connection(aio.Resource):
         self._loop = asyncio.get_running_loop()
         self._group = conn.async_group
         self._reason: str | None = None
+        # class of the errors raised once closed (the cause's subclass)
+        self._error_cls: type[ConnectionError] = ConnectionError
         self._timed_out = False
         self._enabled_cbs = util.CallbackRegistry(self._on_cb_error)
         self._rx_waiters: list[asyncio.Future[None]] = []
@@ -465,16 +478,18 @@ class Connection(aio.Resource):
             ConnectionError: the connection is closed or closes meanwhile
 
         """
-        self._check_open()
+        self.check_open()
         target = self._link.queued_count
         if self._link.sent_count < target:
             await self._wait(self._written_waiters, target)
         self._process()  # hand frames sent in this iteration to tcp
-        self._check_open()
+        self.check_open()
         try:
             await self._conn.drain()
-        except ConnectionError:
-            raise ConnectionError(self._closed_msg()) from None
+        except ConnectionError as e:
+            if self._reason is None:
+                self._close(f'drain failed: {e}', error=e)
+            raise self._closed_error() from None
         if wait_ack and self._link.acked_count < target:
             await self._wait(self._ack_waiters, target)
 
@@ -493,7 +508,7 @@ class Connection(aio.Resource):
         received = self._link.received
         while not received:
             if self._reason is not None or not self._group.is_open:
-                raise ConnectionError(self._closed_msg())
+                raise self._closed_error()
             fut = self._loop.create_future()
             self._rx_waiters.append(fut)
             try:
@@ -517,7 +532,7 @@ class Connection(aio.Resource):
         self._link.start(self._loop.time())
         self._process()
         if self._reason is not None:
-            raise ConnectionError(self._closed_msg())
+            raise self._closed_error()
         self._enabled_fut = self._loop.create_future()
         try:
             await self._enabled_fut
@@ -529,7 +544,7 @@ class Connection(aio.Resource):
 
     def _send(self, data: bytes) -> int:
         if self._reason is not None or not self._group.is_open:
-            raise ConnectionError(self._closed_msg())
+            raise self._closed_error()
         number = self._link.send(data, self._loop.time())
         # frames sent in one loop iteration go out in one write
         if not self._flush_pending:
@@ -542,9 +557,16 @@ class Connection(aio.Resource):
         if self._reason is None:
             self._process()
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """Raise what `send` raises on a closed connection.
+
+        Raises:
+            ConnectionError: the connection is closed (the subclass as
+                described in the module docstring)
+
+        """
         if self._reason is not None or not self._group.is_open:
-            raise ConnectionError(self._closed_msg())
+            raise self._closed_error()
 
     async def _wait(self,
                     waiters: collections.deque[
@@ -570,7 +592,7 @@ class Connection(aio.Resource):
             try:
                 self._conn.write(out)
             except ConnectionError as e:
-                self._close(f'write failed: {e}')
+                self._close(f'write failed: {e}', error=e)
                 return
 
         if self._rx_waiters and link_.received:
@@ -650,7 +672,14 @@ class Connection(aio.Resource):
                 process()
 
         except ConnectionError as e:
-            self._close(str(e), logging.DEBUG)
+            pending = link_.pending_data
+            if pending:
+                self._close(f'connection closed in the middle of an APDU: '
+                            f'{len(pending)} octets of a frame received '
+                            f'({e}): {pending.hex(" ")}', logging.ERROR,
+                            error=e)
+            else:
+                self._close(str(e), logging.DEBUG, error=e)
 
         except (apdu.ApduError, link.LinkError) as e:
             self._close(f'malformed data from peer: {e}', logging.ERROR)
@@ -678,9 +707,12 @@ class Connection(aio.Resource):
             mlog.debug('%s: reading resumed', self._describe())
 
     def _close(self, reason: str, level: int = logging.DEBUG,
-               exc_info: BaseException | None = None) -> None:
+               exc_info: BaseException | None = None,
+               error: BaseException | None = None) -> None:
         if self._reason is None:
             self._reason = reason
+            if error is not None:
+                self._error_cls = _error_class(error)
             if mlog.isEnabledFor(level):
                 mlog.log(level, '%s: closing: %s', self._describe(), reason,
                          exc_info=exc_info)
@@ -698,7 +730,7 @@ class Connection(aio.Resource):
             self._timer.cancel()
             self._timer = None
         self._timer_at = -_INF  # no new timer
-        exc = ConnectionError(self._closed_msg())
+        exc = self._closed_error()
         for fut in self._rx_waiters:
             if not fut.done():
                 fut.set_result(None)
@@ -714,6 +746,9 @@ class Connection(aio.Resource):
     def _on_cb_error(self, e: Exception) -> None:
         mlog.error('%s: enabled callback failed: %r', self._describe(), e,
                    exc_info=e)
+
+    def _closed_error(self) -> ConnectionError:
+        return self._error_cls(self._closed_msg())
 
     def _closed_msg(self) -> str:
         return (f'IEC 104 connection {self._describe()} closed: '
@@ -758,14 +793,32 @@ def _warn_t2(settings: _Settings) -> None:
 
 
 def _check_t0(connect_timeout: float) -> float:
-    if (isinstance(connect_timeout, bool) or
-            not isinstance(connect_timeout, (int, float))):
-        raise TypeError(f'connect_timeout must be a number of seconds, not '
-                        f'{type(connect_timeout).__name__}')
-    if not connect_timeout > 0:
-        raise ValueError(f'connect_timeout must be positive, not '
-                         f'{connect_timeout!r}')
-    return float(connect_timeout)
+    return link.check_timeout(connect_timeout, 'connect_timeout')
+
+
+def check_ssl_ctx(ssl_ctx: ssl.SSLContext | None) -> None:
+    """Check an ``ssl_ctx`` argument (before any socket is opened).
+
+    Raises:
+        TypeError: `ssl_ctx` is neither an `ssl.SSLContext` nor ``None``
+
+    """
+    if ssl_ctx is not None and not isinstance(ssl_ctx, ssl.SSLContext):
+        raise TypeError(f'ssl_ctx must be ssl.SSLContext or None, not '
+                        f'{type(ssl_ctx).__name__}')
+
+
+_CONNECTION_ERRORS: tuple[type[ConnectionError], ...] = (
+    ConnectionResetError, ConnectionRefusedError, ConnectionAbortedError,
+    BrokenPipeError)
+
+
+def _error_class(e: BaseException) -> type[ConnectionError]:
+    # the specific subclass tcp raised, plain ConnectionError otherwise
+    for cls in _CONNECTION_ERRORS:
+        if isinstance(e, cls):
+            return cls
+    return ConnectionError
 
 
 def _check_receive_queue_limit(receive_queue_limit: int) -> int:

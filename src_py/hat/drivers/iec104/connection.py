@@ -51,6 +51,21 @@ confirmation itself (the request message with ``is_negative_confirm=True``
 and ``cause=CommandResCause.UNKNOWN_ASDU_ADDRESS`` or ``UNKNOWN_IO_ADDRESS``,
 or the matching cause of the message's response enum).
 
+An I-frame without ASDU octets is acknowledged and `Connection.receive`
+logs its empty ASDU as undecodable (once at ERROR) and skips it, like any
+other undecodable ASDU (0.6.23 dropped it silently).
+
+Connection errors: when the connection was closed because
+`hat.drivers.tcp` raised `ConnectionResetError`, `ConnectionRefusedError`,
+`ConnectionAbortedError` or `BrokenPipeError` (for instance the peer's
+RST), `connect`, `Connection.receive`, `Connection.send`,
+`Connection.drain` and `Connection.send_wait_ack` raise that same subclass
+(the message says why); plain `ConnectionError` otherwise. A frame cut off
+by the peer's FIN or RST is logged once at ERROR by
+`hat.drivers.iec104.apci` as the closing reason. ``ssl_ctx`` must be an
+`ssl.SSLContext` or ``None`` (`TypeError` otherwise, before any socket is
+opened).
+
 Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
 
 * `Connection.receive` logs an ASDU that cannot be decoded (unknown TypeID,
@@ -196,6 +211,7 @@ async def connect(addr: tcp.Address,
             peer, malformed data, ...)
 
     """
+    apci.check_ssl_ctx(ssl_ctx)
     _check_secure(update_key, critical_functions)
     conn = await apci.connect(addr,
                               response_timeout=response_timeout,
@@ -263,6 +279,7 @@ async def listen(connection_cb: ConnectionCb,
         OSError: the address could not be bound
 
     """
+    apci.check_ssl_ctx(ssl_ctx)
     _check_secure(update_key, critical_functions)
 
     async def on_connection(conn: apci.Connection) -> None:
@@ -437,7 +454,8 @@ class Connection(aio.Resource):
                 local, remote = conn.info
                 mlog.error('%s:%s -> %s:%s: undecodable ASDU skipped%s: %s; '
                            'ASDU: %s', local.host, local.port, remote.host,
-                           remote.port, answer, e, bytes(data).hex(' '))
+                           remote.port, answer, e,
+                           bytes(data).hex(' ') or '(no octets)')
 
     def _answer_unknown(self, data: bytes) -> str:
         """Send the negative mirror of an undecodable ASDU if this is a
@@ -461,11 +479,7 @@ class Connection(aio.Resource):
         return f' (answered with COT {cause}, P/N = 1)'
 
     def _check_open(self) -> None:
-        if not self._conn.is_open:
-            local, remote = self._conn.info
-            raise ConnectionError(
-                f'IEC 104 connection {local.host}:{local.port} -> '
-                f'{remote.host}:{remote.port} closed')
+        self._conn.check_open()
 
 
 def _check_secure(update_key: common.Bytes | None,

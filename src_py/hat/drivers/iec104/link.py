@@ -68,6 +68,7 @@ DEFAULT_SEND_QUEUE_LIMIT: int = 1000
 
 _MOD = apdu.SN_MODULO
 _MASK = apdu.SN_MODULO - 1
+_INF = float('inf')
 _START = apdu.START
 _MIN_LENGTH = apdu.MIN_LENGTH
 _MAX_LENGTH = apdu.MAX_LENGTH
@@ -131,9 +132,9 @@ class Link:
                  receive_window_size: int,
                  send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT,
                  now: float):
-        t1 = _check_timeout(response_timeout, 'response_timeout')
-        t2 = _check_timeout(supervisory_timeout, 'supervisory_timeout')
-        t3 = _check_timeout(test_timeout, 'test_timeout')
+        t1 = check_timeout(response_timeout, 'response_timeout')
+        t2 = check_timeout(supervisory_timeout, 'supervisory_timeout')
+        t3 = check_timeout(test_timeout, 'test_timeout')
         self._k = _check_count(send_window_size, 'send_window_size', 1,
                                _MASK)
         self._w = _check_count(receive_window_size, 'receive_window_size',
@@ -380,8 +381,9 @@ class Link:
                 self._fail_sn(frame.send_sn, _raw(frame, raw))
             self._receive_sn = (frame.send_sn + 1) & _MASK
             self._ack_frame(frame.receive_sn, frame, raw, now)
-            if frame.asdu:
-                self.received.append(frame.asdu)
+            # an empty ASDU is delivered too: the layer above reports it
+            # as undecodable (it is acknowledged, as in 0.6.23)
+            self.received.append(frame.asdu)
             self._on_i_received(now)
 
         elif isinstance(frame, apdu.SFrame):
@@ -538,11 +540,21 @@ class Link:
                         f'{self._receive_sn}): {bytes(data).hex(" ")}')
 
     def _fail_ack(self, receive_sn: int, data: bytes) -> typing.NoReturn:
+        if self._ack_sn == self._send_sn:
+            state = f'none unacknowledged, next N(S) {self._send_sn}'
+        else:
+            state = (f'sent N(S) {self._ack_sn}..'
+                     f'{(self._send_sn - 1) & _MASK} unacknowledged, next '
+                     f'N(S) {self._send_sn}')
         raise LinkError(
-            f'N(R) = {receive_sn} acknowledges I-frames never sent (sent '
-            f'N(S) {self._ack_sn}..{(self._send_sn - 1) & _MASK} '
-            f'unacknowledged, next {self._send_sn}): '
-            f'{bytes(data).hex(" ")}')
+            f'N(R) = {receive_sn} acknowledges I-frames never sent '
+            f'({state}): {bytes(data).hex(" ")}')
+
+    @property
+    def pending_data(self) -> bytes:
+        """Received octets of an incomplete APDU (``b''`` if none): what
+        is left when the connection closes in the middle of a frame"""
+        return self._buf
 
 
 def _raw(frame: apdu.Frame, raw: bytes | None) -> bytes:
@@ -558,14 +570,26 @@ def _con_name(function: apdu.UFunction) -> str:
     return function.name.replace('_ACT', ' con').replace('_', ' ')
 
 
-def _check_timeout(value: float, name: str) -> float:
+def check_timeout(value: float, name: str) -> float:
+    """Check a timeout argument (seconds) and return it as float.
+
+    Raises:
+        TypeError: `value` is not an int or float (bool is rejected)
+        ValueError: `value` is not a finite positive number of seconds
+            (including ints too large for a float)
+
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f'{name} must be a number of seconds, not '
                         f'{type(value).__name__}')
-    if not value > 0 or value == float('inf'):
-        raise ValueError(f'{name} must be a positive finite number of '
-                         f'seconds, not {value!r}')
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = _INF
+    if not seconds > 0 or seconds == _INF:
+        raise ValueError(f'{name} must be a finite positive number of '
+                         f'seconds, not {value!r:.40}')
+    return seconds
 
 
 def _check_count(value: int, name: str, low: int, high: int | None) -> int:
