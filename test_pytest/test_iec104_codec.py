@@ -780,3 +780,87 @@ def test_time_roundtrip_utc():
 def test_time_to_datetime_rejects_other_sizes():
     with pytest.raises(ValueError, match='unsupported time size'):
         iec104.time_to_datetime(TIME._replace(size=common.TimeSize.FOUR))
+
+
+# --- field types: one check for every bool, int and number field ----------
+
+def _leaves(value, path=()):
+    """(path, value) of every bool / int / float leaf of a message"""
+    if isinstance(value, tuple) and hasattr(value, '_fields'):
+        for field, v in zip(value._fields, value, strict=True):
+            yield from _leaves(v, (*path, field))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, (*path[:-1], f'{path[-1]}[{i}]'))
+    elif isinstance(value, (bool, int, float)):
+        yield path, value
+
+
+def _replace(value, path, new):
+    head, *rest = path
+    if '[' in head:
+        field, index = head[:-1].split('[')
+        items = list(getattr(value, field))
+        items[int(index)] = new
+        return value._replace(**{field: items})
+    if not rest:
+        return value._replace(**{head: new})
+    return value._replace(**{head: _replace(getattr(value, head), rest,
+                                            new)})
+
+
+@property_timeout
+@settings
+@hypothesis.given(msgs, st.data())
+def test_encode_field_wrong_type_named(msg, data):
+    # a bool field given anything but bool, an int or float field given
+    # a bool: TypeError naming the field (never accepted by truthiness)
+    leaves = list(_leaves(msg))
+    path, value = data.draw(st.sampled_from(leaves))
+    if isinstance(value, bool):
+        wrong = data.draw(st.sampled_from([0, 1, 'no', None, 1.0]))
+    else:
+        wrong = data.draw(st.booleans())
+    name = '.'.join(path)
+    with pytest.raises(TypeError, match=name.replace('[', r'\[')
+                       .replace(']', r'\]')):
+        codec.encode_asdu(_replace(msg, path, wrong))
+
+
+@pytest.mark.parametrize('msg, exc, match', [
+    (_data(1, common.FloatingData(common.FloatingValue(10**400), Q0)),
+     ValueError, 'data.value.value: int of 1329 bits out of float range'),
+    (_data(1, common.FloatingData(common.FloatingValue(10**5000), Q0)),
+     ValueError, 'data.value.value'),
+    (_data(1, common.FloatingData(common.FloatingValue(True), Q0)),
+     TypeError, 'data.value.value'),
+    (_data(1, common.NormalizedData(common.NormalizedValue(10**400), Q0)),
+     ValueError, 'data.value.value'),
+    (_data(1, common.NormalizedData(common.NormalizedValue(-10**400), Q0)),
+     ValueError, 'data.value.value'),
+    (_command(1, common.FloatingCommand(common.FloatingValue(10**400),
+                                        False)),
+     ValueError, 'command.value.value'),
+    (_data(10**400, FLOAT), ValueError, 'io_address: int of 1329 bits'),
+    (_data(True, FLOAT), TypeError, 'io_address'),
+    (_data(1, FLOAT, cause=True), TypeError, 'cause'),
+    (_data(1, FLOAT)._replace(is_test='no'), TypeError, 'is_test'),
+    (_data(1, FLOAT, time=TIME._replace(size='SEVEN')),
+     TypeError, 'time.size'),
+    (_data(1, FLOAT, time=TIME._replace(size=7)), TypeError, 'time.size'),
+    (_data(1, FLOAT, time=TIME._replace(invalid=1)),
+     TypeError, 'time.invalid'),
+    (_command(1, common.SingleCommand(common.SingleValue.ON, 'yes', 0)),
+     TypeError, 'command.select'),
+    (common.InitializationMsg(False, 0, 1, 0, 4), TypeError,
+     'param_change'),
+])
+def test_encode_error_types_and_huge(msg, exc, match):
+    with pytest.raises(exc, match=match):
+        codec.encode_asdu(msg)
+
+
+def test_encode_float_int_exact():
+    # an int that has a float is accepted (as 0.6.23 did)
+    msg = _data(1, common.FloatingData(common.FloatingValue(2), Q0))
+    assert codec.decode_asdu(codec.encode_asdu(msg))[0].data.value.value == 2

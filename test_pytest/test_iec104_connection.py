@@ -203,6 +203,9 @@ async def test_t2_not_below_t1_accepted_and_warns_once(caplog):
     {'supervisory_timeout': float('nan')},
     {'supervisory_timeout': None},
     {'response_timeout': '5'},
+    {'response_timeout': 10**400},
+    {'supervisory_timeout': 10**400},
+    {'test_timeout': 10**400},
 ])
 async def test_timeouts_must_be_positive_numbers(kwargs):
     word = next(iter(kwargs))
@@ -479,6 +482,35 @@ async def test_undecodable_asdu_skipped(pair, caplog):
     assert (await wait(slave.receive(), 'data'))[0].io_address == 1
     assert not [r for r in caplog.records
                 if r.levelno >= logging.ERROR and r not in records]
+
+
+async def test_empty_i_frame_logged_as_undecodable(pair, caplog):
+    # an I-frame without ASDU octets: acknowledged, one ERROR record like
+    # any undecodable ASDU, the next ASDU returned
+    master, slave = pair
+    caplog.set_level(logging.ERROR)
+    good = float_msg(1, 2.0)
+    await wait(slave.conn.send_wait_ack(b''), 'empty I-frame acknowledged')
+    slave.send([good])
+    assert await wait(master.receive(), 'ASDU after the empty one') == [good]
+    records = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    assert records[0].name == connection.mlog.name
+    assert 'undecodable ASDU skipped' in records[0].getMessage()
+    assert 'ASDU of 0 octets' in records[0].getMessage()
+    assert master.is_open
+
+
+@pytest.mark.parametrize('value', ['x', True, 1])
+async def test_ssl_ctx_type_checked(value):
+    # port 1: nothing listens; the TypeError comes before any socket
+    with pytest.raises(TypeError, match='ssl_ctx'):
+        await wait(iec104.connect(tcp.Address('127.0.0.1', 1),
+                                  ssl_ctx=value), 'connect')
+    with pytest.raises(TypeError, match='ssl_ctx'):
+        await wait(iec104.listen(lambda conn: None,
+                                 tcp.Address('127.0.0.1', 0),
+                                 ssl_ctx=value), 'listen')
 
 
 # --- negative replies to unknown TypeIDs and causes (IEC 60870-5-101
@@ -766,7 +798,7 @@ async def test_connect_refused():
     srv = await tcp.listen(lambda conn: None, tcp.Address('127.0.0.1', 0))
     addr = srv.addresses[0]
     await srv.async_close()
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ConnectionRefusedError):
         await wait(iec104.connect(addr), 'connect')
 
 

@@ -37,8 +37,14 @@ Encoding: one message is one ASDU with VSQ 0x01 (SQ=0, one object), byte for
 byte as hat-drivers 0.6.23. The TypeID follows from the payload class and from
 ``time is None``. Every field is checked first: a field of the wrong type
 raises `TypeError`, a value out of its range raises `ValueError`, both naming
-the field (0.6.23 masked some fields and raised `OverflowError` or
-`struct.error` for others). Causes are written as the enum's value or as the
+the field (0.6.23 masked some fields, took any object as a bool by its truth
+value and raised `OverflowError` or `struct.error` for others). A bool field
+(``is_test``, ``is_negative_confirm``, ``select``, ``param_change``, quality
+flags, ``Time.invalid`` / ``summer_time``, ...) takes only `bool`; an int
+field does not take `bool`; a float field takes int or float (not `bool`),
+and a number it cannot represent (an int too large for a float, a value
+beyond float32 or beyond -1.0..1.0 for normalized values) raises
+`ValueError`; ``Time.size`` must be a `TimeSize` (`TypeError`). Causes are written as the enum's value or as the
 int given (1..63; 0 is "not defined" in IEC 60870-5-101 clause 7.2.3).
 
 Decoding: SQ=0 and SQ=1 with any number of objects. Causes are decoded as
@@ -134,10 +140,16 @@ def encode_asdu(msg: common.Msg) -> bytes:
 
     type_id, pn, cause, ioa, element = encoder(msg)
     cot = _encode_cause(cause)
-    if msg.is_test:
+    # bool fields: identity tests, `_check_bool` raises for the others
+    is_test = msg.is_test
+    if is_test is True:
         cot |= 0x80
-    if pn:
+    elif is_test is not False:
+        _check_bool('is_test', is_test)
+    if pn is True:
         cot |= 0x40
+    elif pn is not False:
+        _check_bool('is_negative_confirm', pn)
     orig = _check_int('originator_address', msg.originator_address, 0, 0xFF)
     ca = _check_int('asdu_address', msg.asdu_address, 0, 0xFFFF)
     ioa = _check_int('io_address', ioa, 0, 0xFFFFFF)
@@ -186,7 +198,7 @@ def _encode_command_msg(msg: common.CommandMsg) -> _Encoded:
 
 def _encode_initialization_msg(msg: common.InitializationMsg) -> _Encoded:
     coi = _encode_cause_value('cause', msg.cause, 0, 0x7F)
-    if msg.param_change:
+    if _check_bool('param_change', msg.param_change):
         coi |= 0x80
     return 70, False, 4, 0, bytes([coi])
 
@@ -283,7 +295,7 @@ def _encode_step_position(data: common.StepPositionData) -> _DataEncoded:
     if not isinstance(value, common.StepPositionValue):
         raise TypeError('data.value: expected StepPositionValue')
     vti = _check_int('data.value.value', value.value, -64, 63) & 0x7F
-    if value.transient:
+    if _check_bool('data.value.transient', value.transient):
         vti |= 0x80
     return 5, 32, bytes([vti, _encode_measurement_quality(data.quality)])
 
@@ -319,13 +331,8 @@ def _encode_binary_counter(data: common.BinaryCounterData) -> _DataEncoded:
     quality = data.quality
     if not isinstance(quality, common.CounterQuality):
         raise _quality_error(quality, 'CounterQuality')
-    octet = _check_int('data.quality.sequence', quality.sequence, 0, 31)
-    if quality.invalid:
-        octet |= 0x80
-    if quality.adjusted:
-        octet |= 0x40
-    if quality.overflow:
-        octet |= 0x20
+    octet = (_check_int('data.quality.sequence', quality.sequence, 0, 31) |
+             _encode_flags('data.quality', quality, _COUNTER_QUALITY_BITS))
     return 15, 37, _S_I32.pack(counter) + bytes([octet])
 
 
@@ -341,7 +348,7 @@ def _encode_protection_start(data: common.ProtectionStartData
     value = data.value
     if not isinstance(value, common.ProtectionStartValue):
         raise TypeError('data.value: expected ProtectionStartValue')
-    spe = _encode_bits(value)
+    spe = _encode_flags('data.value', value, _PROTECTION_START_BITS)
     qdp = _encode_protection_quality(data.quality)
     cp16 = _check_int('data.duration_time', data.duration_time, 0, 0xFFFF)
     return None, 39, bytes([spe, qdp]) + _S_U16.pack(cp16)
@@ -352,7 +359,7 @@ def _encode_protection_command(data: common.ProtectionCommandData
     value = data.value
     if not isinstance(value, common.ProtectionCommandValue):
         raise TypeError('data.value: expected ProtectionCommandValue')
-    oci = _encode_bits(value)
+    oci = _encode_flags('data.value', value, _PROTECTION_COMMAND_BITS)
     qdp = _encode_protection_quality(data.quality)
     cp16 = _check_int('data.operating_time', data.operating_time, 0, 0xFFFF)
     return None, 40, bytes([oci, qdp]) + _S_U16.pack(cp16)
@@ -387,7 +394,9 @@ _DATA_ENCODERS: dict[type, typing.Callable[[typing.Any], _DataEncoded]] = {
 
 def _encode_qualified(cmd: typing.Any, value: int) -> bytes:
     qu = _check_int('command.qualifier', cmd.qualifier, 0, 31)
-    return bytes([value | (qu << 2) | (0x80 if cmd.select else 0)])
+    return bytes([value | (qu << 2) |
+                  (0x80 if _check_bool('command.select', cmd.select)
+                   else 0)])
 
 
 def _encode_single_command(cmd: common.SingleCommand) -> tuple[int, bytes]:
@@ -407,7 +416,8 @@ def _encode_regulating_command(cmd: common.RegulatingCommand
 
 
 def _qos(cmd: typing.Any) -> bytes:
-    return b'\x80' if cmd.select else b'\x00'
+    return (b'\x80' if _check_bool('command.select', cmd.select)
+            else b'\x00')
 
 
 def _encode_normalized_command(cmd: common.NormalizedCommand
@@ -442,12 +452,78 @@ _COMMAND_ENCODERS: dict[type,
 
 # --- field helpers ----------------------------------------------------------
 
+# Every field goes through one of these checks (the codec's one mechanism
+# for bad input): its type first (TypeError naming the field), then its
+# value (ValueError naming the field). A bool field takes only bool; int
+# and number fields do not take bool; a number that has no representation
+# in the field gives ValueError.
+
+def _check_bool(name: str, value: typing.Any) -> bool:
+    if value is True or value is False:
+        return value
+    raise TypeError(f'{name}: expected bool, got {type(value).__name__}')
+
+
 def _check_int(name: str, value: typing.Any, lo: int, hi: int) -> int:
-    if not isinstance(value, int):
-        raise TypeError(f'{name}: expected int, got {type(value).__name__}')
+    if value.__class__ is not int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f'{name}: expected int, '
+                            f'got {type(value).__name__}')
+        value = int(value)
     if not lo <= value <= hi:
-        raise ValueError(f'{name}: {value} out of range {lo}..{hi}')
-    return value
+        raise ValueError(f'{name}: {_show_int(value)} out of range '
+                         f'{lo}..{hi}')
+    result: int = value
+    return result
+
+
+def _check_number(name: str, value: typing.Any) -> float:
+    # int or float (not bool) as float
+    if value.__class__ is float:
+        return value
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f'{name}: expected float, '
+                        f'got {type(value).__name__}')
+    try:
+        return float(value)
+
+    except OverflowError:
+        # only an int can be too large for a float
+        raise ValueError(f'{name}: {_show_int(typing.cast(int, value))} '
+                         f'out of float '
+                         f'range') from None
+
+
+def _show_int(value: int) -> str:
+    # huge ints: their size (str() of one above 4300 digits raises)
+    if value.bit_length() > 64:
+        return f'int of {value.bit_length()} bits'
+    return str(value)
+
+
+def _encode_flags(name: str, value: typing.Any,
+                  masks: tuple[int, ...]) -> int:
+    """Pack the leading bool fields of NamedTuple `value` (the i-th with
+    ``masks[i]``) into one octet; each goes through `_check_bool` (only
+    when it is not a bool: its name is built on the error path only)"""
+    octet = 0
+    for bit, mask in zip(value, masks, strict=False):
+        if bit is True:
+            octet |= mask
+        elif bit is not False:
+            field = value._fields[masks.index(mask)]
+            _check_bool(f'{name}.{field}', bit)
+    return octet
+
+
+_QUALITY_BITS: tuple[int, ...] = (0x80, 0x40, 0x20, 0x10)
+"""IV, NT, SB, BL (IEC 60870-5-101 clause 7.2.6.3)"""
+_MEASUREMENT_QUALITY_BITS: tuple[int, ...] = (*_QUALITY_BITS, 0x01)
+_PROTECTION_QUALITY_BITS: tuple[int, ...] = (*_QUALITY_BITS, 0x08)
+_COUNTER_QUALITY_BITS: tuple[int, ...] = (0x80, 0x40, 0x20)
+_PROTECTION_START_BITS: tuple[int, ...] = (0x01, 0x02, 0x04, 0x08, 0x10,
+                                           0x20)
+_PROTECTION_COMMAND_BITS: tuple[int, ...] = (0x01, 0x02, 0x04, 0x08)
 
 
 def _check_enum(name: str, value: typing.Any, cls: type[enum.Enum]) -> int:
@@ -476,30 +552,19 @@ def _encode_cause(cause: typing.Any) -> int:
 def _encode_indication_quality(quality: typing.Any) -> int:
     if not isinstance(quality, common.IndicationQuality):
         raise _quality_error(quality, 'IndicationQuality')
-    return ((0x80 if quality.invalid else 0) |
-            (0x40 if quality.not_topical else 0) |
-            (0x20 if quality.substituted else 0) |
-            (0x10 if quality.blocked else 0))
+    return _encode_flags('data.quality', quality, _QUALITY_BITS)
 
 
 def _encode_measurement_quality(quality: typing.Any) -> int:
     if not isinstance(quality, common.MeasurementQuality):
         raise _quality_error(quality, 'MeasurementQuality')
-    return ((0x80 if quality.invalid else 0) |
-            (0x40 if quality.not_topical else 0) |
-            (0x20 if quality.substituted else 0) |
-            (0x10 if quality.blocked else 0) |
-            (0x01 if quality.overflow else 0))
+    return _encode_flags('data.quality', quality, _MEASUREMENT_QUALITY_BITS)
 
 
 def _encode_protection_quality(quality: typing.Any) -> int:
     if not isinstance(quality, common.ProtectionQuality):
         raise _quality_error(quality, 'ProtectionQuality')
-    return ((0x80 if quality.invalid else 0) |
-            (0x40 if quality.not_topical else 0) |
-            (0x20 if quality.substituted else 0) |
-            (0x10 if quality.blocked else 0) |
-            (0x08 if quality.time_invalid else 0))
+    return _encode_flags('data.quality', quality, _PROTECTION_QUALITY_BITS)
 
 
 def _quality_error(quality: typing.Any, expected: str) -> Exception:
@@ -509,21 +574,15 @@ def _quality_error(quality: typing.Any, expected: str) -> Exception:
                      f'got {type(quality).__name__}')
 
 
-def _encode_bits(value: tuple[typing.Any, ...]) -> int:
-    octet = 0
-    for i, bit in enumerate(value):
-        if bit:
-            octet |= 1 << i
-    return octet
-
-
 def _encode_bit_list(name: str, bits: typing.Any) -> int:
     if not isinstance(bits, (list, tuple)) or len(bits) != 16:
         raise ValueError(f'{name}: expected 16 bools')
     word = 0
     for i, bit in enumerate(bits):
-        if bit:
+        if bit is True:
             word |= 1 << i
+        elif bit is not False:
+            _check_bool(f'{name}[{i}]', bit)
     return word
 
 
@@ -544,10 +603,7 @@ def _encode_bsi(name: str, value: typing.Any) -> bytes:
 def _encode_nva(name: str, value: typing.Any) -> bytes:
     if not isinstance(value, common.NormalizedValue):
         raise TypeError(f'{name}: expected NormalizedValue')
-    v = value.value
-    if not isinstance(v, (int, float)):
-        raise TypeError(f'{name}.value: expected float, '
-                        f'got {type(v).__name__}')
+    v = _check_number(f'{name}.value', value.value)
     if not math.isfinite(v):
         raise ValueError(f'{name}.value: {v} is not finite')
     nva = round(v * 0x7FFF)
@@ -566,10 +622,7 @@ def _encode_sva(name: str, value: typing.Any) -> bytes:
 def _encode_float(name: str, value: typing.Any) -> bytes:
     if not isinstance(value, common.FloatingValue):
         raise TypeError(f'{name}: expected FloatingValue')
-    v = value.value
-    if not isinstance(v, (int, float)):
-        raise TypeError(f'{name}.value: expected float, '
-                        f'got {type(v).__name__}')
+    v = _check_number(f'{name}.value', value.value)
     try:
         return _S_F32.pack(v)
 
@@ -581,7 +634,9 @@ def _encode_time(name: str, t: typing.Any) -> bytes:
     """CP56Time2a (IEC 60870-5-101 clause 7.2.6.18)"""
     if not isinstance(t, common.Time):
         raise TypeError(f'{name}: expected Time, got {type(t).__name__}')
-    if t.size != common.TimeSize.SEVEN:
+    size = t.size
+    if size is not common.TimeSize.SEVEN:
+        _check_enum(f'{name}.size', size, common.TimeSize)
         raise ValueError(f'unsupported time size: {name}.size is {t.size}, '
                          f'IEC 60870-5-104 uses CP56Time2a (SEVEN)')
     ms = _check_int(f'{name}.milliseconds', t.milliseconds, 0, 59999)
@@ -591,9 +646,15 @@ def _encode_time(name: str, t: typing.Any) -> bytes:
     dom = _check_int(f'{name}.day_of_month', t.day_of_month, 1, 31)
     months = _check_int(f'{name}.months', t.months, 1, 12)
     years = _check_int(f'{name}.years', t.years, 0, 99)
+    invalid = t.invalid
+    if invalid is not True and invalid is not False:
+        _check_bool(f'{name}.invalid', invalid)
+    summer_time = t.summer_time
+    if summer_time is not True and summer_time is not False:
+        _check_bool(f'{name}.summer_time', summer_time)
     return bytes([ms & 0xFF, ms >> 8,
-                  minutes | (0x80 if t.invalid else 0),
-                  hours | (0x80 if t.summer_time else 0),
+                  minutes | (0x80 if invalid else 0),
+                  hours | (0x80 if summer_time else 0),
                   dom | (dow << 5),
                   months,
                   years])
