@@ -488,7 +488,7 @@ class Connection(aio.Resource):
             await self._conn.drain()
         except ConnectionError as e:
             if self._reason is None:
-                self._close(f'drain failed: {e}', error=e)
+                self._close(f'drain failed: {_error_text(e)}', error=e)
             raise self._closed_error() from None
         if wait_ack and self._link.acked_count < target:
             await self._wait(self._ack_waiters, target)
@@ -592,7 +592,7 @@ class Connection(aio.Resource):
             try:
                 self._conn.write(out)
             except ConnectionError as e:
-                self._close(f'write failed: {e}', error=e)
+                self._close(f'write failed: {_error_text(e)}', error=e)
                 return
 
         if self._rx_waiters and link_.received:
@@ -676,10 +676,10 @@ class Connection(aio.Resource):
             if pending:
                 self._close(f'connection closed in the middle of an APDU: '
                             f'{len(pending)} octets of a frame received '
-                            f'({e}): {pending.hex(" ")}', logging.ERROR,
-                            error=e)
+                            f'({_error_text(e)}): {pending.hex(" ")}',
+                            logging.ERROR, error=e)
             else:
-                self._close(str(e), logging.DEBUG, error=e)
+                self._close(_error_text(e), logging.DEBUG, error=e)
 
         except (apdu.ApduError, link.LinkError) as e:
             self._close(f'malformed data from peer: {e}', logging.ERROR)
@@ -811,6 +811,13 @@ def check_ssl_ctx(ssl_ctx: ssl.SSLContext | None) -> None:
 _CONNECTION_ERRORS: tuple[type[ConnectionError], ...] = (
     ConnectionResetError, ConnectionRefusedError, ConnectionAbortedError,
     BrokenPipeError)
+
+
+def _error_text(e: OSError) -> str:
+    # the message without the "[Errno N] " prefix (the class tells it)
+    if e.errno is not None and e.strerror:
+        return e.strerror
+    return str(e)
 
 
 def _error_class(e: BaseException) -> type[ConnectionError]:

@@ -44,8 +44,9 @@ flags, ``Time.invalid`` / ``summer_time``, ...) takes only `bool`; an int
 field does not take `bool`; a float field takes int or float (not `bool`),
 and a number it cannot represent (an int too large for a float, a value
 beyond float32 or beyond -1.0..1.0 for normalized values) raises
-`ValueError`; ``Time.size`` must be a `TimeSize` (`TypeError`). Causes are written as the enum's value or as the
-int given (1..63; 0 is "not defined" in IEC 60870-5-101 clause 7.2.3).
+`ValueError`; ``Time.size`` must be a `TimeSize` (`TypeError`). Causes
+are written as the enum's value or as the int given (1..63; 0 is "not
+defined" in IEC 60870-5-101 clause 7.2.3).
 
 Decoding: SQ=0 and SQ=1 with any number of objects. Causes are decoded as
 the message's request enum, then its response enum, then a plain int (so
