@@ -920,10 +920,13 @@ async def test_frame_cut_by_peer_logged(caplog, how):
     import socket
     loop = asyncio.get_running_loop()
     async with raw_master(**FAST) as (conn, s):
-        frame = apdu.encode_apdu(apdu.IFrame(0, 0, b'\x01\x02\x03\x04'))
+        first = apdu.encode_apdu(apdu.IFrame(0, 0, b'first'))
+        frame = apdu.encode_apdu(apdu.IFrame(1, 0, b'\x01\x02\x03\x04'))
         with caplog.at_level(logging.DEBUG, 'hat.drivers.iec104'):
-            await loop.sock_sendall(s, frame[:7])
-            await asyncio.sleep(0.05)  # let the partial frame be read first
+            # one send (one loopback segment): once the first ASDU is
+            # received, the partial frame after it has been read too
+            await loop.sock_sendall(s, first + frame[:7])
+            assert await bounded(conn.receive(), 'first ASDU') == b'first'
             if how == 'fin':
                 s.shutdown(socket.SHUT_WR)
             else:
