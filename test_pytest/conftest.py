@@ -1,4 +1,6 @@
 import asyncio
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -36,3 +38,24 @@ def _loop_factory(config):
 
     import uvloop
     return uvloop.new_event_loop
+
+
+@pytest.fixture(scope='session')
+def tls_files(tmp_path_factory):
+    """(certificate path, key path): a throwaway self-signed certificate
+    for localhost / 127.0.0.1 (skips where the openssl command is
+    missing)"""
+    openssl = shutil.which('openssl')
+    if openssl is None:
+        pytest.skip('openssl CLI not found: cannot create a test certificate')
+
+    path = tmp_path_factory.mktemp('tls')
+    cert, key = path / 'cert.pem', path / 'key.pem'
+    subprocess.run(
+        [openssl, 'req', '-x509', '-newkey', 'ec',
+         '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+         '-keyout', str(key), '-out', str(cert), '-days', '2',
+         '-subj', '/CN=localhost',
+         '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+        check=True, capture_output=True, timeout=30)
+    return cert, key

@@ -15,7 +15,6 @@ import logging
 import os
 import random
 import select
-import shutil
 import socket
 import ssl
 import struct
@@ -604,7 +603,7 @@ async def test_chaos_proxy():
     assert {link.killed for link in proxy.links} >= {'rst', 'fin'}
 
 
-async def test_chaos_proxy_tls(tls_files):
+async def test_chaos_proxy_tls(tls_factories):
     """TLS sessions through the chaos proxy: records are fragmented, and
     kills hit handshakes as well as data. Every session ends intact or in
     ConnectionError (from connect or later), promptly after its kill;
@@ -626,7 +625,7 @@ async def test_chaos_proxy_tls(tls_files):
         data = rng.randbytes(rng.randint(1, 24 * KiB))
         conn = None
         try:
-            conn = await tcp.connect(addr, ssl=tls_files['client_ctx'](),
+            conn = await tcp.connect(addr, ssl=tls_factories['client_ctx'](),
                                      server_hostname='127.0.0.1',
                                      ssl_handshake_timeout=WAIT)
             port = conn.info.local_addr.port
@@ -640,14 +639,14 @@ async def test_chaos_proxy_tls(tls_files):
             if conn is not None:
                 await conn.async_close()
 
-    srv = await tcp.listen(echo, _addr(), ssl=tls_files['server_ctx']())
+    srv = await tcp.listen(echo, _addr(), ssl=tls_factories['server_ctx']())
     proxy = ChaosProxy(srv.addresses[0], seed=5, kill_prob=0.6,
                        kill_range=(0, 60 * KiB), max_segment=200)
     try:
         addr = await proxy.start()
         results = await bounded(
             asyncio.gather(*(session(addr, i) for i in range(40))), timeout=30)
-        await _good_tls_client(srv.addresses[0], tls_files)
+        await _good_tls_client(srv.addresses[0], tls_factories)
     finally:
         await proxy.close()
         await bounded(srv.async_close())
@@ -1151,8 +1150,8 @@ async def test_cancel_connect(request, monkeypatch, point, delay):
         pytest.skip('uvloop resolves names internally (libuv), not via '
                     'loop.getaddrinfo: there is no hook to stall it')
     # only the TLS case needs certificates (and the openssl command)
-    tls_files = (request.getfixturevalue('tls_files') if point == 'tls'
-                 else None)
+    tls_factories = (request.getfixturevalue('tls_factories')
+                     if point == 'tls' else None)
 
     kwargs = {}
     lsock = task = None
@@ -1183,7 +1182,7 @@ async def test_cancel_connect(request, monkeypatch, point, delay):
             # TCP is accepted by the kernel, the TLS handshake never answered
             lsock = raw_listener()
             addr = sock_address(lsock)
-            kwargs = {'ssl': tls_files['client_ctx'](),
+            kwargs = {'ssl': tls_factories['client_ctx'](),
                       'ssl_handshake_timeout': 30}
 
         before = await _snapshot()
@@ -1425,18 +1424,10 @@ async def test_close_timeout_slow_steady_reader_gets_everything():
 # ------------------------------------------------------------ 13. TLS
 
 @pytest.fixture(scope='module')
-def tls_files(tmp_path_factory):
-    if not shutil.which('openssl'):
-        pytest.skip('openssl command not available to create a certificate')
-    path = tmp_path_factory.mktemp('tls')
-    cert, key = path / 'cert.pem', path / 'key.pem'
-    subprocess.run(
-        ['openssl', 'req', '-x509', '-newkey', 'ec',
-         '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-         '-keyout', str(key), '-out', str(cert), '-days', '2',
-         '-subj', '/CN=localhost',
-         '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-        check=True, capture_output=True, timeout=30)
+def tls_factories(tls_files):
+    """'server_ctx' and 'client_ctx': factories of TLS contexts for the
+    test certificate (conftest.py)"""
+    cert, key = tls_files
 
     def server_ctx():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -1446,12 +1437,11 @@ def tls_files(tmp_path_factory):
     def client_ctx():
         return ssl.create_default_context(cafile=str(cert))
 
-    return {'cert': cert, 'key': key, 'server_ctx': server_ctx,
-            'client_ctx': client_ctx}
+    return {'server_ctx': server_ctx, 'client_ctx': client_ctx}
 
 
-async def _good_tls_client(addr, tls_files):
-    conn = await bounded(tcp.connect(addr, ssl=tls_files['client_ctx']()))
+async def _good_tls_client(addr, tls_factories):
+    conn = await bounded(tcp.connect(addr, ssl=tls_factories['client_ctx']()))
     try:
         assert conn.ssl_object is not None
         conn.write(b'ping')
@@ -1460,7 +1450,7 @@ async def _good_tls_client(addr, tls_files):
         await bounded(conn.async_close())
 
 
-async def _tls_echo_server(tls_files, **kwargs):
+async def _tls_echo_server(tls_factories, **kwargs):
     async def echo(conn):
         try:
             while True:
@@ -1470,19 +1460,19 @@ async def _tls_echo_server(tls_files, **kwargs):
         finally:
             await bounded(conn.async_close())
 
-    return await tcp.listen(echo, _addr(), ssl=tls_files['server_ctx'](),
+    return await tcp.listen(echo, _addr(), ssl=tls_factories['server_ctx'](),
                             **kwargs)
 
 
 @pytest.mark.parametrize('case', ['untrusted', 'wrong_hostname'])
-async def test_tls_client_rejects_certificate(tls_files, case):
-    srv = await _tls_echo_server(tls_files)
+async def test_tls_client_rejects_certificate(tls_factories, case):
+    srv = await _tls_echo_server(tls_factories)
     try:
         addr = srv.addresses[0]
         if case == 'untrusted':
             kwargs = {'ssl': ssl.create_default_context()}  # system CAs
         else:
-            kwargs = {'ssl': tls_files['client_ctx'](),
+            kwargs = {'ssl': tls_factories['client_ctx'](),
                       'server_hostname': 'wrong.example'}
         start = time.monotonic()
         with pytest.raises(ConnectionError) as info:
@@ -1490,14 +1480,14 @@ async def test_tls_client_rejects_certificate(tls_files, case):
         assert time.monotonic() - start < 2
         assert isinstance(info.value.__cause__, ssl.SSLError)
         # the server keeps serving
-        await _good_tls_client(addr, tls_files)
+        await _good_tls_client(addr, tls_factories)
     finally:
         await bounded(srv.async_close())
 
 
 @pytest.mark.parametrize('case', ['untrusted', 'wrong_hostname',
                                   'plain_client_sends', 'plain_client_silent'])
-async def test_tls_server_logs_failed_handshake(caplog, tls_files, case):
+async def test_tls_server_logs_failed_handshake(caplog, tls_factories, case):
     """A failed TLS handshake on the server side is logged by
     ``hat.drivers.tcp`` (level INFO or above, "TLS handshake failed", with
     the server's address as the connection's local address) and the server
@@ -1511,7 +1501,7 @@ async def test_tls_server_logs_failed_handshake(caplog, tls_files, case):
                     'accepted connection, so hat.drivers.tcp cannot log '
                     'failed server-side handshakes there (documented)')
     caplog.set_level(logging.DEBUG)
-    srv = await _tls_echo_server(tls_files, ssl_handshake_timeout=0.5)
+    srv = await _tls_echo_server(tls_factories, ssl_handshake_timeout=0.5)
     conn = None
     try:
         addr = srv.addresses[0]
@@ -1519,7 +1509,7 @@ async def test_tls_server_logs_failed_handshake(caplog, tls_files, case):
         if case in ('untrusted', 'wrong_hostname'):
             kwargs = ({'ssl': ssl.create_default_context()}
                       if case == 'untrusted' else
-                      {'ssl': tls_files['client_ctx'](),
+                      {'ssl': tls_factories['client_ctx'](),
                        'server_hostname': 'wrong.example'})
             with pytest.raises(ConnectionError):
                 await bounded(tcp.connect(addr, **kwargs))
@@ -1545,20 +1535,21 @@ async def test_tls_server_logs_failed_handshake(caplog, tls_files, case):
             await wait_until(lambda: logged(), 1,
                              'server log record about the failed handshake')
         finally:
-            await _good_tls_client(addr, tls_files)
+            await _good_tls_client(addr, tls_factories)
     finally:
         await _close_all(conn)
         await bounded(srv.async_close())
 
 
 @pytest.mark.parametrize('client_sends', [True, False])
-async def test_tls_plain_client_against_tls_server(tls_files, client_sends):
+async def test_tls_plain_client_against_tls_server(tls_factories,
+                                                   client_sends):
     """A plain TCP client cannot tell at connect time (the TCP handshake
     succeeds). Expected: if it sends non-TLS bytes, the server's handshake
     fails and it drops the connection; if it sends nothing, the server's
     ``ssl_handshake_timeout`` drops it. Either way the client's read ends
     in ConnectionError (after at most a TLS alert record) promptly."""
-    srv = await _tls_echo_server(tls_files, ssl_handshake_timeout=1)
+    srv = await _tls_echo_server(tls_factories, ssl_handshake_timeout=1)
     try:
         addr = srv.addresses[0]
         conn = await bounded(tcp.connect(addr))
@@ -1577,13 +1568,13 @@ async def test_tls_plain_client_against_tls_server(tls_files, client_sends):
             assert time.monotonic() - start < (1 if client_sends else 3)
         finally:
             await bounded(conn.async_close())
-        await _good_tls_client(addr, tls_files)
+        await _good_tls_client(addr, tls_factories)
     finally:
         await bounded(srv.async_close())
 
 
 @pytest.mark.parametrize('server_sends', [True, False])
-async def test_tls_client_against_plain_server(tls_files, server_sends):
+async def test_tls_client_against_plain_server(tls_factories, server_sends):
     """A TLS client against a plain server: if the server answers with
     non-TLS bytes the handshake fails at once; if it stays silent, the
     client's ``ssl_handshake_timeout`` (1 s here) fails it. Either way
@@ -1601,7 +1592,7 @@ async def test_tls_client_against_plain_server(tls_files, server_sends):
         addr = srv.addresses[0]
         start = time.monotonic()
         with pytest.raises(ConnectionError):
-            await bounded(tcp.connect(addr, ssl=tls_files['client_ctx'](),
+            await bounded(tcp.connect(addr, ssl=tls_factories['client_ctx'](),
                             ssl_handshake_timeout=1))
         assert time.monotonic() - start < (1 if server_sends else 3)
 

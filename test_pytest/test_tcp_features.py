@@ -135,25 +135,6 @@ def test_new_arguments_keyword_only_optional(fn):
 # 1. TLS
 # --------------------------------------------------------------------------
 
-@pytest.fixture(scope='session')
-def tls_files(tmp_path_factory):
-    """Throwaway self-signed certificate for localhost / 127.0.0.1."""
-    openssl = shutil.which('openssl')
-    if openssl is None:
-        pytest.skip('openssl CLI not found: cannot create a test certificate')
-
-    path = tmp_path_factory.mktemp('tls')
-    cert, key = path / 'cert.pem', path / 'key.pem'
-    subprocess.run(
-        [openssl, 'req', '-x509', '-newkey', 'ec',
-         '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-         '-keyout', str(key), '-out', str(cert), '-days', '1',
-         '-subj', '/CN=localhost',
-         '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-        check=True, capture_output=True, timeout=30)
-    return cert, key
-
-
 @pytest.fixture
 def server_ctx(tls_files):
     cert, key = tls_files

@@ -370,25 +370,6 @@ async def test_tls_close_bounded_by_close_timeout(tls_files):
         listener.close()
 
 
-@pytest.fixture(scope='module')
-def tls_files(tmp_path_factory):
-    import shutil
-    import subprocess
-    openssl = shutil.which('openssl')
-    if openssl is None:
-        pytest.skip('openssl CLI not found: cannot create a test certificate')
-    path = tmp_path_factory.mktemp('tls')
-    cert, key = path / 'cert.pem', path / 'key.pem'
-    subprocess.run(
-        [openssl, 'req', '-x509', '-newkey', 'ec',
-         '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-         '-keyout', str(key), '-out', str(cert), '-days', '1',
-         '-subj', '/CN=localhost',
-         '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-        check=True, capture_output=True, timeout=30)
-    return cert, key
-
-
 # ------------------------------------ 5. FIN/RST noticed while paused
 
 @pytest.mark.parametrize('end', ['FIN', 'RST'])

@@ -15,11 +15,9 @@ import errno
 import gc
 import logging
 import os
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import sys
 import time
 import weakref
@@ -112,20 +110,10 @@ def _sock(conn):
 
 
 @pytest.fixture(scope='module')
-def tls_contexts(tmp_path_factory):
-    """(server context factory, client context factory) for a self-signed
-    certificate of localhost / 127.0.0.1"""
-    if not shutil.which('openssl'):
-        pytest.skip('openssl command not available to create a certificate')
-    path = tmp_path_factory.mktemp('tls')
-    cert, key = path / 'cert.pem', path / 'key.pem'
-    subprocess.run(
-        ['openssl', 'req', '-x509', '-newkey', 'ec',
-         '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-         '-keyout', str(key), '-out', str(cert), '-days', '2',
-         '-subj', '/CN=localhost',
-         '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-        check=True, capture_output=True, timeout=30)
+def tls_contexts(tls_files):
+    """(server context factory, client context factory) for the test
+    certificate (conftest.py)"""
+    cert, key = tls_files
 
     def server_ctx():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
