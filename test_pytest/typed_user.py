@@ -1,4 +1,5 @@
-"""A typed user of the public API of `hat.drivers.tcp` and `hat.drivers.tpkt`
+"""A typed user of the public API of `hat.drivers.tcp`, `hat.drivers.tpkt`
+and `hat.drivers.iec104`
 
 `doit check` runs ``mypy --strict`` on this file, as a driver author with
 strict settings would: every call below must type-check without "untyped
@@ -18,7 +19,7 @@ import asyncio
 import logging
 
 from hat import aio
-from hat.drivers import tcp, tpkt
+from hat.drivers import iec104, tcp, tpkt
 
 
 mlog: logging.Logger = logging.getLogger(__name__)
@@ -255,9 +256,46 @@ async def tpkt_user() -> None:
     assert tpkt_state(srv) == (False, True, True)
 
 
+async def iec104_user() -> None:
+    """Our master interrogates our slave"""
+    requests: asyncio.Queue[list[iec104.Msg]] = asyncio.Queue()
+
+    async def on_connection(conn: iec104.Connection) -> None:
+        try:
+            while True:
+                requests.put_nowait(await conn.receive())
+
+        except ConnectionError:
+            pass
+
+    async with await iec104.listen(on_connection,
+                                   tcp.Address('127.0.0.1', 0)) as srv:
+        conn = await iec104.connect(srv.addresses[0],
+                                    connect_timeout=TIMEOUT)
+        try:
+            msg = iec104.InterrogationMsg(
+                is_test=False, originator_address=0, asdu_address=1,
+                request=20, is_negative_confirm=False,
+                cause=iec104.CommandReqCause.ACTIVATION)
+            conn.send([msg])
+            await conn.drain()
+            received: list[iec104.Msg] = await requests.get()
+            assert received == [msg]
+            assert conn.is_enabled and conn.is_open
+
+        finally:
+            await conn.async_close()
+
+        await conn.wait_closed()
+
+    await srv.wait_closed()
+    assert srv.is_closed
+
+
 async def main() -> None:
     await asyncio.wait_for(tcp_user(), TIMEOUT)
     await asyncio.wait_for(tpkt_user(), TIMEOUT)
+    await asyncio.wait_for(iec104_user(), TIMEOUT)
     print('typed user ok')
 
 

@@ -283,6 +283,11 @@ async def connect(addr: Address,
             functools.partial(_Protocol, settings), host, port, **kwargs)
         if connect_timeout is None:
             _, protocol = await coro
+        elif sys.version_info >= (3, 11):
+            # not wait_for: before 3.12 it can swallow a cancellation that
+            # arrives as the connection completes
+            async with asyncio.timeout(connect_timeout):
+                _, protocol = await coro
         else:
             _, protocol = await asyncio.wait_for(coro, connect_timeout)
 

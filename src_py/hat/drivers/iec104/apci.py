@@ -301,7 +301,53 @@ async def listen(connection_cb: ConnectionCb,
     return server
 
 
-class Server(aio.Resource):
+_ResourceT = typing.TypeVar('_ResourceT', bound='Resource')
+
+
+class Resource(aio.Resource):
+    """`hat.aio.Resource` with its lifetime members annotated (hat-aio's
+    are not, which ``mypy --strict`` users see as untyped calls); the
+    lifetime is `async_group`'s"""
+
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        return self.async_group.is_open
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self.async_group.is_closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once closed"""
+        return self.async_group.is_closed
+
+    async def wait_closing(self) -> None:
+        """Wait until closing or closed"""
+        await self.async_group.wait_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until closed"""
+        await self.async_group.wait_closed()
+
+    def close(self) -> None:
+        """Start closing"""
+        self.async_group.close()
+
+    async def async_close(self) -> None:
+        """Close and wait until closed"""
+        await self.async_group.async_close()
+
+    async def __aenter__(self: _ResourceT) -> _ResourceT:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.async_close()
+
+
+class Server(Resource):
     """Server created by `listen`. Closing it stops listening and closes
     every connection it accepted."""
 
@@ -318,7 +364,7 @@ class Server(aio.Resource):
         return self._srv.addresses
 
 
-class Connection(aio.Resource):
+class Connection(Resource):
     """APCI link connection (made by `connect` and `listen`).
 
     ASDUs are sent in I-frames in call order across `send`,

@@ -298,7 +298,7 @@ async def listen(connection_cb: ConnectionCb,
     return Server(srv)
 
 
-class Server(aio.Resource):
+class Server(apci.Resource):
     """Server made by `listen`. Closing it stops listening and closes every
     connection it accepted."""
 
@@ -316,7 +316,7 @@ class Server(aio.Resource):
         return self._srv.addresses
 
 
-class Connection(aio.Resource):
+class Connection(apci.Resource):
     """Connection made by `connect` or `listen`.
 
     Messages are sent in call order across `send`, `send_wait_ack` and
