@@ -1388,39 +1388,6 @@ class Connection(aio.Resource):
                    extra={'meta': meta}, **kwargs)
 
 
-class _LingeringProtocol(asyncio.Protocol):
-    """Protocol of a closing connection waiting for the peer's EOF: input
-    is counted and discarded, EOF lets the transport close (see
-    `Connection.close`); the connection's hot path stays free of the
-    check"""
-
-    __slots__ = ('conn',)
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
-
-    def data_received(self, data: bytes) -> None:
-        conn = self.conn
-        conn._bytes_received += len(data)
-        if comm_log.isEnabledFor(_DEBUG):
-            conn._log_data('received after close (discarded)', data)
-
-    def eof_received(self) -> None:
-        conn = self.conn
-        conn._eof = True
-        conn._log(logging.DEBUG, 'peer closed its side (EOF)')
-        return None
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self.conn._on_lost(exc)
-
-    def pause_writing(self) -> None:
-        self.conn._write_paused = True
-
-    def resume_writing(self) -> None:
-        self.conn._on_resume_writing()
-
-
 class _Waiter:
     """What a reading task waits on: a minimal future-like object.
 
@@ -1557,6 +1524,30 @@ class _Protocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.conn._on_resume_writing()
+
+
+class _LingeringProtocol(_Protocol):
+    """Protocol of a closing connection waiting for the peer's EOF: input
+    is counted and discarded, EOF lets the transport close (see
+    `Connection.close`); the connection's hot path stays free of the
+    check. Loss and write flow control are `_Protocol`'s."""
+
+    __slots__ = ()
+
+    def __init__(self, conn: Connection):
+        super().__init__(conn._settings, conn=conn)
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        conn._bytes_received += len(data)
+        if comm_log.isEnabledFor(_DEBUG):
+            conn._log_data('received after close (discarded)', data)
+
+    def eof_received(self) -> None:
+        conn = self.conn
+        conn._eof = True
+        conn._log(logging.DEBUG, 'peer closed its side (EOF)')
+        return None
 
 
 def _check_addr(addr: typing.Any, listening: bool
