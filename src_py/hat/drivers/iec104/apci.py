@@ -42,6 +42,11 @@ RST), `connect`, `Connection.receive`, `Connection.send`,
 An I-frame without ASDU octets is acknowledged and delivered as an empty
 ASDU (``b''``).
 
+Communication log: with the logger ``hat.drivers.iec104.trace`` enabled for
+DEBUG, every APDU written and read is recorded decoded (see
+`hat.drivers.iec104.trace`); its level is checked once per chunk, so it
+can be switched at run time and costs one dictionary lookup while off.
+
 Queues and memory: ASDUs passed to `Connection.send` while fewer than k
 I-frames are unacknowledged are numbered at once and written together at
 the next event loop iteration (one TCP write for all sent in one
@@ -123,6 +128,7 @@ from hat import util
 from hat.drivers import tcp
 from hat.drivers.iec104 import apdu
 from hat.drivers.iec104 import link
+from hat.drivers.iec104 import trace
 
 
 mlog: logging.Logger = logging.getLogger(__name__)
@@ -147,6 +153,11 @@ ConnectionCb: typing.TypeAlias = aio.AsyncCallable[['Connection'], None]
 """Connection callback (plain function or coroutine function)"""
 
 _INF = float('inf')
+
+# communication log (hat.drivers.iec104.trace): its logger's cache of
+# isEnabledFor answers, checked once per chunk written or read
+_trace_cache: dict[int, bool] = trace._cache
+_DEBUG = logging.DEBUG
 
 
 async def connect(addr: tcp.Address,
@@ -635,6 +646,8 @@ class Connection(Resource):
         link_ = self._link
         out = link_.data_to_send()
         if out:
+            if _trace_cache.get(_DEBUG, True) and trace.is_enabled():
+                trace.log_data(self._describe(), 'sent', out)
             try:
                 self._conn.write(out)
             except ConnectionError as e:
@@ -714,6 +727,10 @@ class Connection(Resource):
                 if len(received) >= limit and self._enabled_fut is None:
                     await self._wait_resume()
                 data = await conn.read()
+                if _trace_cache.get(_DEBUG, True) and trace.is_enabled():
+                    # with the partial APDU the link kept from before
+                    trace.log_data(self._describe(), 'received',
+                                   link_.pending_data + data)
                 link_.receive_data(data, loop.time())
                 process()
 
