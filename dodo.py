@@ -5,7 +5,10 @@ and puts ``src_py`` on ``PYTHONPATH``, so nothing has to be installed
 beyond the ``dev`` extra's tools.
 
     doit test [--uvloop] [-- PYTEST ARGS...]   pytest over test_pytest
-    doit check                                 ruff, mypy --strict
+    doit check                                 ruff, mypy --strict (and a typed
+                                               user's mypy --strict against
+                                               an editable install in
+                                               build/typed-user-venv)
     doit docs                                  Sphinx + pdoc: build/docs
     doit build                                 wheel into build/py
     doit bench [--uvloop] [-- BENCH ARGS...]   benchmarks/bench_tcp.py (args
@@ -20,9 +23,11 @@ unknown options), e.g. ``doit test --uvloop -- -x -k read``.
 from pathlib import Path
 import ast
 import html.parser
+import importlib.metadata
 import os
 import re
 import shutil
+import subprocess
 import sys
 import urllib.parse
 
@@ -94,7 +99,8 @@ def task_test():
 
 def task_check():
     """Run ruff check (src_py, playground), mypy --strict on src_py
-    (pyproject.toml) and mypy --strict on test_pytest/typed_user.py"""
+    (pyproject.toml) and mypy --strict on test_pytest/typed_user.py with
+    hat-drivers installed as the README installs it (build/typed-user-venv)"""
     return {'actions': [_cmd([python, '-m', 'ruff', 'check',
                               str(src_py_dir), str(playground_dir)]),
                         _check_dependencies,
@@ -140,17 +146,53 @@ def _check_dependencies():
         return False
 
 
+typed_user_venv_dir = build_dir / 'typed-user-venv'
+
+
 def _typed_user_cmd():
     """``mypy --strict`` on test_pytest/typed_user.py as a user's project
-    runs it: no configuration of ours (``--config-file=``), errors reported
-    only in the user's file (``--follow-imports=silent``), hat.drivers found
-    through MYPYPATH"""
-    env = _env()
-    env['MYPYPATH'] = str(src_py_dir)
-    return CmdAction([python, '-m', 'mypy', '--strict', '--config-file=',
-                      '--follow-imports=silent', '--python-version', '3.10',
-                      str(test_dir / 'typed_user.py')],
-                     env=env, cwd=root_dir, shell=False)
+    runs it: hat-drivers installed the README's way (``pip install -e .``,
+    into `typed_user_venv_dir`, with the mypy version of this interpreter),
+    no configuration of ours (``--config-file=``), errors reported only in
+    the user's file (``--follow-imports=silent``), no ``MYPYPATH`` or
+    ``PYTHONPATH``: mypy has to find the package and its ``py.typed`` in
+    the installation"""
+    def action():
+        python_bin = _typed_user_venv()
+        env = {k: v for k, v in os.environ.items()
+               if k not in ('PYTHONPATH', 'MYPYPATH')}
+        result = subprocess.run([str(python_bin), '-m', 'mypy', '--strict',
+                                 '--config-file=', '--follow-imports=silent',
+                                 '--python-version', '3.10',
+                                 str(test_dir / 'typed_user.py')],
+                                env=env, cwd=root_dir)
+        return result.returncode == 0
+
+    return action
+
+
+def _typed_user_venv():
+    """Interpreter of `typed_user_venv_dir`: a virtual environment with
+    hat-drivers installed editable (as the README's Quick start does) and
+    mypy; (re)installed when pyproject.toml or the mypy version changed"""
+    mypy_version = importlib.metadata.version('mypy')
+    stamp = typed_user_venv_dir / 'installed.txt'
+    key = (f'mypy=={mypy_version}\n' +
+           (root_dir / 'pyproject.toml').read_text(encoding='utf-8'))
+    python_bin = typed_user_venv_dir / (
+        'Scripts/python.exe' if sys.platform == 'win32' else 'bin/python')
+    if python_bin.exists() and stamp.exists() and \
+            stamp.read_text(encoding='utf-8') == key:
+        return python_bin
+
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    subprocess.run([python, '-m', 'venv', '--clear',
+                    str(typed_user_venv_dir)], check=True, env=env)
+    subprocess.run([str(python_bin), '-m', 'pip', 'install', '-q',
+                    '-e', str(root_dir), f'mypy=={mypy_version}'],
+                   check=True, env=env, cwd=root_dir)
+    stamp.write_text(key, encoding='utf-8')
+    return python_bin
 
 
 # iec104's layers, each documented on its own page: its __all__ (the

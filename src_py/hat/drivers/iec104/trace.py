@@ -179,14 +179,15 @@ def format_asdu(data: bytes) -> str:
 def _format_msg(msg: common.Msg, raw_ioa: int) -> str:
     ioa = getattr(msg, 'io_address', raw_ioa)
     parts = [f'IOA={ioa}']
-    for name, value in zip(msg._fields, msg):
+    value: typing.Any
+    for name, value in zip(msg._fields, msg, strict=True):
         if name in _HEADER_FIELDS:
             continue
 
         if name in ('data', 'command', 'parameter'):
             parts.append(type(value).__name__)
             parts.extend(f'{n}={_format_value(v)}'
-                         for n, v in zip(value._fields, value))
+                         for n, v in zip(value._fields, value, strict=True))
             continue
 
         if name == 'time' and value is None:
@@ -227,8 +228,9 @@ def _format_value(value: typing.Any) -> str:
         if value._fields == ('value',):
             return _format_value(value[0])
 
+        fields = zip(value._fields, value, strict=True)
         return '(' + ' '.join(f'{n}={_format_value(v)}'
-                              for n, v in zip(value._fields, value)) + ')'
+                              for n, v in fields) + ')'
 
     return str(value)
 
