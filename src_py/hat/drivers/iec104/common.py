@@ -721,26 +721,66 @@ class Function(enum.Enum):
 # --- time conversion -------------------------------------------------------
 
 def time_from_datetime(dt: datetime.datetime,
-                       invalid: bool = False
+                       invalid: bool = False,
+                       *,
+                       tz: datetime.tzinfo | None = None
                        ) -> Time:
-    """CP56Time2a in local time from a datetime.
+    """CP56Time2a from a datetime, in local time or in the time zone `tz`.
 
-    A naive `dt` is taken as local time; an aware `dt` is converted to local
-    time. Microseconds are rounded to the nearest millisecond first.
+    A naive `dt` is taken as local time (as wall-clock time in `tz` if
+    given); an aware `dt` is converted to local time (to `tz`).
+    Microseconds are rounded to the nearest millisecond first.
+
+    The message types carry a `Time` as its wall-clock fields on the wire;
+    neither the codec nor the connection converts them. Which time zone
+    they are in is an agreement with the peer: many RTUs run in UTC
+    (``tz=datetime.timezone.utc``), others in the local time of their
+    substation (hat-drivers 0.6.23 and the default here: the process's
+    local time, `time.localtime`).
 
     Args:
         dt: point in time
         invalid: IV bit of the result
+        tz: time zone of the result (keyword only; for example
+            ``datetime.timezone.utc`` or a `zoneinfo.ZoneInfo`); ``None``
+            (default, as 0.6.23): the process's local time zone
 
     Returns:
         `Time` of size `TimeSize.SEVEN` (`day_of_week`: ISO weekday, Monday
-        1 .. Sunday 7; `years`: year modulo 100; `summer_time` from the local
-        time zone's DST flag)
+        1 .. Sunday 7; `years`: year modulo 100; `summer_time`: the time
+        zone's daylight saving time is in effect; always ``False`` for UTC)
+
+    Raises:
+        TypeError: `dt` is not a `datetime.datetime`, `invalid` not a bool
+            or `tz` not a `datetime.tzinfo` or ``None``
 
     """
+    if not isinstance(dt, datetime.datetime):
+        raise TypeError(f'dt must be datetime.datetime, not '
+                        f'{type(dt).__name__}')
+    if invalid is not True and invalid is not False:
+        raise TypeError(f'invalid must be bool, not {type(invalid).__name__}')
+    if tz is not None and not isinstance(tz, datetime.tzinfo):
+        raise TypeError(f'tz must be datetime.tzinfo or None, not '
+                        f'{type(tz).__name__}')
+
     ms = round(dt.microsecond / 1000)
     dt = dt.replace(microsecond=0) + datetime.timedelta(milliseconds=ms)
     ms = dt.microsecond // 1000
+    if tz is not None:
+        local = (dt.replace(tzinfo=tz) if dt.tzinfo is None
+                 else dt.astimezone(tz))
+        return Time(size=TimeSize.SEVEN,
+                    milliseconds=local.second * 1000 + ms,
+                    invalid=invalid,
+                    minutes=local.minute,
+                    summer_time=bool(local.dst()),
+                    hours=local.hour,
+                    day_of_week=local.isoweekday(),
+                    day_of_month=local.day,
+                    months=local.month,
+                    years=local.year % 100)
+
     t = _time.localtime(int(dt.replace(microsecond=0).timestamp()))
     return Time(size=TimeSize.SEVEN,
                 milliseconds=t.tm_sec * 1000 + ms,
@@ -754,25 +794,40 @@ def time_from_datetime(dt: datetime.datetime,
                 years=t.tm_year % 100)
 
 
-def time_to_datetime(t: Time) -> datetime.datetime:
-    """Aware UTC datetime from a CP56Time2a in local time.
+def time_to_datetime(t: Time,
+                     *,
+                     tz: datetime.tzinfo | None = None
+                     ) -> datetime.datetime:
+    """Aware UTC datetime from a CP56Time2a in local time or in the time
+    zone `tz`.
 
-    The fields are read as local wall-clock time: year 2000 + `years` if
-    `years` < 70, else 1900 + `years`; in the ambiguous hour at the end of
-    summer time `summer_time` tells the two apart. `day_of_week` and
-    `invalid` are ignored.
+    The fields are read as wall-clock time in the process's local time
+    zone (in `tz` if given): year 2000 + `years` if `years` < 70, else
+    1900 + `years`; in the ambiguous hour at the end of summer time
+    `summer_time` tells the two apart. `day_of_week` and `invalid` are
+    ignored. See `time_from_datetime` on time zones.
 
     Args:
         t: time of size `TimeSize.SEVEN`
+        tz: time zone of `t` (keyword only; for example
+            ``datetime.timezone.utc``); ``None`` (default, as 0.6.23): the
+            process's local time zone
 
     Returns:
         timezone-aware datetime in UTC
 
     Raises:
+        TypeError: `t` is not a `Time` or `tz` not a `datetime.tzinfo` or
+            ``None``
         ValueError: ``'unsupported time size'`` if `t` is not of size
             SEVEN, or a field is missing or out of its calendar range
 
     """
+    if not isinstance(t, Time):
+        raise TypeError(f't must be Time, not {type(t).__name__}')
+    if tz is not None and not isinstance(tz, datetime.tzinfo):
+        raise TypeError(f'tz must be datetime.tzinfo or None, not '
+                        f'{type(tz).__name__}')
     if t.size != TimeSize.SEVEN:
         raise ValueError('unsupported time size')
 
@@ -788,5 +843,6 @@ def time_to_datetime(t: Time) -> datetime.datetime:
                               minute=t.minutes,
                               second=t.milliseconds // 1000,
                               microsecond=(t.milliseconds % 1000) * 1000,
+                              tzinfo=tz,
                               fold=0 if t.summer_time else 1)
     return local.astimezone(datetime.timezone.utc)

@@ -113,7 +113,7 @@ Example (master)::
 
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 import logging
 import ssl
 import typing
@@ -211,6 +211,7 @@ async def connect(addr: tcp.Address,
             peer, malformed data, ...)
 
     """
+    _check_addr(addr)
     apci.check_ssl_ctx(ssl_ctx)
     _check_secure(update_key, critical_functions)
     conn = await apci.connect(addr,
@@ -279,6 +280,11 @@ async def listen(connection_cb: ConnectionCb,
         OSError: the address could not be bound
 
     """
+    if not callable(connection_cb):
+        raise TypeError(f'connection_cb must be callable (a function or '
+                        f'coroutine function taking the Connection), not '
+                        f'{type(connection_cb).__name__}')
+    _check_addr(addr)
     apci.check_ssl_ctx(ssl_ctx)
     _check_secure(update_key, critical_functions)
 
@@ -361,7 +367,13 @@ class Connection(apci.Resource):
         with ``False`` for every STOPDT act the controlled station accepts;
         not on close. ``handle.cancel()`` unregisters it.
 
+        Raises:
+            TypeError: `cb` is not callable
+
         """
+        if not callable(cb):
+            raise TypeError(f'cb must be callable (taking a bool), not '
+                            f'{type(cb).__name__}')
         return self._conn.register_enabled_cb(cb)
 
     def send(self, msgs: list[common.Msg]) -> None:
@@ -371,21 +383,36 @@ class Connection(apci.Resource):
         encoded, messages 0..i-1 stay queued and will be sent.
 
         Args:
-            msgs: messages
+            msgs: messages: a list (or another iterable, not a message
+                itself) of `common.Msg`
 
         Raises:
-            TypeError, ValueError: a message cannot be encoded (the error
+            TypeError: `msgs` is not a list of messages (a single message
+                is refused before anything is sent: use ``send([msg])``),
+                or a field of a message has the wrong type (the error
                 names the field)
+            ValueError: an item of `msgs` is not a message
+                (``'unsupported message: ...'``, naming its index and
+                type) or a field is out of range (naming the field)
             apci.ConnectionDisabledError: data transfer is stopped and
                 ``send_queue_limit`` ASDUs are already queued
             ConnectionError: the connection is closed
 
         """
+        if msgs.__class__ is not list:
+            _check_msgs(msgs)
         conn = self._conn
         if not msgs:
             self._check_open()
-        for msg in msgs:
-            conn.send(codec.encode_asdu(msg))
+        for i, msg in enumerate(msgs):
+            try:
+                asdu = codec.encode_asdu(msg)
+
+            except ValueError:
+                _check_msg(i, msg)
+                raise
+
+            conn.send(asdu)
 
     async def send_wait_ack(self, msgs: list[common.Msg]) -> None:
         """Send messages (as `send`) and wait until the peer acknowledges
@@ -396,14 +423,24 @@ class Connection(apci.Resource):
         queued and the wait includes the wait for STARTDT.
 
         Raises:
-            TypeError, ValueError: a message cannot be encoded (nothing was
+            TypeError, ValueError: `msgs` is not a list of messages, or a
+                message cannot be encoded, as in `send` (nothing was
                 queued)
             apci.ConnectionDisabledError: as in `send`
             ConnectionError: the connection is closed, or closes before the
                 acknowledgement
 
         """
-        data = [codec.encode_asdu(msg) for msg in msgs]
+        if msgs.__class__ is not list:
+            _check_msgs(msgs)
+        data = []
+        for i, msg in enumerate(msgs):
+            try:
+                data.append(codec.encode_asdu(msg))
+
+            except ValueError:
+                _check_msg(i, msg)
+                raise
         if not data:
             self._check_open()
             return
@@ -418,9 +455,13 @@ class Connection(apci.Resource):
         peer acknowledged it.
 
         Raises:
+            TypeError: `wait_ack` is not a bool
             ConnectionError: the connection is closed or closes meanwhile
 
         """
+        if wait_ack is not True and wait_ack is not False:
+            raise TypeError(f'wait_ack must be bool, not '
+                            f'{type(wait_ack).__name__}')
         await self._conn.drain(wait_ack)
 
     async def receive(self) -> list[common.Msg]:
@@ -482,13 +523,50 @@ class Connection(apci.Resource):
         self._conn.check_open()
 
 
+_MSG_TYPES: frozenset[type] = frozenset(typing.get_args(common.Msg))
+
+_MSG_NAMES = ', '.join(cls.__name__ for cls in typing.get_args(common.Msg))
+
+
+def _check_msgs(msgs: typing.Any) -> None:
+    # the shape of a `msgs` argument that is not a list
+    if type(msgs) in _MSG_TYPES:
+        raise TypeError(f'msgs must be a list of messages, not a single '
+                        f'{type(msgs).__name__} (send [msg], not msg)')
+    if (isinstance(msgs, (str, bytes, bytearray, memoryview, dict)) or
+            not isinstance(msgs, Iterable)):
+        raise TypeError(f'msgs must be a list of messages, not '
+                        f'{type(msgs).__name__}')
+
+
+def _check_msg(index: int, msg: typing.Any) -> None:
+    # an item that is no message: name it (ValueError, as 0.6.23)
+    if type(msg) not in _MSG_TYPES:
+        raise ValueError(f'unsupported message: msgs[{index}] is '
+                         f'{type(msg).__name__}, expected one of '
+                         f'{_MSG_NAMES}') from None
+
+
+def _check_addr(addr: typing.Any) -> None:
+    if not isinstance(addr, tuple) or len(addr) != 2:
+        raise TypeError(f'addr must be tcp.Address(host, port), not '
+                        f'{type(addr).__name__}')
+
+
 def _check_secure(update_key: common.Bytes | None,
                   critical_functions: Collection[common.Function]
                   ) -> None:
     if update_key is not None:
+        if not isinstance(update_key, (bytes, bytearray, memoryview)):
+            raise TypeError(f'update_key must be bytes or None, not '
+                            f'{type(update_key).__name__}')
         raise NotImplementedError(
             'update_key: IEC 62351-5 secure authentication is not '
             'supported')
+    if (isinstance(critical_functions, (str, bytes, common.Function)) or
+            not isinstance(critical_functions, Iterable)):
+        raise TypeError(f'critical_functions must be a collection of '
+                        f'Function, not {type(critical_functions).__name__}')
     for function in critical_functions:
         if not isinstance(function, common.Function):
             raise TypeError(f'critical_functions: expected Function items, '
