@@ -13,6 +13,10 @@ Each of them uses this module for:
   (0..65535);
 * standard input: `stdin_lines` yields the lines typed or piped in without
   blocking the event loop, so Ctrl-C still works while it waits;
+* logging: `add_verbose` adds the option ``-v`` / ``--verbose`` and
+  `setup_logging` turns on, for ``-v``, the communication logs the
+  program names (records on standard error, so standard output keeps
+  only the program's own lines);
 * running: `main` runs the program's ``main()`` and `run` its coroutine on
   an event loop. Ctrl-C (SIGINT) and SIGTERM end the program promptly and
   quietly (exit status 0, no traceback) whatever it waits on: the running
@@ -101,6 +105,26 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(1, f'error: {message}\n')
+
+
+def add_verbose(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``-v`` / ``--verbose`` to `parser` (help: `what` it logs)"""
+    parser.add_argument('-v', '--verbose', action='store_true',
+                        help=f'log {what} on standard error')
+
+
+def setup_logging(verbose: bool, loggers: list[str]) -> None:
+    """With `verbose`, log on standard error WARNING records and the DEBUG
+    records of `loggers` (communication logs such as
+    ``hat.drivers.iec104.trace``); without it, change nothing"""
+    if not verbose:
+        return
+
+    import logging
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format='%(asctime)s %(name)s: %(message)s')
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.DEBUG)
 
 
 def port(text: str) -> int:

@@ -4,7 +4,7 @@
 Run from the repository root, after the README's Quick start::
 
     .venv/bin/python playground/iec104_outstation.py [--host HOST]
-        [--asdu-address CA] [--period SECONDS] [PORT]
+        [--asdu-address CA] [--period SECONDS] [-v] [PORT]
 
 Listens on HOST:PORT (default 127.0.0.1:2404; port 0 picks a free port)
 and prints ``listening on HOST:PORT``. Its station (common address CA,
@@ -28,7 +28,9 @@ Answers station interrogations (C_IC_NA_1, QOI 20), counter
 interrogations (C_CI_NA_1) and clock synchronisations (C_CS_NA_1);
 commands to other IOAs or common addresses are confirmed negatively with
 cause UNKNOWN_IO_ADDRESS or UNKNOWN_ASDU_ADDRESS. Prints a line for every
-connection and every command. Stops on Ctrl-C or SIGTERM (exit status 0);
+connection and every command; ``-v`` logs every APDU sent and received,
+decoded, on standard error (the communication log
+``hat.drivers.iec104.trace``). Stops on Ctrl-C or SIGTERM (exit status 0);
 a bad argument or a port in use gives one line ``error: ...`` and exit
 status 1.
 
@@ -253,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('port', nargs='?', type=cli.port,
                         default=DEFAULT_PORT, metavar='PORT',
                         help=f'default {DEFAULT_PORT}; 0 picks a free port')
+    cli.add_verbose(parser, 'every APDU sent and received (decoded)')
     args = parser.parse_args(argv)
+    cli.setup_logging(args.verbose, ['hat.drivers.iec104.trace'])
 
     return cli.run(lambda: async_main(tcp.Address(args.host, args.port),
                                       args.asdu_address, args.period))
