@@ -2,10 +2,14 @@
 
 ``playground/iec104_outstation.py`` serves its points, and
 ``playground/iec104_master.py`` run against it prints the interrogated
-points, its command's confirmations (direct and select before execute) and
-spontaneous data, then exits with 0 after ``--count`` of them; SIGINT and
-SIGTERM end the outstation quietly (0, nothing on standard error); bad
-arguments, a port in use and a refused connection give one line
+points, and only with ``--command`` its command's confirmations (direct and
+select before execute), and spontaneous data, then exits with 0 after
+``--count`` of them; without ``--command`` it sends no command. A refused
+command, a command not confirmed within ``--timeout`` and a connection not
+established within ``--timeout`` give one line ``error: ...`` and status
+1 within that bound; ``-v`` logs every APDU decoded on standard error.
+SIGINT and SIGTERM end the outstation quietly (0, nothing on standard
+error); bad arguments, a port in use and a refused connection give one line
 ``error: ...`` and status 1. With ``--uvloop`` the programs run on uvloop
 (``PLAYGROUND_LOOP=uvloop``).
 
@@ -21,6 +25,8 @@ import socket
 import sys
 
 import pytest
+
+from hat.drivers import iec104, tcp
 
 
 pytestmark = pytest.mark.timeout(120)
@@ -120,7 +126,7 @@ async def test_master_against_outstation(env, select):
     and the outstation's reaction, then spontaneous data with time tags;
     the outstation prints the command"""
     async with outstation(env, '--period', '0.2') as (station, port):
-        args = ['--port', str(port), '--count', '3', '--value', 'on']
+        args = ['--port', str(port), '--count', '3', '--command', '1000=on']
         status, out, err = await run(env, MASTER, *args,
                                      *(['--select'] if select else []))
         assert status == 0, err
@@ -168,8 +174,44 @@ async def test_master_against_outstation(env, select):
         assert 'command: breaker ON' in out.splitlines()
 
 
+async def test_master_read_only_by_default(env):
+    """Without --command the master interrogates and sends no command:
+    the outstation sees none, the master prints no sent command"""
+    async with outstation(env, '--period', '0.2') as (station, port):
+        status, out, err = await run(env, MASTER, '--port', str(port),
+                                     '--count', '2')
+        assert (status, err) == (0, '')
+        sent = [line for line in out.splitlines()
+                if line.startswith('sent: ')]
+        assert sent == ['sent: Interrogation cause=ACTIVATION ca=1 qoi=20']
+        assert not [line for line in received(out)
+                    if line.startswith('Command')]
+
+        station.send_signal(signal.SIGTERM)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+        assert not [line for line in out.splitlines()
+                    if line.startswith('command:')]
+
+
+async def test_master_set_point(env):
+    """--command IOA=NUMBER sends a set-point (C_SE_NC_1)"""
+    async with outstation(env, '--period', '0.2') as (station, port):
+        status, out, err = await run(env, MASTER, '--port', str(port),
+                                     '--count', '1', '--command', '2000=12.5')
+        assert (status, err) == (0, ''), err
+        assert ('Command cause=ACTIVATION_TERMINATION ca=1 ioa=2000 '
+                'FloatingCommand=12.5') in received(out)
+
+        station.send_signal(signal.SIGTERM)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert 'command: set-point 12.5' in out.splitlines()
+
+
 async def test_master_refused_commands(env):
-    """Unknown common address and IOA are confirmed negatively"""
+    """An unknown common address is confirmed negatively (read-only run:
+    status 0); a command refused (unknown IOA) is an error line, status 1,
+    with or without select"""
     async with outstation(env, '--period', '0.2') as (station, port):
         status, out, err = await run(env, MASTER, '--port', str(port),
                                      '--count', '1', '--asdu-address', '7')
@@ -177,15 +219,109 @@ async def test_master_refused_commands(env):
         assert received(out)[0] == ('Interrogation cause=UNKNOWN_ASDU_ADDRESS '
                                     'ca=7 qoi=20 NEGATIVE')
 
-        status, out, err = await run(env, MASTER, '--port', str(port),
-                                     '--count', '1', '--ioa', '5')
-        assert status == 0, err
-        assert ('Command cause=UNKNOWN_IO_ADDRESS ca=1 ioa=5 SingleCommand=ON '
-                'NEGATIVE') in received(out)
+        for select in [[], ['--select']]:
+            status, out, err = await run(env, MASTER, '--port', str(port),
+                                         '--count', '1', '--command', '5=on',
+                                         *select)
+            assert_error(status, err, 'IOA 5', 'refused',
+                         'UNKNOWN_IO_ADDRESS')
+            assert ('Command cause=UNKNOWN_IO_ADDRESS ca=1 ioa=5 '
+                    'SingleCommand=ON') in ' '.join(received(out))
 
         station.send_signal(signal.SIGINT)
         status, out, err = await finish(station, EXIT_TIMEOUT)
         assert (status, err) == (0, '')
+
+
+async def silent_slave(on_command):
+    """iec104 slave answering interrogations; `on_command(conn, msg)` for
+    every command received"""
+    async def serve(conn):
+        try:
+            while True:
+                for msg in await conn.receive():
+                    if isinstance(msg, iec104.InterrogationMsg):
+                        conn.send([msg._replace(
+                            cause=iec104.CommandResCause.
+                            ACTIVATION_TERMINATION)])
+                    elif isinstance(msg, iec104.CommandMsg):
+                        on_command(conn, msg)
+        except ConnectionError:
+            pass
+
+    return await iec104.listen(serve, tcp.Address('127.0.0.1', 0))
+
+
+@pytest.mark.parametrize('select', [False, True], ids=['direct', 'select'])
+async def test_master_command_not_confirmed(env, select):
+    """A command never confirmed is an error line and status 1 within
+    --timeout (plus start-up)"""
+    commands = []
+    srv = await silent_slave(lambda conn, msg: commands.append(msg))
+    try:
+        port = srv.addresses[0].port
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        status, out, err = await run(env, MASTER, '--port', str(port),
+                                     '--command', '1000=off',
+                                     '--timeout', '1',
+                                     *(['--select'] if select else []))
+        assert_error(status, err, 'IOA 1000', 'no ',
+                     'confirmation within 1 s')
+        assert ('select' in err) == select
+        assert loop.time() - start < START_TIMEOUT
+        assert len(commands) == 1
+        assert commands[0].command.select == select
+
+    finally:
+        await srv.async_close()
+
+
+async def test_master_connect_timeout(env):
+    """A peer that accepts TCP but never confirms STARTDT: error line and
+    status 1 after --timeout"""
+    accepted = []
+
+    async def on_connection(conn):
+        accepted.append(conn)
+
+    srv = await tcp.listen(on_connection, tcp.Address('127.0.0.1', 0),
+                           bind_connections=True)
+    try:
+        port = srv.addresses[0].port
+        status, out, err = await run(env, MASTER, '--port', str(port),
+                                     '--timeout', '0.5')
+        assert_error(status, err, f'127.0.0.1:{port}', 'within 0.5 s')
+        assert accepted
+
+    finally:
+        await srv.async_close()
+
+
+async def test_verbose_comm_log(env):
+    """-v logs every APDU decoded on standard error (outstation and
+    master); standard output keeps only the program's lines"""
+    async with outstation(env, '--period', '0.2', '-v') as (station, port):
+        status, out, err = await run(env, MASTER, '--port', str(port),
+                                     '--count', '1', '-v')
+        assert status == 0, err
+        assert 'hat.drivers.iec104.trace' not in out
+        lines = err.splitlines()
+        assert any('sent U(STARTDT act)' in line for line in lines), err
+        assert any('received U(STARTDT con)' in line for line in lines)
+        assert any(re.search(r'sent I\(N\(S\)=0, N\(R\)=0\) C_IC_NA_1 '
+                             r'\(100\) .*COT=Act \(6\)', line)
+                   for line in lines), err
+        assert any(re.search(r'received I\(.*M_ME_TF_1 \(36\) .*'
+                             r'COT=Spont \(3\).* IOA=[12] FloatingData '
+                             r'value=\S+ quality=- time=', line)
+                   for line in lines), err
+
+        station.send_signal(signal.SIGTERM)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert status == 0
+        assert 'received U(STARTDT act)' in err
+        assert 'sent U(STARTDT con)' in err
 
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM],
@@ -205,8 +341,13 @@ async def test_master_signal(env, sig):
     (OUTSTATION, ['--asdu-address', '0', '0'], ['common address']),
     (OUTSTATION, ['--period', '0', '0'], ['period']),
     (MASTER, ['--port', 'x'], ['port']),
-    (MASTER, ['--ioa', '16777216'], ['16777216']),
-    (MASTER, ['--value', 'maybe'], ['maybe'])])
+    (MASTER, ['--command', '16777216=on'], ['16777216']),
+    (MASTER, ['--command', '1000=maybe'], ['maybe']),
+    (MASTER, ['--command', '1000'], ['IOA=VALUE']),
+    (MASTER, ['--command', '1000=nan'], ['nan']),
+    (MASTER, ['--select'], ['--command']),
+    (MASTER, ['--timeout', '0'], ['timeout']),
+    (MASTER, ['--ioa', '1000'], ['--ioa'])])
 async def test_bad_arguments(env, name, args, words):
     status, out, err = await run(env, name, *args)
     assert_error(status, err, *words)
