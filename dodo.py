@@ -199,7 +199,7 @@ def _typed_user_venv():
 # published API) leaves them out of the package page's submodule list
 _PDOC_LAYER_MODULES = [f'hat.drivers.iec104.{name}'
                        for name in ('common', 'codec', 'apdu', 'link',
-                                    'apci', 'connection')]
+                                    'apci', 'connection', 'trace')]
 
 
 def task_docs():
