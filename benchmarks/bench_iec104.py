@@ -11,6 +11,14 @@ Rows:
   the slave answers ACT_CON, ``--points`` M_ME_NC_1 objects with cause
   INTERROGATED_STATION and ACT_TERM; seconds from the request until the
   master has received ACT_TERM
+* ``trace-off`` (ours only) - cost of the communication log
+  ``hat.drivers.iec104.trace`` while it is off, as a share of the time of
+  one ASDU of the ``spontaneous`` row: the checks of its level made per
+  ASDU (counted in a run of that workload) times the time of one check
+  (`timeit`, logger at INFO) times the ASDU/s of that run, in percent
+* ``trace-on`` (ours only) - the ``spontaneous`` workload with the
+  communication log on (DEBUG, records to a `logging.NullHandler`):
+  ASDU/s while every APDU is decoded and formatted
 
 Implementations:
 
@@ -63,8 +71,11 @@ from pathlib import Path
 
 HOST = '127.0.0.1'
 IMPLS = ['ours', '0.6.23', 'c104']
-ROWS = ['spontaneous', 'interrogation']
-UNITS = {'spontaneous': 'ASDU/s', 'interrogation': 's'}
+ROWS = ['spontaneous', 'interrogation', 'trace-off', 'trace-on']
+TRACE_ROWS = ['trace-off', 'trace-on']  # ours only
+UNITS = {'spontaneous': 'ASDU/s', 'interrogation': 's', 'trace-off': '%',
+         'trace-on': 'ASDU/s'}
+TRACE_LOGGER = 'hat.drivers.iec104.trace'
 TARGET = 10  # minimal ours / 0.6.23 ratio of spontaneous ASDU/s
 RELEASED = 'hat-drivers==0.6.23'
 C104_QUEUE = 100  # c104 server queue of spontaneous ASDUs
@@ -174,11 +185,62 @@ def hat_worker(rows, count, points, rounds, uvloop):
             task.cancel()
             await close(srv, master, slave)
 
+    async def trace_off(n):
+        # share (%) of an ASDU's time spent checking the log's level
+        import logging
+        import timeit
+        from hat.drivers.iec104 import apci, trace
+
+        logger = logging.getLogger(TRACE_LOGGER)
+        logger.setLevel(logging.INFO)
+        cache = apci._trace_cache
+
+        class Counting(dict):
+            checks = 0
+
+            def get(self, *args):
+                Counting.checks += 1
+                return super().get(*args)
+
+        apci._trace_cache = Counting()
+        try:
+            await spontaneous(n)
+        finally:
+            apci._trace_cache = cache
+        checks_per_asdu = Counting.checks / n
+
+        rate = await spontaneous(n)
+        debug = logging.DEBUG
+        is_enabled = trace.is_enabled
+        trace.is_enabled()  # fill the logger's cache
+        number = 1_000_000
+        check = min(timeit.repeat(
+            lambda: cache.get(debug, True) and is_enabled(),
+            number=number, repeat=3)) / number
+        return 100 * checks_per_asdu * check * rate
+
+    async def trace_on(n):
+        import logging
+
+        logger = logging.getLogger(TRACE_LOGGER)
+        handler = logging.NullHandler()
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
+        try:
+            return await spontaneous(n)
+        finally:
+            logger.setLevel(logging.NOTSET)
+            logger.propagate = True
+            logger.removeHandler(handler)
+
     async def main():
         results = {}
         for row in rows:
-            fn, n = ((spontaneous, count) if row == 'spontaneous'
-                     else (interrogation, points))
+            fn, n = {'spontaneous': (spontaneous, count),
+                     'interrogation': (interrogation, points),
+                     'trace-off': (trace_off, count),
+                     'trace-on': (trace_on, count)}[row]
             await fn(max(n // 10, 1))  # warm-up
             results[row] = [await fn(n) for _ in range(rounds)]
         return results
@@ -300,6 +362,8 @@ def c104_worker(rows, count, points, rounds, uvloop):
 
     results = {}
     for row in rows:
+        if row in TRACE_ROWS:
+            continue
         n = count if row == 'spontaneous' else points
         run(max(n // 10, 1), row)  # warm-up
         results[row] = [run(n, row) for _ in range(rounds)]
@@ -353,8 +417,12 @@ def run_worker(impl, args):
         python = sys.executable
         env = dict(os.environ)
 
+    only = [row for row in args.only
+            if impl == 'ours' or row not in TRACE_ROWS]
+    if not only:
+        return {}
     cmd = [python, str(Path(__file__).resolve()), '--worker', impl,
-           '--only', ','.join(args.only), '--count', str(args.count),
+           '--only', ','.join(only), '--count', str(args.count),
            '--points', str(args.points), '--rounds', str(args.rounds),
            *(['--uvloop'] if args.uvloop else [])]
     proc = subprocess.run(cmd, env=env, cwd=str(root_dir),
@@ -367,7 +435,7 @@ def run_worker(impl, args):
 def fmt(value, row):
     if value is None:
         return 'n/a'
-    if row == 'spontaneous':
+    if row in ('spontaneous', 'trace-on'):
         return f'{value:,.0f}'
     return f'{value:.3f}'
 
@@ -425,7 +493,7 @@ def main():
                 line += f'{fmt(medians.get((impl, row)), row):>12}'
         ours = medians.get(('ours', row))
         released = medians.get(('0.6.23', row))
-        if ours and released:
+        if ours and released and row not in TRACE_ROWS:
             # higher is better: ASDU/s as is, seconds inverted
             ratio = (ours / released if row == 'spontaneous'
                      else released / ours)
@@ -437,6 +505,14 @@ def main():
         print(line)
     print(f'\nratio: how many times faster ours is than 0.6.23; target: '
           f'spontaneous >= {TARGET}x')
+    if ('ours', 'trace-off') in medians:
+        print(f'trace-off: the communication log off costs '
+              f'{medians["ours", "trace-off"]:.3f} % of the time of an '
+              f'ASDU (checks of its level per ASDU x time of a check)')
+    if ('ours', 'trace-on') in medians and ('ours', 'spontaneous') in medians:
+        share = medians['ours', 'trace-on'] / medians['ours', 'spontaneous']
+        print(f'trace-on: with the communication log on, {share:.2f} x the '
+              f'spontaneous ASDU/s')
     print('c104: c104 server -> c104 client (lib60870-C on both ends, at '
           f'most {C104_QUEUE} spontaneous ASDUs outstanding)')
 
