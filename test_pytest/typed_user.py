@@ -16,10 +16,12 @@ loopback; exit status 0)::
 """
 
 import asyncio
+import datetime
 import logging
 
 from hat import aio
 from hat.drivers import iec104, tcp, tpkt
+from hat.drivers.iec104 import trace
 
 
 mlog: logging.Logger = logging.getLogger(__name__)
@@ -292,10 +294,26 @@ async def iec104_user() -> None:
     assert srv.is_closed
 
 
+def iec104_utc(dt: datetime.datetime) -> datetime.datetime:
+    """CP56Time2a of an RTU in UTC and back (keyword-only ``tz``)"""
+    t: iec104.Time = iec104.time_from_datetime(dt, tz=datetime.timezone.utc)
+    return iec104.time_to_datetime(t, tz=datetime.timezone.utc)
+
+
+def iec104_comm_log(on: bool) -> bool:
+    """Switch the communication log; whether it is on"""
+    logging.getLogger('hat.drivers.iec104.trace').setLevel(
+        logging.DEBUG if on else logging.INFO)
+    return trace.is_enabled()
+
+
 async def main() -> None:
     await asyncio.wait_for(tcp_user(), TIMEOUT)
     await asyncio.wait_for(tpkt_user(), TIMEOUT)
     await asyncio.wait_for(iec104_user(), TIMEOUT)
+    dt = datetime.datetime(2024, 5, 17, 11, 45, tzinfo=datetime.timezone.utc)
+    assert iec104_utc(dt) == dt
+    assert iec104_comm_log(True) and not iec104_comm_log(False)
     print('typed user ok')
 
 

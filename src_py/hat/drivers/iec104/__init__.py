@@ -6,7 +6,9 @@ Public API of hat-drivers 0.6.23's ``hat.drivers.iec104``: the message types
 `common` (message types), `codec` (ASDU codec, IEC 60870-5-101 clause 7),
 `apdu` (APCI framing, IEC 60870-5-104 clause 5), `link` (sequence numbers,
 windows and timers, IEC 60870-5-104 clause 5), `apci` (link connection on
-`hat.drivers.tcp`) and `connection` (messages over a link connection).
+`hat.drivers.tcp`) and `connection` (messages over a link connection);
+`trace` is the communication log (logger ``hat.drivers.iec104.trace``:
+every APDU sent and received, decoded, at DEBUG level).
 
 """
 

@@ -99,6 +99,15 @@ Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
   `ConnectionError` and an `asyncio.TimeoutError`) when t0 or the wait for
   STARTDT con expires, and `ConnectionError` subclasses for other failures.
 * `Server.addresses` is new (the bound port, for ``port=0``).
+* Arguments are checked up front and a wrong type raises `TypeError`
+  naming what was expected: a single message given to `Connection.send`
+  or `Connection.send_wait_ack` instead of a list is refused before
+  anything is sent (0.6.23 iterated the message's fields and raised
+  ``ValueError: unsupported message: bool``); an item that is not a
+  message still raises ``ValueError('unsupported message: ...')``, now
+  naming its index, its type and the message classes; `connect` and
+  `listen` check ``addr``, ``connection_cb`` (callable),
+  ``update_key`` and ``critical_functions`` before any socket is opened.
 
 Example (master)::
 
