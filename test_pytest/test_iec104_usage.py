@@ -308,7 +308,7 @@ async def test_messages_carry_wire_fields(pair, fixed_tz):
     assert iec104.time_to_datetime(msg.time, tz=UTC) == dt
 
 
-# --- the TypeID table of the documentation -------------------------------------
+# --- the TypeID table of the documentation -----------------------------------
 
 ROW = re.compile(r'^(\d+)\s+([A-Z]_[A-Z]{2}_[A-Z]{2}_1)\s+`(\w+)`\s+'
                  r'(-|`\w+`(?: \[#\w+\]_)?)\s+(None|`Time`(?: \[#\w+\]_)?|-)'
