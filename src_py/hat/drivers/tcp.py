@@ -526,6 +526,13 @@ class Server(aio.Resource):
             conn._on_lost(None)
             return
 
+        if conn._reading_paused and not conn._closing:
+            # input that came with the handshake reached the connection
+            # before the switch and paused the plain transport: the TLS
+            # transport reads from now on, so it is the one to pause
+            transport.resume_reading()
+            conn._transport.pause_reading()
+
         self._on_connection(conn)
 
     def _on_connection(self, conn: 'Connection') -> None:
