@@ -201,3 +201,100 @@ async def test_reading_resumes_at_half_of_limit(tls, tls_ctx):
         assert len(counting.pauses) <= total // (limit // 2) + 1
     finally:
         await _close_all(client, conn, srv)
+
+
+# ------------------------------------------- half close: FIN, then RST
+
+async def _raw_peer(side, **kwargs):
+    """(connection, raw non-blocking socket at its other end, server or
+    None)"""
+    loop = asyncio.get_running_loop()
+    if side == 'connect':
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.bind(('127.0.0.1', 0))
+        lsock.listen(1)
+        lsock.setblocking(False)
+        try:
+            conn = await tcp.connect(tcp.Address(*lsock.getsockname()),
+                                     **kwargs)
+            raw, _ = await bounded(loop.sock_accept(lsock))
+        finally:
+            lsock.close()
+        raw.setblocking(False)
+        return conn, raw, None
+
+    conns = aio.Queue()
+    srv = await tcp.listen(conns.put_nowait, _addr(), **kwargs)
+    raw = await _raw_client(srv)
+    conn = await bounded(conns.get())
+    return conn, raw, srv
+
+
+@pytest.mark.parametrize('side', ['connect', 'listen'])
+async def test_half_close_reset_after_eof_noticed(monkeypatch, side):
+    """With ``half_close``, the peer's FIN ends reading but keeps the
+    connection open; a RST that follows is noticed (Linux: by polling the
+    TCP state every `PAUSED_POLL_INTERVAL` seconds): `is_open` becomes
+    ``False``, `wait_closing` returns and writing raises
+    `ConnectionResetError`."""
+    if tcp._TCP_INFO is None:
+        pytest.skip('needs Linux TCP_INFO')
+    monkeypatch.setattr(tcp, 'PAUSED_POLL_INTERVAL', 0.05)
+    conn, raw, srv = await _raw_peer(side, half_close=True)
+    try:
+        raw.sendall(b'last words')
+        raw.shutdown(socket.SHUT_WR)
+        assert await bounded(conn.readexactly(10)) == b'last words'
+        with pytest.raises(ConnectionError):
+            await bounded(conn.read())
+        assert conn.is_open
+        # still writable after the peer's EOF
+        conn.write(b'reply')
+        await bounded(conn.drain())
+        loop = asyncio.get_running_loop()
+        assert await bounded(loop.sock_recv(raw, 5)) == b'reply'
+
+        rst_close(raw)
+        await bounded(conn.wait_closing(), 'noticing the RST after EOF')
+        assert not conn.is_open
+        await bounded(conn.wait_closed())
+        with pytest.raises(ConnectionResetError, match='reset by peer'):
+            conn.write(b'x')
+    finally:
+        raw.close()
+        await _close_all(conn, srv)
+
+
+@pytest.mark.parametrize('side', ['connect', 'listen'])
+async def test_half_close_eof_without_reset_stays_open(monkeypatch, side):
+    """The poll after a kept-open EOF does not take the half-closed state
+    (CLOSE_WAIT) for a reset: the connection stays open and writable."""
+    if tcp._TCP_INFO is None:
+        pytest.skip('needs Linux TCP_INFO')
+    monkeypatch.setattr(tcp, 'PAUSED_POLL_INTERVAL', 0.01)
+    conn, raw, srv = await _raw_peer(side, half_close=True)
+    try:
+        raw.shutdown(socket.SHUT_WR)
+        with pytest.raises(ConnectionError):
+            await bounded(conn.read())
+        polls = []
+        original = conn._on_poll_timer
+        done = asyncio.Event()
+
+        def on_poll_timer():
+            polls.append(1)
+            if len(polls) >= 5:
+                done.set()
+            original()
+
+        # the next polls (the one already scheduled calls the original)
+        monkeypatch.setattr(conn, '_on_poll_timer', on_poll_timer)
+        await bounded(done.wait(), 'five polls')
+        assert conn.is_open
+        conn.write(b'still here')
+        await bounded(conn.drain())
+        loop = asyncio.get_running_loop()
+        assert await bounded(loop.sock_recv(raw, 10)) == b'still here'
+    finally:
+        raw.close()
+        await _close_all(conn, srv)

@@ -41,9 +41,14 @@ Guarantees, on every event loop (asyncio and uvloop):
   side's kernel; the bytes before the FIN are then read in beyond the
   limit (at most what the kernel buffered), none are lost. This polling is
   Linux only. A FIN still queued at the peer behind data this side has not
-  accepted cannot be seen: it is noticed once reads make room. Bytes the
-  kernel had buffered are lost when the peer resets (that is what RST
-  means); bytes already in the connection's buffer stay readable.
+  accepted cannot be seen: it is noticed once reads make room. With
+  ``half_close``, the peer's EOF ends reading but not the connection; a
+  RST that follows it is noticed within about `PAUSED_POLL_INTERVAL`
+  seconds the same way (Linux only; the connection ends with
+  `ConnectionResetError`), and on every platform at the next write that
+  fails. Bytes the kernel had buffered are lost when the peer resets
+  (that is what RST means); bytes already in the connection's buffer stay
+  readable.
 * Errors keep their kind: every failure raises a `ConnectionError`; where
   the cause is `ConnectionRefusedError`, `ConnectionResetError`,
   `ConnectionAbortedError` or `BrokenPipeError`, that class is raised (on
@@ -91,6 +96,7 @@ from collections.abc import Callable
 import asyncio
 import contextlib
 import contextvars
+import errno
 import functools
 import logging
 import math
@@ -116,6 +122,9 @@ else:
 # Linux TCP states (tcpi_state) in which the peer has sent neither FIN nor
 # RST: ESTABLISHED, FIN_WAIT1, FIN_WAIT2
 _TCP_PEER_OPEN_STATES = (1, 4, 5)
+# Linux TCP state CLOSE: after the peer's FIN (CLOSE_WAIT) only a RST gets
+# an open socket there
+_TCP_CLOSE = 7
 
 
 mlog: logging.Logger = logging.getLogger(__name__)
@@ -144,7 +153,8 @@ DEFAULT_BACKLOG: int = 4096
 
 PAUSED_POLL_INTERVAL: float = 0.5
 """Seconds between checks, while reading is paused at
-`input_buffer_limit`, whether the peer has closed or reset the connection
+`input_buffer_limit`, whether the peer has closed or reset the connection,
+and after the peer's EOF with ``half_close``, whether it has reset it
 (Linux only)"""
 
 # keepalive option ranges (Linux: TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT;
@@ -228,8 +238,11 @@ async def connect(addr: Address,
             from the socket pauses (0: no limit; default 1 MiB)
         half_close: if ``False`` (default), the peer's EOF closes the
             connection; if ``True``, it only ends reading and writing stays
-            possible (ignored on TLS connections, where the peer's EOF
-            always closes the connection: TLS has no half-close)
+            possible, and a RST from the peer after its EOF is noticed by
+            polling the socket's TCP state every `PAUSED_POLL_INTERVAL`
+            seconds (Linux; elsewhere at the next write) (ignored on TLS
+            connections, where the peer's EOF always closes the
+            connection: TLS has no half-close)
         close_timeout: seconds (default 10) that closing waits without
             progress: for the peer to accept more of the pending outgoing
             data (each time it accepts some, the wait starts again, so a
@@ -1182,12 +1195,26 @@ class Connection(aio.Resource):
         # reading is paused (or was, at the last poll): the socket's TCP
         # state tells whether the peer has sent FIN or RST; if it has, all
         # it sent is in the kernel's buffer, so reading it all in is
-        # bounded, and the EOF or reset then arrives as usual
+        # bounded, and the EOF or reset then arrives as usual.
+        # Or the peer's EOF was kept open (half_close): reading has ended,
+        # so a RST after the FIN is seen only in the TCP state (CLOSE)
         self._poll_timer = None
-        if not self._reading_paused or self._closing:
+        if self._closing:
             return
 
-        if _peer_done(self._transport.get_extra_info('socket')):
+        if self._eof:
+            sock = self._transport.get_extra_info('socket')
+            if _tcp_state(sock) == _TCP_CLOSE:
+                self._transport.abort()
+                self._on_lost(ConnectionResetError(
+                    errno.ECONNRESET, 'connection reset by peer after its '
+                    'EOF'))
+                return
+
+        elif not self._reading_paused:
+            return
+
+        elif _peer_done(self._transport.get_extra_info('socket')):
             # read all it sent, whatever the limit
             self._limit = sys.maxsize
             self._reading_paused = False
@@ -1306,6 +1333,10 @@ class Connection(aio.Resource):
         self._log(logging.DEBUG, 'peer closed its side (EOF)')
         if (self._settings.half_close and not self._closing and
                 not self._settings.tls):
+            # reading has ended: a RST that follows is seen by polling
+            if self._poll_timer is None and _TCP_INFO is not None:
+                self._poll_timer = self._loop.call_later(
+                    PAUSED_POLL_INTERVAL, self._on_poll_timer)
             return True
 
         self._set_reason('closed by peer')
@@ -1746,6 +1777,17 @@ def _unread(sock: typing.Any) -> int:
     except (OSError, ValueError):
         return 0
     return int.from_bytes(data, sys.byteorder)
+
+
+def _tcp_state(sock: typing.Any) -> int | None:
+    # Linux TCP_INFO's tcpi_state (None where unknown)
+    if _TCP_INFO is None or sock is None:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)
+    except (OSError, ValueError):
+        return None
+    return info[0] if info else None
 
 
 def _peer_done(sock: typing.Any) -> bool:
