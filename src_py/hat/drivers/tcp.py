@@ -2,7 +2,8 @@
 
 `connect` and `listen` create `Connection` objects: byte streams with a
 synchronous `Connection.write`, an awaitable `Connection.drain` and the
-awaitable reads `Connection.read` and `Connection.readexactly`.
+awaitable reads `Connection.read`, `Connection.readexactly` and
+`Connection.readuntil`.
 
 Guarantees, on every event loop (asyncio and uvloop):
 
@@ -184,6 +185,20 @@ class ConnectTimeoutError(ConnectionError, asyncio.TimeoutError):
     `ConnectionError`, so "any failure raises ConnectionError" holds, and
     an `asyncio.TimeoutError` (the builtin `TimeoutError` from Python 3.11
     on), so code written for ``asyncio.wait_for`` still catches it.
+
+    """
+
+
+class LimitOverrunError(asyncio.LimitOverrunError, ValueError):
+    """`Connection.readuntil` found no separator within the input limit.
+
+    Raised when the bytes before the separator would exceed
+    `input_buffer_limit`. Nothing is consumed: the buffered bytes stay
+    readable. `consumed` (as in `asyncio.LimitOverrunError`, which this
+    class is, and a `ValueError`) is the number of buffered bytes that
+    hold no complete separator (where it was found beyond the limit: the
+    bytes before it): ``await conn.readexactly(e.consumed)`` or
+    `Connection.reset_input_buffer` skips them.
 
     """
 
@@ -1084,6 +1099,132 @@ class Connection(aio.Resource):
             self._wake()
         return data
 
+    async def readuntil(self, separator: bytes = b'\n') -> bytes:
+        """Read up to and including the first `separator`.
+
+        For line or delimiter framed protocols: returns the bytes up to
+        and including `separator` (default ``b'\n'``), as
+        `asyncio.StreamReader.readuntil` does. Keeps the guarantees of
+        the other reads: served in call order with them, returns without
+        suspending when a separator is already buffered, and consumes
+        nothing unless it returns (a cancelled or failed call leaves every
+        byte readable). Bounded by `input_buffer_limit`: at most that many
+        bytes may come before the separator; while the call waits for the
+        separator below that bound, reading continues even above the
+        limit (at most the limit plus the separator's length and one
+        received chunk are buffered).
+
+        Args:
+            separator: delimiter (bytes, bytearray or memoryview; not
+                empty)
+
+        Returns:
+            the bytes before the separator followed by the separator
+
+        Raises:
+            TypeError: `separator` is not bytes, bytearray or memoryview
+            ValueError: `separator` is empty
+            LimitOverrunError: no separator within the first
+                `input_buffer_limit` bytes (a `ValueError` and an
+                `asyncio.LimitOverrunError`); the bytes stay buffered and
+                readable
+            ConnectionError: EOF or closing before a separator came
+                (the class as for `readexactly`); the bytes that came
+                without a separator are not consumed: `read` returns them
+
+        """
+        if separator.__class__ is not bytes or not separator:
+            separator = _check_separator(separator)
+
+        size = len(separator)
+        limit = self._settings.input_buffer_limit or sys.maxsize
+        # what a search has covered: see _find
+        scan: list[typing.Any] = [-1, 0, 0, b'']
+        readers = self._readers
+        n = -1 if readers or not self._avail else self._find(separator,
+                                                              scan)
+        if n < 0 and (readers or self._avail - size < limit):
+            # behind other reads: need 0, to look as soon as it is first;
+            # else more than what is buffered
+            need = 0 if readers else self._avail + 1
+            waiter = self._spare
+            if waiter is None:
+                waiter = _Waiter(self._loop, need)
+            else:
+                self._spare = None
+                waiter.need = need
+                waiter._state = _PENDING
+            readers.append(waiter)
+            if self._eof or self._reading_paused:
+                self._on_enqueue()
+            try:
+                await waiter
+                while True:
+                    n = self._find(separator, scan)
+                    avail = self._avail
+                    if n >= 0 or self._eof or avail - size >= limit:
+                        break
+                    # still first in the queue: woken by more input (or
+                    # by reset_input_buffer)
+                    waiter = readers[0] = _Waiter(self._loop, avail + 1)
+                    if self._reading_paused:
+                        self._update_reading()
+                    await waiter
+
+            except BaseException:
+                self._dequeue(waiter)
+                raise
+
+            del readers[0]
+            self._spare = waiter
+
+        if n < 0 or n - size > limit:
+            self._wake()
+            self._update_reading()
+            if n >= 0 or self._avail - size >= limit:
+                consumed = n - size if n >= 0 else self._avail
+                raise LimitOverrunError(
+                    f'separator {separator!r} not found within the input '
+                    f'limit of {limit} bytes', consumed)
+            raise self._closed_error('read from')
+
+        data = self._take(n)
+        if readers:
+            self._wake()
+        return data
+
+    def _find(self, separator: bytes, scan: list[typing.Any]) -> int:
+        # length of the buffered bytes up to and including the first
+        # `separator`, or -1. `scan` is what the last search of the same
+        # buffer covered, so that input arriving in small pieces is
+        # searched once: [bytes consumed before the buffer (the buffer
+        # changed if this did), chunks searched, their bytes, the last
+        # len(separator) - 1 of those bytes]
+        mark = self._bytes_received - self._avail
+        if scan[0] != mark:
+            scan[:] = [mark, 0, 0, b'']
+        _, index, offset, tail = scan
+        chunks = self._chunks
+        size = len(separator)
+        while index < len(chunks):
+            chunk = chunks[index]
+            start = self._head if not index else 0
+            if tail:
+                # a separator across the boundary to the previous chunk
+                i = (tail + chunk[start:start + size - 1]).find(separator)
+                if i >= 0:
+                    return offset - len(tail) + i + size
+            i = chunk.find(separator, start)
+            if i >= 0:
+                return offset + i - start + size
+            offset += len(chunk) - start
+            if size > 1:
+                tail = (tail + chunk[max(start, len(chunk) + 1 - size):]
+                        )[1 - size:]
+            index += 1
+        scan[1:] = index, offset, tail
+        return -1
+
     async def reset_input_buffer(self) -> int:
         """Discard every buffered unread byte; return how many there were.
 
@@ -1098,6 +1239,10 @@ class Connection(aio.Resource):
         self._chunks.clear()
         self._head = 0
         self._avail = 0
+        if self._readers:
+            # a pending readuntil waits for more than it had: it looks
+            # again (the other reads wait again for their count)
+            self._readers[0].wake_soon()
         if self._reading_paused:
             self._update_reading()
         return count
@@ -1621,6 +1766,18 @@ def _to_bytes(data: typing.Any) -> bytes:
                         f'{type(data).__name__}')
 
     return bytes(data)
+
+
+def _check_separator(separator: typing.Any) -> bytes:
+    if not isinstance(separator, (bytes, bytearray, memoryview)):
+        raise TypeError(f'separator must be bytes, bytearray or memoryview, '
+                        f'not {type(separator).__name__}')
+
+    separator = bytes(separator)
+    if not separator:
+        raise ValueError('separator must not be empty')
+
+    return separator
 
 
 def _check_count(n: typing.Any, allow_all: bool) -> int:
