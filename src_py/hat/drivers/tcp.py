@@ -1203,7 +1203,9 @@ class Connection(aio.Resource):
         mark = self._bytes_received - self._avail
         if scan[0] != mark:
             scan[:] = [mark, 0, 0, b'']
-        _, index, offset, tail = scan
+        index: int = scan[1]
+        offset: int = scan[2]
+        tail: bytes = scan[3]
         chunks = self._chunks
         size = len(separator)
         while index < len(chunks):
@@ -1773,11 +1775,11 @@ def _check_separator(separator: typing.Any) -> bytes:
         raise TypeError(f'separator must be bytes, bytearray or memoryview, '
                         f'not {type(separator).__name__}')
 
-    separator = bytes(separator)
-    if not separator:
+    result = bytes(separator)
+    if not result:
         raise ValueError('separator must not be empty')
 
-    return separator
+    return result
 
 
 def _check_count(n: typing.Any, allow_all: bool) -> int:
