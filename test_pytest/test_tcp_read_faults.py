@@ -9,6 +9,7 @@ bounds every wait and closes what it opened.
 """
 
 import asyncio
+import errno
 import gc
 import json
 import logging
@@ -298,3 +299,45 @@ async def test_half_close_eof_without_reset_stays_open(monkeypatch, side):
     finally:
         raw.close()
         await _close_all(conn, srv)
+
+
+# ------------------------------------------ error messages say it once
+
+async def test_connect_refused_message_says_address_and_errno_once():
+    with socket.socket() as sock:
+        # bound, not listening: refused
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+        with pytest.raises(ConnectionRefusedError) as e:
+            await bounded(tcp.connect(tcp.Address('127.0.0.1', port)))
+    text = str(e.value)
+    assert e.value.errno == errno.ECONNREFUSED
+    assert text.count(str(port)) == 1, text
+    assert text.count('127.0.0.1') == 1, text
+    assert text.count(str(errno.ECONNREFUSED)) == 1, text
+    assert os.strerror(errno.ECONNREFUSED) in text
+    # the loop's own error stays available as the cause
+    assert isinstance(e.value.__cause__, ConnectionRefusedError)
+
+
+async def test_listen_in_use_message_says_address_and_errno_once():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(OSError) as e:
+            await tcp.listen(lambda conn: None, tcp.Address('127.0.0.1', port))
+    text = str(e.value)
+    assert e.value.errno == errno.EADDRINUSE
+    assert text.count(str(port)) == 1, text
+    assert text.count(str(errno.EADDRINUSE)) == 1, text
+
+
+async def test_connect_name_resolution_message_once():
+    with pytest.raises(ConnectionError) as e:
+        await bounded(tcp.connect(tcp.Address('name.invalid', 1)),
+                      timeout=30)
+    text = str(e.value)
+    assert text.count('name.invalid') == 1, text
+    if e.value.errno is not None:
+        assert text.count(f'Errno {e.value.errno}]') == 1, text

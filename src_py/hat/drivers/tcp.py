@@ -101,6 +101,7 @@ import errno
 import functools
 import logging
 import math
+import os
 import socket
 import ssl
 import struct
@@ -320,9 +321,9 @@ async def connect(addr: Address,
             _, protocol = await asyncio.wait_for(coro, connect_timeout)
 
     except (OSError, asyncio.TimeoutError) as e:
-        reason = str(e) or (f'timed out after {connect_timeout} s'
-                            if isinstance(e, asyncio.TimeoutError)
-                            else repr(e))
+        reason = (_os_reason(e) or
+                  (f'timed out after {connect_timeout} s'
+                   if isinstance(e, asyncio.TimeoutError) else repr(e)))
         raise _connection_error(
             e, f'connecting to {host}:{port} failed: {reason}') from e
 
@@ -423,9 +424,9 @@ async def listen(connection_cb: ConnectionCb,
 
     except OSError as e:
         server._group.close()
+        reason = _os_reason(e) or repr(e)
         raise OSError(e.errno,
-                      f'listening on {host}:{port} failed: {e.strerror or e}'
-                      ) from e
+                      f'listening on {host}:{port} failed: {reason}') from e
 
     except BaseException:
         server._group.close()
@@ -1925,6 +1926,20 @@ def _os_errno(exc: BaseException | None) -> int | None:
     if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError):
         return exc.errno
     return None
+
+
+def _os_reason(exc: BaseException) -> str:
+    # what failed, for a message that names the address and the errno
+    # itself: the errno's text (the event loops' own messages repeat the
+    # address, and str() of an OSError the errno); a TLS error or an
+    # error without errno as it is
+    err_no = _os_errno(exc)
+    if err_no is not None and err_no > 0:
+        return os.strerror(err_no)
+    if err_no is not None and isinstance(exc, OSError) and exc.strerror:
+        # name resolution (negative codes): its own text
+        return str(exc.strerror)
+    return str(exc)
 
 
 def _unread(sock: typing.Any) -> int:
