@@ -341,3 +341,152 @@ async def test_connect_name_resolution_message_once():
     assert text.count('name.invalid') == 1, text
     if e.value.errno is not None:
         assert text.count(f'Errno {e.value.errno}]') == 1, text
+
+
+# -------------------------------------------------- EMFILE accept storm
+
+_EMFILE_SCRIPT = textwrap.dedent('''
+    import asyncio, errno, json, logging, os, resource, socket, sys
+
+    from hat.drivers import tcp
+
+    CLIENTS = 200
+    # a short retry delay, so that the window below sees many retries
+    tcp.ACCEPT_RETRY_DELAY = 0.05
+    WINDOW = 0.6
+
+    records = []
+
+    class Recorder(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logging.getLogger('hat.drivers.tcp').addHandler(Recorder(logging.INFO))
+    logging.getLogger('asyncio').addHandler(Recorder(logging.DEBUG))
+    logging.getLogger().setLevel(logging.DEBUG)
+    logging.getLogger('hat.drivers.tcp.comm').setLevel(logging.INFO)
+
+    async def window(seconds):
+        # the loop runs its callbacks and timers for `seconds`: an event
+        # set by a timer ends it
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        loop.call_later(seconds, done.set)
+        await done.wait()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        handled = []
+        loop.set_exception_handler(lambda loop, ctx: handled.append(
+            str(ctx.get('message')) + ': ' + repr(ctx.get('exception'))))
+        conns = []
+        srv = await tcp.listen(conns.append, tcp.Address('127.0.0.1', 0))
+        addr = srv.addresses[0]
+        clients = [socket.socket() for _ in range(CLIENTS + 1)]
+        new = clients.pop()
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 512), hard))
+        fillers = []
+        try:
+            while True:
+                fillers.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError as e:
+            assert e.errno == errno.EMFILE, e
+        for c in clients:
+            c.setblocking(False)
+            c.connect_ex(addr)
+
+        await window(WINDOW)
+        result = {
+            'handled_while_full': len(handled),
+            'handled_samples': sorted(set(handled))[:5],
+            'records_while_full': [
+                (r.name, r.levelname, r.getMessage()) for r in records
+                if r.levelno >= logging.WARNING],
+            'accepted_while_full': len(conns)}
+
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        new.setblocking(False)
+        new.connect_ex(addr)
+        new_port = new.getsockname()[1]
+        deadline = loop.time() + 10
+        while loop.time() < deadline and not any(
+                c.info.remote_addr.port == new_port for c in conns):
+            await window(0.01)
+        result['new_accepted'] = any(c.info.remote_addr.port == new_port
+                                     for c in conns)
+
+        for conn in conns:
+            conn.close()
+        await srv.async_close()
+        for c in clients + [new]:
+            c.close()
+        await asyncio.gather(*(conn.wait_closed() for conn in conns))
+        handled.clear()
+        del records[:]
+        # longer than any retry timer asyncio itself would have set (1 s)
+        await window(1.5)
+        result['handled_after_close'] = sorted(set(handled))[:5]
+        result['handled_after_close_count'] = len(handled)
+        result['records_after_close'] = [
+            (r.name, r.levelname, r.getMessage()) for r in records
+            if r.levelno >= logging.WARNING]
+        probe = socket.socket()
+        result['refused_after_close'] = probe.connect_ex(addr) != 0
+        probe.close()
+        print(json.dumps(result))
+
+    if sys.argv[1] == 'uvloop':
+        import uvloop
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 40))
+    finally:
+        loop.close()
+''')
+
+
+async def test_accept_emfile_storm_bounded_and_nothing_left(tmp_path):
+    """Accepting fails for lack of descriptors (EMFILE) while 200 clients
+    wait in the backlog of a server with the default backlog: the failure
+    is logged at a bounded rate (asyncio's own accept loop called the
+    exception handler and set a retry timer for every slot of the backlog,
+    each retry again); accepting recovers once descriptors are free; after
+    the server is closed nothing fires on its closed socket. Runs in a
+    subprocess, which lowers its own RLIMIT_NOFILE."""
+    script = tmp_path / 'emfile_storm.py'
+    script.write_text(_EMFILE_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(REPO / 'src_py'))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(script),
+        'uvloop' if _uvloop_active() else 'asyncio',
+        env=env, cwd=str(tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        stdout, stderr = await bounded(proc.communicate(), timeout=50)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, stderr.decode()[-3000:]
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+
+    # bounded: no loop exception handler entries, at most one record
+    assert result['handled_while_full'] == 0, result
+    assert len(result['records_while_full']) <= 1, result
+    if not _uvloop_active():
+        # asyncio: the failure is logged once, naming the cause (uvloop's
+        # libuv accepts and closes what it cannot serve, silently)
+        (name, level, message), = result['records_while_full']
+        assert name == 'hat.drivers.tcp' and level == 'ERROR'
+        assert os.strerror(errno.EMFILE) in message, message
+    assert result['accepted_while_full'] == 0
+    assert result['new_accepted'], result
+
+    assert result['handled_after_close_count'] == 0, result
+    assert result['records_after_close'] == [], result
+    assert result['refused_after_close']

@@ -95,6 +95,7 @@ Examples (see the documentation pages for more):
 
 from collections.abc import Callable
 import asyncio
+import asyncio.selector_events
 import contextlib
 import contextvars
 import errno
@@ -158,6 +159,13 @@ PAUSED_POLL_INTERVAL: float = 0.5
 `input_buffer_limit`, whether the peer has closed or reset the connection,
 and after the peer's EOF with ``half_close``, whether it has reset it
 (Linux only)"""
+
+ACCEPT_RETRY_DELAY: float = 1.0
+"""Seconds a server waits before accepting again after accepting failed
+(for example EMFILE: out of file descriptors); the failure is logged at
+most once a minute"""
+
+_ACCEPT_LOG_INTERVAL = 60.0
 
 # keepalive option ranges (Linux: TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT;
 # TCP_USER_TIMEOUT takes milliseconds in a C int)
@@ -415,12 +423,28 @@ async def listen(connection_cb: ConnectionCb,
             if key in kwargs:
                 tls[key] = kwargs.pop(key)
 
+    # asyncio's own accept loop meets EMFILE by calling the exception
+    # handler and setting a retry timer for every slot of the backlog, and
+    # those timers fire on the closed socket after the server is closed:
+    # on asyncio's selector loops the server accepts itself
+    accept = (isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop)
+              and kwargs.get('ssl') is None and 'start_serving' not in kwargs)
+    if accept:
+        kwargs['start_serving'] = False
+
     server = Server.__new__(Server)
     server._init(connection_cb, bind_connections, settings, tls)
+    factory = functools.partial(_Protocol, settings, server._on_transport)
     try:
-        srv = await loop.create_server(
-            functools.partial(_Protocol, settings, server._on_transport),
-            host or None, port, **kwargs)
+        srv = await loop.create_server(factory, host or None, port,
+                                       **kwargs)
+        if accept:
+            try:
+                server._start_accepting(srv, factory, kwargs['backlog'])
+
+            except BaseException:
+                srv.close()
+                raise
 
     except OSError as e:
         server._group.close()
@@ -459,6 +483,14 @@ class Server(aio.Resource):
                                                else None)
         self._srv: asyncio.AbstractServer | None = None
         self._addresses: list[Address] = []
+        # accepting by the server itself (see listen): listening sockets,
+        # retry timer, failures not yet logged, time of the last log
+        self._accept_socks: list[socket.socket] = []
+        self._accept_factory: Callable[[], _Protocol] | None = None
+        self._accept_batch = 1
+        self._accept_timer: asyncio.TimerHandle | None = None
+        self._accept_failures = 0
+        self._accept_logged: float | None = None
         self._group = aio.Group()
         self._group.spawn(aio.call_on_cancel, self._on_close)
 
@@ -521,6 +553,99 @@ class Server(aio.Resource):
 
     async def __aexit__(self, *args: object) -> None:
         await self.async_close()
+
+    def _start_accepting(self,
+                         srv: asyncio.Server,
+                         factory: Callable[[], '_Protocol'],
+                         backlog: int
+                         ) -> None:
+        # a duplicate of each listening socket (the asyncio server keeps
+        # and closes its own), read by the loop for incoming connections
+        loop = asyncio.get_running_loop()
+        self._accept_factory = factory
+        self._accept_batch = max(backlog, 1)
+        for listening in srv.sockets:
+            sock = listening.dup()
+            self._accept_socks.append(sock)
+            sock.setblocking(False)
+            sock.listen(backlog)
+        for sock in self._accept_socks:
+            loop.add_reader(sock.fileno(), self._on_accept, sock)
+
+    def _stop_accepting(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._accept_timer is not None:
+            self._accept_timer.cancel()
+            self._accept_timer = None
+        for sock in self._accept_socks:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+        self._accept_socks = []
+
+    def _on_accept(self, sock: socket.socket) -> None:
+        # as many connections as the backlog holds, like asyncio's loop
+        for _ in range(self._accept_batch):
+            try:
+                conn, _ = sock.accept()
+
+            except (BlockingIOError, InterruptedError,
+                    ConnectionAbortedError):
+                return
+
+            except OSError as e:
+                self._on_accept_failed(e)
+                return
+
+            conn.setblocking(False)
+            if not self._group.is_open:
+                conn.close()
+                return
+            self._group.spawn(self._connect_accepted, conn)
+
+    def _on_accept_failed(self, exc: OSError) -> None:
+        # out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) or
+        # another failure: stop reading the listening sockets (the kernel
+        # reports them ready again at once) and retry later; logged at most
+        # once per _ACCEPT_LOG_INTERVAL
+        loop = asyncio.get_running_loop()
+        self._accept_failures += 1
+        now = loop.time()
+        if (self._accept_logged is None or
+                now - self._accept_logged >= _ACCEPT_LOG_INTERVAL):
+            mlog.error('server %s%s: accepting connections failed: %s '
+                       '(%s time(s) since last logged); retrying every %s s',
+                       f'{self.name} ' if self.name else '',
+                       ', '.join(f'{a.host}:{a.port}'
+                                 for a in self._addresses),
+                       exc, self._accept_failures, ACCEPT_RETRY_DELAY)
+            self._accept_logged = now
+            self._accept_failures = 0
+        for sock in self._accept_socks:
+            loop.remove_reader(sock.fileno())
+        if self._accept_timer is None:
+            self._accept_timer = loop.call_later(ACCEPT_RETRY_DELAY,
+                                                 self._on_accept_retry)
+
+    def _on_accept_retry(self) -> None:
+        self._accept_timer = None
+        if not self._group.is_open:
+            return
+        loop = asyncio.get_running_loop()
+        for sock in self._accept_socks:
+            loop.add_reader(sock.fileno(), self._on_accept, sock)
+
+    async def _connect_accepted(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        factory = typing.cast(Callable[[], _Protocol], self._accept_factory)
+        try:
+            await loop.connect_accepted_socket(factory, sock)
+
+        except BaseException as e:
+            # the transport, if one was made, has closed the socket
+            sock.close()
+            if not isinstance(e, Exception):
+                raise
+            mlog.warning('setting up an accepted connection failed: %r', e)
 
     def _on_transport(self,
                       protocol: '_Protocol',
@@ -603,6 +728,7 @@ class Server(aio.Resource):
             conn.close()
 
     async def _on_close(self) -> None:
+        self._stop_accepting()
         if self._srv is not None:
             self._srv.close()
 
