@@ -57,10 +57,14 @@ Guarantees, on every event loop (asyncio and uvloop):
   chained. Messages say why: closed locally, closed by peer, reset by peer
   or lost: reason.
 * Memory held for unread data is bounded by `input_buffer_limit`: above it,
-  reading from the socket pauses and TCP flow control stops the peer. A
+  reading from the socket pauses and TCP flow control stops the peer;
+  reading resumes once the buffered input falls to half the limit. On TLS
+  too, including input that arrives with the TLS handshake. A
   pending `Connection.readexactly` that needs more than the limit lets the
   buffer grow to what it asked for (bound `n` when it comes from an
-  untrusted peer).
+  untrusted peer); a pending `Connection.readuntil` lets it grow to the
+  limit plus the separator (and one received chunk) while it looks for
+  the separator.
 * Connections need no background task; a `Connection.async_group` is only
   created when it is asked for.
 
@@ -367,7 +371,12 @@ async def listen(connection_cb: ConnectionCb,
     (on uvloop and Python 3.10 the event loop does the handshake and
     reports nothing). A connection whose socket cannot be set up (for
     example keepalive options the system rejects) is logged (ERROR) and
-    closed; the server keeps serving.
+    closed; the server keeps serving. When accepting fails (for example
+    EMFILE: out of file descriptors), on asyncio's loops the server logs it
+    (ERROR, at most once a minute), retries every `ACCEPT_RETRY_DELAY`
+    seconds and keeps serving, and closing the server leaves nothing of
+    this behind; uvloop (libuv) accepts and at once closes the connections
+    it cannot serve, without a log.
 
     What closing the server does to accepted connections: it always
     cancels `connection_cb` coroutines that are still running, and each
