@@ -312,3 +312,16 @@ async def test_line_protocol_with_half_close(pair):
         await bounded(reader.readuntil())
     assert await bounded(reader.read()) == b'tail'
     assert reader.is_open
+
+
+async def test_limit_overrun_consumed_keeps_separator_start(pair):
+    """`consumed` leaves a separator's possible start buffered: skipping
+    that many bytes never cuts a separator"""
+    writer, reader = await pair(input_buffer_limit=10)
+    await _send(writer, reader, b'a' * 12 + b'\r')
+    with pytest.raises(tcp.LimitOverrunError) as e:
+        await bounded(reader.readuntil(b'\r\n'))
+    assert e.value.consumed == 12
+    assert await bounded(reader.readexactly(12)) == b'a' * 12
+    await _send(writer, reader, b'\n')
+    assert await bounded(reader.readuntil(b'\r\n')) == b'\r\n'

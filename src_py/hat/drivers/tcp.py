@@ -208,10 +208,10 @@ class LimitOverrunError(asyncio.LimitOverrunError, ValueError):
     Raised when the bytes before the separator would exceed
     `input_buffer_limit`. Nothing is consumed: the buffered bytes stay
     readable. `consumed` (as in `asyncio.LimitOverrunError`, which this
-    class is, and a `ValueError`) is the number of buffered bytes that
-    hold no complete separator (where it was found beyond the limit: the
-    bytes before it): ``await conn.readexactly(e.consumed)`` or
-    `Connection.reset_input_buffer` skips them.
+    class is, and a `ValueError`) is the number of leading buffered bytes
+    in which no separator starts (where one was found beyond the limit:
+    the bytes before it): ``await conn.readexactly(e.consumed)`` skips
+    them, `Connection.reset_input_buffer` skips all.
 
     """
 
@@ -1318,7 +1318,7 @@ class Connection(aio.Resource):
             self._wake()
             self._update_reading()
             if n >= 0 or self._avail - size >= limit:
-                consumed = n - size if n >= 0 else self._avail
+                consumed = n - size if n >= 0 else self._avail + 1 - size
                 raise LimitOverrunError(
                     f'separator {separator!r} not found within the input '
                     f'limit of {limit} bytes', consumed)
