@@ -1239,7 +1239,7 @@ class Connection(aio.Resource):
         """Read up to and including the first `separator`.
 
         For line or delimiter framed protocols: returns the bytes up to
-        and including `separator` (default ``b'\n'``), as
+        and including `separator` (default ``b'\\n'``), as
         `asyncio.StreamReader.readuntil` does. Keeps the guarantees of
         the other reads: served in call order with them, returns without
         suspending when a separator is already buffered, and consumes
