@@ -148,10 +148,19 @@ def port(text: str) -> int:
     return value
 
 
+def error_text(e: BaseException, address: str | None = None) -> str:
+    """`e` as text on one line; with `address` (``host:port``), prefixed by
+    ``connection to <address>:`` unless the text already names it (so an
+    error line says the address once: tcp's errors name it)"""
+    text = ' '.join(str(e).split()) or type(e).__name__
+    if address is not None and address not in text:
+        text = f'connection to {address}: {text}'
+    return text
+
+
 def error_line(e: BaseException) -> str:
     """One line describing `e` (``error: ...``)"""
-    text = ' '.join(str(e).split()) or type(e).__name__
-    return f'error: {text}'
+    return f'error: {error_text(e)}'
 
 
 def fail(e: BaseException) -> int:

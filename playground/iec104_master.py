@@ -270,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                              args.timeout, args.count)
 
         except ConnectionError as e:
-            raise cli.Error(f'connection to {args.host}:{args.port}: '
-                            f'{e}') from e
+            raise cli.Error(cli.error_text(
+                e, f'{args.host}:{args.port}')) from e
 
     return cli.run(async_main)
 

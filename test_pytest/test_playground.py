@@ -14,6 +14,7 @@ failure) gives one line ``error: ...`` on standard error and status 1;
 from pathlib import Path
 import asyncio
 import contextlib
+import errno
 import os
 import re
 import select
@@ -419,6 +420,30 @@ async def test_connection_refused(env, name, free_port):
     status, out, err = await run(env, name, '--port', str(free_port),
                                  'hello')
     assert_error(status, err, str(free_port))
+
+
+@pytest.mark.parametrize('name, args', [
+    *((name, ['hello']) for name in CLIENTS),
+    ('iec104_master.py', [])])
+async def test_connection_refused_says_address_and_errno_once(
+        env, free_port, name, args):
+    """The error line of a refused connect names the address and the errno
+    once each (the event loop's message repeats both)"""
+    status, out, err = await run(env, name, '--port', str(free_port), *args)
+    assert_error(status, err, 'refused')
+    assert err.count(f'127.0.0.1:{free_port}') == 1, err
+    assert err.count(str(free_port)) == 1, err
+    assert err.count(str(errno.ECONNREFUSED)) == 1, err
+
+
+@pytest.mark.parametrize('name', sorted(SERVERS))
+async def test_port_in_use_says_address_and_errno_once(env, name,
+                                                       busy_port):
+    args = [*SERVERS[name][:-1], str(busy_port)]
+    status, out, err = await run(env, name, *args)
+    assert_error(status, err, 'in use')
+    assert err.count(str(busy_port)) == 1, err
+    assert err.count(str(errno.EADDRINUSE)) == 1, err
 
 
 async def test_tls_verification_failure(env, certs):

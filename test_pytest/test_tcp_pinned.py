@@ -604,9 +604,12 @@ async def test_connect_refused_error_names_address_with_errno():
     with pytest.raises(ConnectionRefusedError) as e:
         await _bounded(tcp.connect(addr), 'connect to a closed port')
     assert e.value.errno == errno.ECONNREFUSED
+    # the address and the errno once each (the loop's own error, which
+    # repeats both, is the cause)
     assert str(e.value) == (f'[Errno {errno.ECONNREFUSED}] connecting to '
                             f'{addr.host}:{addr.port} failed: '
-                            f'{e.value.__cause__}')
+                            f'{os.strerror(errno.ECONNREFUSED)}')
+    assert isinstance(e.value.__cause__, ConnectionRefusedError)
 
 
 async def test_connect_timeout_error_names_address_and_timeout():

@@ -54,6 +54,15 @@ async def read_some(conn: tcp.Connection, n: int = -1) -> bytes:
     return await conn.read(n)
 
 
+async def read_line(conn: tcp.Connection) -> bytes:
+    try:
+        return await conn.readuntil(b'\n')
+
+    except tcp.LimitOverrunError as e:
+        skipped: int = e.consumed
+        raise SystemExit(f'line too long: {skipped} bytes') from e
+
+
 async def discard(conn: tcp.Connection) -> int:
     return await conn.reset_input_buffer()
 
@@ -143,12 +152,14 @@ async def tcp_user() -> None:
 
         try:
             assert await exchange(conn, b'hello') == b'hello'
+            conn.write(b'line\n')
+            assert await read_line(conn) == b'line\n'
             assert await discard(conn) == 0
             assert port(remote(conn)) == port(addr)
             assert host(local(conn.info)) == '127.0.0.1'
             assert name(conn) == 'typed-client'
             assert tls_version(conn) is None
-            assert counters(conn) == (5, 5)
+            assert counters(conn) == (10, 10)
             assert state(conn) == (True, False, False)
             assert group(conn).is_open
 

@@ -2,7 +2,8 @@
 
 `connect` and `listen` create `Connection` objects: byte streams with a
 synchronous `Connection.write`, an awaitable `Connection.drain` and the
-awaitable reads `Connection.read` and `Connection.readexactly`.
+awaitable reads `Connection.read`, `Connection.readexactly` and
+`Connection.readuntil`.
 
 Guarantees, on every event loop (asyncio and uvloop):
 
@@ -41,9 +42,14 @@ Guarantees, on every event loop (asyncio and uvloop):
   side's kernel; the bytes before the FIN are then read in beyond the
   limit (at most what the kernel buffered), none are lost. This polling is
   Linux only. A FIN still queued at the peer behind data this side has not
-  accepted cannot be seen: it is noticed once reads make room. Bytes the
-  kernel had buffered are lost when the peer resets (that is what RST
-  means); bytes already in the connection's buffer stay readable.
+  accepted cannot be seen: it is noticed once reads make room. With
+  ``half_close``, the peer's EOF ends reading but not the connection; a
+  RST that follows it is noticed within about `PAUSED_POLL_INTERVAL`
+  seconds the same way (Linux only; the connection ends with
+  `ConnectionResetError`), and on every platform at the next write that
+  fails. Bytes the kernel had buffered are lost when the peer resets
+  (that is what RST means); bytes already in the connection's buffer stay
+  readable.
 * Errors keep their kind: every failure raises a `ConnectionError`; where
   the cause is `ConnectionRefusedError`, `ConnectionResetError`,
   `ConnectionAbortedError` or `BrokenPipeError`, that class is raised (on
@@ -51,10 +57,14 @@ Guarantees, on every event loop (asyncio and uvloop):
   chained. Messages say why: closed locally, closed by peer, reset by peer
   or lost: reason.
 * Memory held for unread data is bounded by `input_buffer_limit`: above it,
-  reading from the socket pauses and TCP flow control stops the peer. A
+  reading from the socket pauses and TCP flow control stops the peer;
+  reading resumes once the buffered input falls to half the limit. On TLS
+  too, including input that arrives with the TLS handshake. A
   pending `Connection.readexactly` that needs more than the limit lets the
   buffer grow to what it asked for (bound `n` when it comes from an
-  untrusted peer).
+  untrusted peer); a pending `Connection.readuntil` lets it grow to the
+  limit plus the separator (and one received chunk) while it looks for
+  the separator.
 * Connections need no background task; a `Connection.async_group` is only
   created when it is asked for.
 
@@ -89,11 +99,14 @@ Examples (see the documentation pages for more):
 
 from collections.abc import Callable
 import asyncio
+import asyncio.selector_events
 import contextlib
 import contextvars
+import errno
 import functools
 import logging
 import math
+import os
 import socket
 import ssl
 import struct
@@ -116,6 +129,9 @@ else:
 # Linux TCP states (tcpi_state) in which the peer has sent neither FIN nor
 # RST: ESTABLISHED, FIN_WAIT1, FIN_WAIT2
 _TCP_PEER_OPEN_STATES = (1, 4, 5)
+# Linux TCP state CLOSE: after the peer's FIN (CLOSE_WAIT) only a RST gets
+# an open socket there
+_TCP_CLOSE = 7
 
 
 mlog: logging.Logger = logging.getLogger(__name__)
@@ -144,8 +160,16 @@ DEFAULT_BACKLOG: int = 4096
 
 PAUSED_POLL_INTERVAL: float = 0.5
 """Seconds between checks, while reading is paused at
-`input_buffer_limit`, whether the peer has closed or reset the connection
+`input_buffer_limit`, whether the peer has closed or reset the connection,
+and after the peer's EOF with ``half_close``, whether it has reset it
 (Linux only)"""
+
+ACCEPT_RETRY_DELAY: float = 1.0
+"""Seconds a server waits before accepting again after accepting failed
+(for example EMFILE: out of file descriptors); the failure is logged at
+most once a minute"""
+
+_ACCEPT_LOG_INTERVAL = 60.0
 
 # keepalive option ranges (Linux: TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT;
 # TCP_USER_TIMEOUT takes milliseconds in a C int)
@@ -174,6 +198,20 @@ class ConnectTimeoutError(ConnectionError, asyncio.TimeoutError):
     `ConnectionError`, so "any failure raises ConnectionError" holds, and
     an `asyncio.TimeoutError` (the builtin `TimeoutError` from Python 3.11
     on), so code written for ``asyncio.wait_for`` still catches it.
+
+    """
+
+
+class LimitOverrunError(asyncio.LimitOverrunError, ValueError):
+    """`Connection.readuntil` found no separator within the input limit.
+
+    Raised when the bytes before the separator would exceed
+    `input_buffer_limit`. Nothing is consumed: the buffered bytes stay
+    readable. `consumed` (as in `asyncio.LimitOverrunError`, which this
+    class is, and a `ValueError`) is the number of leading buffered bytes
+    in which no separator starts (where one was found beyond the limit:
+    the bytes before it): ``await conn.readexactly(e.consumed)`` skips
+    them, `Connection.reset_input_buffer` skips all.
 
     """
 
@@ -228,8 +266,11 @@ async def connect(addr: Address,
             from the socket pauses (0: no limit; default 1 MiB)
         half_close: if ``False`` (default), the peer's EOF closes the
             connection; if ``True``, it only ends reading and writing stays
-            possible (ignored on TLS connections, where the peer's EOF
-            always closes the connection: TLS has no half-close)
+            possible, and a RST from the peer after its EOF is noticed by
+            polling the socket's TCP state every `PAUSED_POLL_INTERVAL`
+            seconds (Linux; elsewhere at the next write) (ignored on TLS
+            connections, where the peer's EOF always closes the
+            connection: TLS has no half-close)
         close_timeout: seconds (default 10) that closing waits without
             progress: for the peer to accept more of the pending outgoing
             data (each time it accepts some, the wait starts again, so a
@@ -292,9 +333,9 @@ async def connect(addr: Address,
             _, protocol = await asyncio.wait_for(coro, connect_timeout)
 
     except (OSError, asyncio.TimeoutError) as e:
-        reason = str(e) or (f'timed out after {connect_timeout} s'
-                            if isinstance(e, asyncio.TimeoutError)
-                            else repr(e))
+        reason = (_os_reason(e) or
+                  (f'timed out after {connect_timeout} s'
+                   if isinstance(e, asyncio.TimeoutError) else repr(e)))
         raise _connection_error(
             e, f'connecting to {host}:{port} failed: {reason}') from e
 
@@ -330,7 +371,12 @@ async def listen(connection_cb: ConnectionCb,
     (on uvloop and Python 3.10 the event loop does the handshake and
     reports nothing). A connection whose socket cannot be set up (for
     example keepalive options the system rejects) is logged (ERROR) and
-    closed; the server keeps serving.
+    closed; the server keeps serving. When accepting fails (for example
+    EMFILE: out of file descriptors), on asyncio's loops the server logs it
+    (ERROR, at most once a minute), retries every `ACCEPT_RETRY_DELAY`
+    seconds and keeps serving, and closing the server leaves nothing of
+    this behind; uvloop (libuv) accepts and at once closes the connections
+    it cannot serve, without a log.
 
     What closing the server does to accepted connections: it always
     cancels `connection_cb` coroutines that are still running, and each
@@ -386,18 +432,34 @@ async def listen(connection_cb: ConnectionCb,
             if key in kwargs:
                 tls[key] = kwargs.pop(key)
 
+    # asyncio's own accept loop meets EMFILE by calling the exception
+    # handler and setting a retry timer for every slot of the backlog, and
+    # those timers fire on the closed socket after the server is closed:
+    # on asyncio's selector loops the server accepts itself
+    accept = (isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop)
+              and kwargs.get('ssl') is None and 'start_serving' not in kwargs)
+    if accept:
+        kwargs['start_serving'] = False
+
     server = Server.__new__(Server)
     server._init(connection_cb, bind_connections, settings, tls)
+    factory = functools.partial(_Protocol, settings, server._on_transport)
     try:
-        srv = await loop.create_server(
-            functools.partial(_Protocol, settings, server._on_transport),
-            host or None, port, **kwargs)
+        srv = await loop.create_server(factory, host or None, port,
+                                       **kwargs)
+        if accept:
+            try:
+                server._start_accepting(srv, factory, kwargs['backlog'])
+
+            except BaseException:
+                srv.close()
+                raise
 
     except OSError as e:
         server._group.close()
+        reason = _os_reason(e) or repr(e)
         raise OSError(e.errno,
-                      f'listening on {host}:{port} failed: {e.strerror or e}'
-                      ) from e
+                      f'listening on {host}:{port} failed: {reason}') from e
 
     except BaseException:
         server._group.close()
@@ -430,6 +492,14 @@ class Server(aio.Resource):
                                                else None)
         self._srv: asyncio.AbstractServer | None = None
         self._addresses: list[Address] = []
+        # accepting by the server itself (see listen): listening sockets,
+        # retry timer, failures not yet logged, time of the last log
+        self._accept_socks: list[socket.socket] = []
+        self._accept_factory: Callable[[], _Protocol] | None = None
+        self._accept_batch = 1
+        self._accept_timer: asyncio.TimerHandle | None = None
+        self._accept_failures = 0
+        self._accept_logged: float | None = None
         self._group = aio.Group()
         self._group.spawn(aio.call_on_cancel, self._on_close)
 
@@ -493,6 +563,99 @@ class Server(aio.Resource):
     async def __aexit__(self, *args: object) -> None:
         await self.async_close()
 
+    def _start_accepting(self,
+                         srv: asyncio.Server,
+                         factory: Callable[[], '_Protocol'],
+                         backlog: int
+                         ) -> None:
+        # a duplicate of each listening socket (the asyncio server keeps
+        # and closes its own), read by the loop for incoming connections
+        loop = asyncio.get_running_loop()
+        self._accept_factory = factory
+        self._accept_batch = max(backlog, 1)
+        for listening in srv.sockets:
+            sock = listening.dup()
+            self._accept_socks.append(sock)
+            sock.setblocking(False)
+            sock.listen(backlog)
+        for sock in self._accept_socks:
+            loop.add_reader(sock.fileno(), self._on_accept, sock)
+
+    def _stop_accepting(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._accept_timer is not None:
+            self._accept_timer.cancel()
+            self._accept_timer = None
+        for sock in self._accept_socks:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+        self._accept_socks = []
+
+    def _on_accept(self, sock: socket.socket) -> None:
+        # as many connections as the backlog holds, like asyncio's loop
+        for _ in range(self._accept_batch):
+            try:
+                conn, _ = sock.accept()
+
+            except (BlockingIOError, InterruptedError,
+                    ConnectionAbortedError):
+                return
+
+            except OSError as e:
+                self._on_accept_failed(e)
+                return
+
+            conn.setblocking(False)
+            if not self._group.is_open:
+                conn.close()
+                return
+            self._group.spawn(self._connect_accepted, conn)
+
+    def _on_accept_failed(self, exc: OSError) -> None:
+        # out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) or
+        # another failure: stop reading the listening sockets (the kernel
+        # reports them ready again at once) and retry later; logged at most
+        # once per _ACCEPT_LOG_INTERVAL
+        loop = asyncio.get_running_loop()
+        self._accept_failures += 1
+        now = loop.time()
+        if (self._accept_logged is None or
+                now - self._accept_logged >= _ACCEPT_LOG_INTERVAL):
+            mlog.error('server %s%s: accepting connections failed: %s '
+                       '(%s time(s) since last logged); retrying every %s s',
+                       f'{self.name} ' if self.name else '',
+                       ', '.join(f'{a.host}:{a.port}'
+                                 for a in self._addresses),
+                       exc, self._accept_failures, ACCEPT_RETRY_DELAY)
+            self._accept_logged = now
+            self._accept_failures = 0
+        for sock in self._accept_socks:
+            loop.remove_reader(sock.fileno())
+        if self._accept_timer is None:
+            self._accept_timer = loop.call_later(ACCEPT_RETRY_DELAY,
+                                                 self._on_accept_retry)
+
+    def _on_accept_retry(self) -> None:
+        self._accept_timer = None
+        if not self._group.is_open:
+            return
+        loop = asyncio.get_running_loop()
+        for sock in self._accept_socks:
+            loop.add_reader(sock.fileno(), self._on_accept, sock)
+
+    async def _connect_accepted(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        factory = typing.cast(Callable[[], _Protocol], self._accept_factory)
+        try:
+            await loop.connect_accepted_socket(factory, sock)
+
+        except BaseException as e:
+            # the transport, if one was made, has closed the socket
+            sock.close()
+            if not isinstance(e, Exception):
+                raise
+            mlog.warning('setting up an accepted connection failed: %r', e)
+
     def _on_transport(self,
                       protocol: '_Protocol',
                       transport: asyncio.Transport
@@ -525,6 +688,13 @@ class Server(aio.Resource):
             conn._log(logging.WARNING, 'TLS handshake failed: %r', e)
             conn._on_lost(None)
             return
+
+        if conn._reading_paused and not conn._closing:
+            # input that came with the handshake reached the connection
+            # before the switch and paused the plain transport: the TLS
+            # transport reads from now on, so it is the one to pause
+            transport.resume_reading()
+            conn._transport.pause_reading()
 
         self._on_connection(conn)
 
@@ -567,6 +737,7 @@ class Server(aio.Resource):
             conn.close()
 
     async def _on_close(self) -> None:
+        self._stop_accepting()
         if self._srv is not None:
             self._srv.close()
 
@@ -1064,6 +1235,134 @@ class Connection(aio.Resource):
             self._wake()
         return data
 
+    async def readuntil(self, separator: bytes = b'\n') -> bytes:
+        """Read up to and including the first `separator`.
+
+        For line or delimiter framed protocols: returns the bytes up to
+        and including `separator` (default ``b'\\n'``), as
+        `asyncio.StreamReader.readuntil` does. Keeps the guarantees of
+        the other reads: served in call order with them, returns without
+        suspending when a separator is already buffered, and consumes
+        nothing unless it returns (a cancelled or failed call leaves every
+        byte readable). Bounded by `input_buffer_limit`: at most that many
+        bytes may come before the separator; while the call waits for the
+        separator below that bound, reading continues even above the
+        limit (at most the limit plus the separator's length and one
+        received chunk are buffered).
+
+        Args:
+            separator: delimiter (bytes, bytearray or memoryview; not
+                empty)
+
+        Returns:
+            the bytes before the separator followed by the separator
+
+        Raises:
+            TypeError: `separator` is not bytes, bytearray or memoryview
+            ValueError: `separator` is empty
+            LimitOverrunError: no separator within the first
+                `input_buffer_limit` bytes (a `ValueError` and an
+                `asyncio.LimitOverrunError`); the bytes stay buffered and
+                readable
+            ConnectionError: EOF or closing before a separator came
+                (the class as for `readexactly`); the bytes that came
+                without a separator are not consumed: `read` returns them
+
+        """
+        if separator.__class__ is not bytes or not separator:
+            separator = _check_separator(separator)
+
+        size = len(separator)
+        limit = self._settings.input_buffer_limit or sys.maxsize
+        # what a search has covered: see _find
+        scan: list[typing.Any] = [-1, 0, 0, b'']
+        readers = self._readers
+        n = -1 if readers or not self._avail else self._find(separator,
+                                                              scan)
+        if n < 0 and (readers or self._avail - size < limit):
+            # behind other reads: need 0, to look as soon as it is first;
+            # else more than what is buffered
+            need = 0 if readers else self._avail + 1
+            waiter = self._spare
+            if waiter is None:
+                waiter = _Waiter(self._loop, need)
+            else:
+                self._spare = None
+                waiter.need = need
+                waiter._state = _PENDING
+            readers.append(waiter)
+            if self._eof or self._reading_paused:
+                self._on_enqueue()
+            try:
+                await waiter
+                while True:
+                    n = self._find(separator, scan)
+                    avail = self._avail
+                    if n >= 0 or self._eof or avail - size >= limit:
+                        break
+                    # still first in the queue: woken by more input (or
+                    # by reset_input_buffer)
+                    waiter = readers[0] = _Waiter(self._loop, avail + 1)
+                    if self._reading_paused:
+                        self._update_reading()
+                    await waiter
+
+            except BaseException:
+                self._dequeue(waiter)
+                raise
+
+            del readers[0]
+            self._spare = waiter
+
+        if n < 0 or n - size > limit:
+            self._wake()
+            self._update_reading()
+            if n >= 0 or self._avail - size >= limit:
+                consumed = n - size if n >= 0 else self._avail + 1 - size
+                raise LimitOverrunError(
+                    f'separator {separator!r} not found within the input '
+                    f'limit of {limit} bytes', consumed)
+            raise self._closed_error('read from')
+
+        data = self._take(n)
+        if readers:
+            self._wake()
+        return data
+
+    def _find(self, separator: bytes, scan: list[typing.Any]) -> int:
+        # length of the buffered bytes up to and including the first
+        # `separator`, or -1. `scan` is what the last search of the same
+        # buffer covered, so that input arriving in small pieces is
+        # searched once: [bytes consumed before the buffer (the buffer
+        # changed if this did), chunks searched, their bytes, the last
+        # len(separator) - 1 of those bytes]
+        mark = self._bytes_received - self._avail
+        if scan[0] != mark:
+            scan[:] = [mark, 0, 0, b'']
+        index: int = scan[1]
+        offset: int = scan[2]
+        tail: bytes = scan[3]
+        chunks = self._chunks
+        size = len(separator)
+        while index < len(chunks):
+            chunk = chunks[index]
+            start = self._head if not index else 0
+            if tail:
+                # a separator across the boundary to the previous chunk
+                i = (tail + chunk[start:start + size - 1]).find(separator)
+                if i >= 0:
+                    return offset - len(tail) + i + size
+            i = chunk.find(separator, start)
+            if i >= 0:
+                return offset + i - start + size
+            offset += len(chunk) - start
+            if size > 1:
+                tail = (tail + chunk[max(start, len(chunk) + 1 - size):]
+                        )[1 - size:]
+            index += 1
+        scan[1:] = index, offset, tail
+        return -1
+
     async def reset_input_buffer(self) -> int:
         """Discard every buffered unread byte; return how many there were.
 
@@ -1078,6 +1377,10 @@ class Connection(aio.Resource):
         self._chunks.clear()
         self._head = 0
         self._avail = 0
+        if self._readers:
+            # a pending readuntil waits for more than it had: it looks
+            # again (the other reads wait again for their count)
+            self._readers[0].wake_soon()
         if self._reading_paused:
             self._update_reading()
         return count
@@ -1175,12 +1478,26 @@ class Connection(aio.Resource):
         # reading is paused (or was, at the last poll): the socket's TCP
         # state tells whether the peer has sent FIN or RST; if it has, all
         # it sent is in the kernel's buffer, so reading it all in is
-        # bounded, and the EOF or reset then arrives as usual
+        # bounded, and the EOF or reset then arrives as usual.
+        # Or the peer's EOF was kept open (half_close): reading has ended,
+        # so a RST after the FIN is seen only in the TCP state (CLOSE)
         self._poll_timer = None
-        if not self._reading_paused or self._closing:
+        if self._closing:
             return
 
-        if _peer_done(self._transport.get_extra_info('socket')):
+        if self._eof:
+            sock = self._transport.get_extra_info('socket')
+            if _tcp_state(sock) == _TCP_CLOSE:
+                self._transport.abort()
+                self._on_lost(ConnectionResetError(
+                    errno.ECONNRESET, 'connection reset by peer after its '
+                    'EOF'))
+                return
+
+        elif not self._reading_paused:
+            return
+
+        elif _peer_done(self._transport.get_extra_info('socket')):
             # read all it sent, whatever the limit
             self._limit = sys.maxsize
             self._reading_paused = False
@@ -1299,6 +1616,10 @@ class Connection(aio.Resource):
         self._log(logging.DEBUG, 'peer closed its side (EOF)')
         if (self._settings.half_close and not self._closing and
                 not self._settings.tls):
+            # reading has ended: a RST that follows is seen by polling
+            if self._poll_timer is None and _TCP_INFO is not None:
+                self._poll_timer = self._loop.call_later(
+                    PAUSED_POLL_INTERVAL, self._on_poll_timer)
             return True
 
         self._set_reason('closed by peer')
@@ -1585,6 +1906,18 @@ def _to_bytes(data: typing.Any) -> bytes:
     return bytes(data)
 
 
+def _check_separator(separator: typing.Any) -> bytes:
+    if not isinstance(separator, (bytes, bytearray, memoryview)):
+        raise TypeError(f'separator must be bytes, bytearray or memoryview, '
+                        f'not {type(separator).__name__}')
+
+    result = bytes(separator)
+    if not result:
+        raise ValueError('separator must not be empty')
+
+    return result
+
+
 def _check_count(n: typing.Any, allow_all: bool) -> int:
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f'n must be int, not {type(n).__name__}')
@@ -1730,6 +2063,20 @@ def _os_errno(exc: BaseException | None) -> int | None:
     return None
 
 
+def _os_reason(exc: BaseException) -> str:
+    # what failed, for a message that names the address and the errno
+    # itself: the errno's text (the event loops' own messages repeat the
+    # address, and str() of an OSError the errno); a TLS error or an
+    # error without errno as it is
+    err_no = _os_errno(exc)
+    if err_no is not None and err_no > 0:
+        return os.strerror(err_no)
+    if err_no is not None and isinstance(exc, OSError) and exc.strerror:
+        # name resolution (negative codes): its own text
+        return str(exc.strerror)
+    return str(exc)
+
+
 def _unread(sock: typing.Any) -> int:
     # bytes received by the kernel and not yet read (0 where unknown)
     if _SIOCINQ is None or sock is None:
@@ -1739,6 +2086,17 @@ def _unread(sock: typing.Any) -> int:
     except (OSError, ValueError):
         return 0
     return int.from_bytes(data, sys.byteorder)
+
+
+def _tcp_state(sock: typing.Any) -> int | None:
+    # Linux TCP_INFO's tcpi_state (None where unknown)
+    if _TCP_INFO is None or sock is None:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)
+    except (OSError, ValueError):
+        return None
+    return info[0] if info else None
 
 
 def _peer_done(sock: typing.Any) -> bool:
