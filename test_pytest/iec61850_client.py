@@ -66,8 +66,14 @@ is a functional constraint name such as ``MX``, ``ST``, ``DC``):
 ``bench-read:REF:FC:N`` / ``bench-dataset:DSREF:N``
     N reads one at a time, timed: ``count``, ``seconds``, ``per_second``.
 ``conclude`` / ``release`` / ``abort`` / ``close``
-    MMS Conclude; libiec61850's release of the association (conclude, then
-    ACSE release); abort; close (release if connected, then TCP close).
+    MMS Conclude; libiec61850's release of the association (seen on the
+    wire: conclude-Request/Response, then ACSE RLRQ/RLRE, then the server
+    closes TCP); abort; close (libiec61850's IedConnection_close: TCP
+    closed at once, no conclude and no release - also what ``exit`` and
+    the end of input do).
+``state``
+    libiec61850's connection state (``IED_STATE_...``; 0 closed,
+    2 connected): ``state``.
 ``sleep:SECONDS``, ``exit``
 
 Values: bool, int, float, str for the basic types; structures and arrays

@@ -260,7 +260,7 @@ class Iec61850Server:
         iec = self._iec
         attribute = self._attribute(ref)
         t_attribute = self._timestamp_attribute(ref)
-        ms = int((timestamp or datetime.datetime.now(
+        ms = round((timestamp or datetime.datetime.now(
             datetime.timezone.utc)).timestamp() * 1000)
         iec.IedServer_lockDataModel(self._server)
         try:
