@@ -254,6 +254,13 @@ async def test_bulk_data_set():
         async with Iec61850Client(server.host, server.port,
                                   timeout) as client:
             await client.op_ok('connect')
+            # 2500+ names (about 60 kB): libiec61850 follows moreFollows
+            answer = await client.op_ok('variables', iec61850_peer.BULK_LD)
+            names = answer['names']
+            assert len(names) == len(set(names)) > 5 * 500
+            assert {f'GGIO1$MX$AnIn{i}$mag$f'
+                    for i in range(1, 501)} <= set(names)
+
             answer = await client.op_ok('dataset',
                                         iec61850_peer.BULK_DATA_SET)
             assert answer['values'] == [float(i) for i in range(1, 501)]
