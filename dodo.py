@@ -12,8 +12,10 @@ beyond the ``dev`` extra's tools.
     doit docs                                  Sphinx + pdoc: build/docs
     doit build                                 wheel into build/py
     doit bench [--uvloop] [-- BENCH ARGS...]   benchmarks/bench_tcp.py (args
-                                               go to it), bench_iec104.py
+                                               go to it), bench_iec104.py,
+                                               bench_mms.py
     doit bench_iec104 [--uvloop] [-- ARGS...]  benchmarks/bench_iec104.py
+    doit bench_mms [--uvloop] [-- ARGS...]     benchmarks/bench_mms.py
 
 Arguments after ``--`` are passed on unchanged (doit itself would reject
 unknown options), e.g. ``doit test --uvloop -- -x -k read``.
@@ -226,10 +228,13 @@ def task_build():
 
 
 def task_bench():
-    """Run benchmarks/bench_tcp.py (args after --), bench_iec104.py"""
+    """Run benchmarks/bench_tcp.py (args after --), bench_iec104.py,
+    bench_mms.py"""
     return {'actions': [_pos_cmd([python, str(bench_dir / 'bench_tcp.py')]),
                         _uvloop_cmd([python,
-                                     str(bench_dir / 'bench_iec104.py')])],
+                                     str(bench_dir / 'bench_iec104.py')]),
+                        _uvloop_cmd([python,
+                                     str(bench_dir / 'bench_mms.py')])],
             'params': [_uvloop_param],
             'pos_arg': 'pos',
             'uptodate': [False]}
@@ -239,6 +244,14 @@ def task_bench_iec104():
     """Run benchmarks/bench_iec104.py (args after -- go to it)"""
     return {'actions': [_pos_cmd([python,
                                   str(bench_dir / 'bench_iec104.py')])],
+            'params': [_uvloop_param],
+            'pos_arg': 'pos',
+            'uptodate': [False]}
+
+
+def task_bench_mms():
+    """Run benchmarks/bench_mms.py (args after -- go to it)"""
+    return {'actions': [_pos_cmd([python, str(bench_dir / 'bench_mms.py')])],
             'params': [_uvloop_param],
             'pos_arg': 'pos',
             'uptodate': [False]}
