@@ -91,7 +91,13 @@ Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
   `send_wait_ack` raised `ConnectionDisabledError` at once).
 * On STOPDT act the slave answers STOPDT con only once its sent I-frames
   are acknowledged (clause 5.3; 0.6.23 answered at once).
-* A master receiving STOPDT act logs a WARNING and ignores it.
+* A master receiving STOPDT act or STARTDT act logs a WARNING and ignores
+  it (0.6.23 answered STARTDT act with STARTDT con and took itself for
+  started: against a peer echoing its frames, for instance, `connect`
+  returned and the master then received its own commands). Only the
+  controlling station starts data transfer (clause 5.3), so `connect`
+  then fails with `hat.drivers.tcp.ConnectTimeoutError` after t1 (no
+  STARTDT con came).
 * Received lengths above 253 are malformed (0.6.23 accepted them).
 * `connect` answers frames that arrive before STARTDT con normally and
   delivers I-frames (0.6.23 dropped them); a missing STARTDT con raises
@@ -630,8 +636,9 @@ class Connection(Resource):
                 waiters.remove(item)
             raise
 
-    def _process(self) -> None:
-        # hand the link's output over: octets, ASDUs, events, counters
+    def _process(self) -> bool:
+        # hand the link's output over: octets, ASDUs, events, counters;
+        # True if octets were written
         link_ = self._link
         out = link_.data_to_send()
         if out:
@@ -639,7 +646,7 @@ class Connection(Resource):
                 self._conn.write(out)
             except ConnectionError as e:
                 self._close(f'write failed: {_error_text(e)}', error=e)
-                return
+                return False
 
         if self._rx_waiters and link_.received:
             waiters, self._rx_waiters = self._rx_waiters, []
@@ -671,6 +678,8 @@ class Connection(Resource):
         deadline = link_.deadline
         if deadline is not None and deadline < self._timer_at:
             self._set_timer(deadline)
+
+        return bool(out)
 
     def _update_timer(self) -> None:
         deadline = self._link.deadline
@@ -715,7 +724,13 @@ class Connection(Resource):
                     await self._wait_resume()
                 data = await conn.read()
                 link_.receive_data(data, loop.time())
-                process()
+                # backpressure on the replies to what was read (S-frames,
+                # TESTFR con, STARTDT / STOPDT con): no read while they
+                # wait above TCP's high-water mark (drain returns at once
+                # below it), so a peer that sends without reading is
+                # stopped by TCP flow control
+                if process():
+                    await conn.drain()
 
         except ConnectionError as e:
             pending = link_.pending_data

@@ -84,7 +84,7 @@ Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
   ``apci.ConnectionDisabledError`` (0.6.23 dropped them silently, and its
   `Connection.send_wait_ack` raised at once).
 * t3 is an idle timer, STOPDT con waits for the acknowledgement of sent
-  I-frames, a master ignores STOPDT act with a WARNING (see
+  I-frames, a master ignores STARTDT act and STOPDT act with a WARNING (see
   `hat.drivers.iec104.apci`).
 * A field out of range raises `ValueError` and a field of the wrong type
   `TypeError`, both naming the field, from `Connection.send` and
@@ -148,6 +148,12 @@ ConnectionCb: typing.TypeAlias = aio.AsyncCallable[['Connection'], None]
 # 110..119, file transfer 120..127; 70..99 is system information in
 # monitor direction, whose only TypeID, 70 M_EI_NA_1, is decoded)
 _CONTROL_TYPE_IDS = range(45, 128)
+
+# system commands whose IOA is fixed at 0 (IEC 60870-5-101 clause 7.3.4)
+_ZERO_IOA_TYPE_IDS = codec.ZERO_IOA_TYPE_IDS
+
+# negative replies a controlled station does not answer (COT 44..47)
+_NEGATIVE_CAUSES = range(44, 48)
 
 
 async def connect(addr: tcp.Address,
@@ -447,36 +453,103 @@ class Connection(apci.Resource):
         while True:
             data = await conn.receive()
             try:
-                return codec.decode_asdu(data)
+                if data and data[0] in _ZERO_IOA_TYPE_IDS:
+                    objects = codec.decode_objects(data)
+                    ioas = [ioa for ioa, _ in objects if ioa]
+                    if not ioas:
+                        return [msg for _, msg in objects]
+                    sent = self._refuse_ioa(data, ioas)
+
+                else:
+                    return codec.decode_asdu(data)
 
             except codec.AsduDecodeError as e:
-                answer = self._answer_unknown(data)
+                answer, sent = self._answer_unknown(data)
                 local, remote = conn.info
                 mlog.error('%s:%s -> %s:%s: undecodable ASDU skipped%s: %s; '
                            'ASDU: %s', local.host, local.port, remote.host,
                            remote.port, answer, e,
                            bytes(data).hex(' ') or '(no octets)')
 
-    def _answer_unknown(self, data: bytes) -> str:
+            if sent:
+                await self._drain_reply()
+
+    async def _drain_reply(self) -> None:
+        # backpressure on replies the driver makes of received input: the
+        # next ASDU is taken only once the reply is written and TCP
+        # accepted it (below its high-water mark), so a peer that sends
+        # without reading or acknowledging is stopped by the receive
+        # buffer's limit and TCP flow control. While data transfer is
+        # stopped the reply waits in the send queue (send_queue_limit).
+        conn = self._conn
+        if not conn.is_enabled:
+            return
+        try:
+            await conn.drain()
+
+        except ConnectionError:
+            pass  # the next conn.receive tells
+
+    def _refuse_ioa(self, data: bytes, ioas: list[int]) -> bool:
+        """Refuse a system command whose IOA is not 0 (IEC 60870-5-101
+        clause 7.3.4, IEC TS 60870-5-604): a controlled station mirrors it
+        with COT 47 and P/N = 1, a controlling station drops it; one ERROR
+        record either way. Returns whether a reply was queued."""
+        conn = self._conn
+        type_id = data[0]
+        cause = data[2] & 0x3F
+        sent = False
+        if conn.is_master:
+            answer = 'dropped, not taken for a valid confirmation'
+        elif cause in _NEGATIVE_CAUSES:
+            # a negative reply itself: answering it could loop
+            answer = f'dropped (COT {cause}: not answered)'
+        else:
+            mirror = codec.mirror_unknown(data,
+                                          codec.UNKNOWN_IO_ADDRESS_CAUSE)
+            try:
+                if mirror is not None:
+                    conn.send(mirror)
+                    sent = True
+
+            except ConnectionError as e:
+                answer = (f'refused, not answered with COT '
+                          f'{codec.UNKNOWN_IO_ADDRESS_CAUSE}: {e}')
+
+            else:
+                answer = (f'refused, answered with COT '
+                          f'{codec.UNKNOWN_IO_ADDRESS_CAUSE} (unknown '
+                          f'information object address), P/N = 1')
+        local, remote = conn.info
+        mlog.error('%s:%s -> %s:%s: %s (TypeID %s) with information object '
+                   'address %s %s: IEC 60870-5-101 clause 7.3.4 fixes it at '
+                   '0; ASDU: %s', local.host, local.port, remote.host,
+                   remote.port, codec.type_name(type_id), type_id,
+                   ', '.join(str(ioa) for ioa in ioas), answer,
+                   bytes(data).hex(' '))
+        return sent
+
+    def _answer_unknown(self, data: bytes) -> tuple[str, bool]:
         """Send the negative mirror of an undecodable ASDU if this is a
         controlled station and the ASDU is in the control direction with
-        an unknown TypeID or cause; the text for the log record"""
+        an unknown TypeID or cause; the text for the log record and
+        whether a reply was queued"""
         conn = self._conn
         if conn.is_master or not data or data[0] not in _CONTROL_TYPE_IDS:
-            return ''
+            return '', False
         cause = codec.unknown_cause(data)
         if cause is None:
-            return ''
+            return '', False
         mirror = codec.mirror_unknown(data, cause)
         if mirror is None:
-            return ''
+            return '', False
         try:
             conn.send(mirror)
 
         except ConnectionError as e:
-            return f' (not answered with COT {cause}: {e})'
+            return f' (not answered with COT {cause}: {e})', False
 
-        return f' (answered with COT {cause}, P/N = 1)'
+        return f' (answered with COT {cause}, P/N = 1)', True
 
     def _check_open(self) -> None:
         self._conn.check_open()
