@@ -62,6 +62,25 @@ the ASDUs of one chunk (what TCP had buffered when it was read: up to
 ``input_buffer_limit`` bytes plus one socket read) plus TCP's input buffer
 (besides the kernel's socket buffers). 0.6.23 buffered without bound.
 
+Replies to received frames are flow-controlled the same way: the
+S-frames (w, and on STOPDT act), TESTFR con, STARTDT con and STOPDT con
+the link produces from a chunk of received octets are written to TCP
+once the chunk is processed, and if `hat.drivers.tcp`'s write buffer is
+then above its high-water mark (the transport's, 64 KiB by default on
+asyncio and uvloop) the connection reads nothing more until
+`hat.drivers.tcp.Connection.drain` returns (below the high-water mark
+`drain` returns at once, so a peer that reads costs nothing). A peer that
+sends without reading (a TESTFR act flood, for instance) is thus stopped
+by TCP flow control: unsent output stays below the high-water mark plus
+the replies to one chunk (at most as many octets as the chunk: a TESTFR
+con per TESTFR act; a chunk is at most ``input_buffer_limit`` plus one
+socket read) besides the kernel's socket buffers. 0.6.23 and earlier
+versions of this module kept reading and buffered the replies without
+bound (about 3 MB/s for as long as the flood lasted). Output the
+application sends is bounded by the application: `Connection.drain` is
+its backpressure (and ``send_queue_limit`` while data transfer is
+stopped).
+
 Consequence of the pause: while it lasts this side reads nothing, so no
 frame of the peer is processed. I-frames it sends are not acknowledged
 (the ones received before the pause are, by w or t2), its TESTFR act is

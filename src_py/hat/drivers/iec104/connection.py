@@ -27,6 +27,22 @@ resume calling `Connection.receive` within about t1, the connection is
 closed, by the peer (its t1 on unacknowledged I-frames) or by this side
 (t3, then t1 on TESTFR con). 0.6.23 buffered received ASDUs without bound.
 
+Replies the driver makes of received input (the link's S-frames and
+TESTFR / STARTDT / STOPDT con, and the COT 44, 45 and 47 mirrors below)
+are flow-controlled: reading from TCP pauses while they wait, so a peer
+that sends without reading or acknowledging is stopped by TCP flow control
+and memory stays bounded in both directions. The link's replies are
+covered by `hat.drivers.iec104.apci` (reading pauses while TCP's write
+buffer is above its high-water mark). After queuing a mirror,
+`Connection.receive` waits until it is written (the send window k open)
+and TCP's write buffer is below its high-water mark before it takes the
+next ASDU; meanwhile the received ASDUs reach ``receive_queue_limit`` and
+reading pauses. So at most one mirror waits beyond k unacknowledged
+I-frames (while data transfer is stopped the mirrors wait for STARTDT in
+the send queue, at most ``send_queue_limit``). Before, a peer sending
+unknown TypeIDs without acknowledging made the mirrors pile up in the send
+queue without bound.
+
 Undecodable ASDUs and negative replies (IEC 60870-5-101 clause 7.2.3):
 `Connection.receive` logs an ASDU that cannot be decoded once at ERROR
 level (the cause, with the ASDU's octets as hex) on this module's logger
@@ -50,6 +66,25 @@ its addresses, so they are left to the application: it sends the negative
 confirmation itself (the request message with ``is_negative_confirm=True``
 and ``cause=CommandResCause.UNKNOWN_ASDU_ADDRESS`` or ``UNKNOWN_IO_ADDRESS``,
 or the matching cause of the message's response enum).
+
+System commands addressed to an information object: IEC 60870-5-101
+clause 7.3.4 fixes the information object address (IOA) of C_IC_NA_1
+(`InterrogationMsg`), C_CI_NA_1 (`CounterInterrogationMsg`), C_CS_NA_1
+(`ClockSyncMsg`), C_RP_NA_1 (`ResetMsg`) and C_TS_TA_1 (`TestMsg`) at 0;
+their message classes have no ``io_address`` (as in 0.6.23) and are sent
+with IOA 0. `Connection.receive` checks the IOA received
+(`hat.drivers.iec104.codec.decode_objects`): an ASDU of these TypeIDs with
+an object whose IOA is not 0 never reaches the application and is logged
+once at ERROR (TypeID, IOA, octets as hex). A controlled station answers
+it, as IEC TS 60870-5-604 expects, with its mirror with COT 47 (unknown
+information object address) and P/N = 1, everything else as received
+(`hat.drivers.iec104.codec.mirror_unknown`), and the connection stays up;
+one that is itself a negative reply (COT 44..47) is not answered (that
+could loop). A controlling station drops it: it is not a valid
+confirmation of a request this driver sent (those have IOA 0), and
+`TestMsg` and `ResetMsg` have no P/N to deliver it as negative. 0.6.23
+dropped the IOA, so a request with IOA 5 reached the application as one
+with IOA 0 and was confirmed positively.
 
 An I-frame without ASDU octets is acknowledged and `Connection.receive`
 logs its empty ASDU as undecodable (once at ERROR) and skips it, like any
@@ -76,6 +111,10 @@ Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
   `receive`. A controlled station answers an unknown control direction
   TypeID with COT 44 and an undefined cause with COT 45 (see above;
   0.6.23 did not answer, so a peer waited for its own timeout).
+* A system command (C_IC_NA_1, C_CI_NA_1, C_CS_NA_1, C_RP_NA_1,
+  C_TS_TA_1) with an IOA other than 0 is refused: a controlled station
+  answers with COT 47 and P/N = 1, a controlling station drops it, both
+  log it once at ERROR (0.6.23 delivered it as if its IOA were 0).
 * t2 >= t1 (``supervisory_timeout`` not below ``response_timeout``) is
   accepted as in 0.6.23, with one WARNING per `connect` or `listen` call.
 * Messages sent while data transfer is stopped (slave before STARTDT act or
@@ -438,7 +477,14 @@ class Connection(apci.Resource):
         (TypeID 45..127) with an unknown TypeID by its mirror with COT 44
         and P/N = 1, or with an undefined cause (0) by its mirror with COT
         45 (IEC 60870-5-101 clause 7.2.3; see the module docstring).
-        Messages received before close are still returned after it.
+        A C_IC_NA_1, C_CI_NA_1, C_CS_NA_1, C_RP_NA_1 or C_TS_TA_1 with an
+        IOA other than 0 (IEC 60870-5-101 clause 7.3.4) is logged once at
+        ERROR and skipped too; a controlled station answers it with its
+        mirror with COT 47 and P/N = 1. After queuing a mirror, the next
+        ASDU is taken only once the mirror is written and TCP's write
+        buffer is below its high-water mark (backpressure on a peer that
+        sends without reading). Messages received before close are still
+        returned after it.
 
         Returns:
             messages of one ASDU in object order (empty for an ASDU with 0

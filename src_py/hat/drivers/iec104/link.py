@@ -181,8 +181,9 @@ class Link:
         self.enabled_events: list[bool] = []
         """Data transfer state changes not taken yet (the caller clears
         the list): ``True`` for every STARTDT act the controlled station
-        receives (also when already enabled) and ``False`` for every STOPDT act the controlled
-        station accepts; the master's own STARTDT con is not reported"""
+        receives (also when already enabled) and ``False`` for every
+        STOPDT act it accepts; the master's own STARTDT con is not
+        reported"""
 
         self.queued_count = 0
         """Number of ASDUs passed to `send` so far"""
