@@ -35,6 +35,8 @@ from hat.drivers.iec104 import codec
 from hat.drivers.iec104 import connection
 from hat.drivers.iec104 import link
 
+import tshark
+
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -281,6 +283,70 @@ async def test_master_drops_confirmation_with_ioa(pair, caplog):
     master.send([marker])
     assert await wait(slave.conn.receive(), 'marker, no reply') == (
         codec.encode_asdu(marker))
+
+
+async def test_wireshark_decodes_the_refusal(tmp_path, caplog):
+    # on the wire as Wireshark's dissector reads it: the master's
+    # C_IC_NA_1 with IOA 5 (COT 6) and the slave's mirror (COT 47, P/N = 1,
+    # IOA 5), no malformed packet
+    caplog.set_level(logging.ERROR)
+    protocol = 'iec60870_104'
+    pcap_path = tmp_path / 'refusal.pcap'
+    async with slave_server(supervisory_timeout=T2) as (srv, conns):
+        port = srv.addresses[0].port
+        async with tshark.capture(port, pcap_path, protocol,
+                                  ['iec60870_asdu.ioa']) as lines:
+            master = await wait(iec104.connect(srv.addresses[0],
+                                               supervisory_timeout=T2),
+                                'connect')
+            slave = None
+            try:
+                while True:
+                    slave = await wait(conns.get(), 'accepted connection')
+                    if slave.info.remote_addr == master.info.local_addr:
+                        break
+                    await slave.async_close()  # tshark's probe
+                request = with_ioa(codec.encode_asdu(system_commands()[0]),
+                                   5)
+                master.conn.send(request)
+                marker = float_msg(77, 1.0)
+                master.send([marker])
+                assert await wait(slave.receive(), 'marker') == [marker]
+                assert await wait(master.conn.receive(), 'mirror') == (
+                    codec.mirror_unknown(request, 47))
+                slave.send([marker])
+                assert await wait(master.receive(), 'marker') == [marker]
+
+                async def wait_marker():
+                    while True:
+                        line = await lines.get()
+                        src, ioas = line.split('\t')
+                        if int(src) == port and '77' in ioas.split(','):
+                            return
+
+                await wait(wait_marker(), 'live capture of the marker')
+
+            finally:
+                await master.async_close()
+                if slave is not None:
+                    await slave.async_close()
+
+    rows = await tshark.decode(
+        pcap_path, port, protocol,
+        ['tcp.srcport', 'iec60870_asdu.typeid', 'iec60870_asdu.causetx',
+         'iec60870_asdu.nega', 'iec60870_asdu.addr', 'iec60870_asdu.ioa',
+         '_ws.malformed'],
+        ['-o', 'tcp.desegment_tcp_streams:TRUE'])
+    assert [row for row in rows if row[-1]] == [], 'malformed packets'
+    asdus = []
+    for src, typeids, causes, negas, addrs, ioas, _ in rows:
+        fields = [[int(i, 0) for i in value.split(',') if i]
+                  for value in (typeids, causes, negas, addrs, ioas)]
+        for typeid, cause, nega, addr, ioa in zip(*fields, strict=True):
+            if typeid == 100:
+                asdus.append((int(src) == port, cause, nega, addr, ioa))
+    assert asdus == [(False, 6, 0, 1, 5),  # from the master
+                     (True, 47, 1, 1, 5)]  # the slave's refusal
 
 
 # --- 2. a master ignores STARTDT act --------------------------------------
