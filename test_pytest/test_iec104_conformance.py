@@ -555,3 +555,42 @@ async def test_peer_sending_without_reading_is_stopped(flood, caplog):
             await wait(slave.async_close(), 'slave closed', 15)
             await wait(finished, 'peer finished')
             peer.close()
+
+
+async def test_close_after_flooding_peer_resets(caplog):
+    # the peer floods, is stopped, then resets the connection (closes its
+    # socket with unread input) while the slave reads nothing: closing the
+    # slave then neither raises nor hangs
+    caplog.set_level(logging.CRITICAL, connection.mlog.name)
+    async with slave_server(response_timeout=50,
+                            test_timeout=50) as (srv, conns):
+        peer = FloodingPeer(srv.addresses[0], flood_unknown_type())
+        slave = await wait(conns.get(), 'accepted connection')
+
+        async def receive_all():
+            with contextlib.suppress(ConnectionError):
+                while True:
+                    await slave.receive()
+
+        receiver = asyncio.create_task(receive_all())
+        loop = asyncio.get_running_loop()
+        try:
+            peer.start()
+            await wait(loop.run_in_executor(None, peer.done.wait, 40),
+                       'the flooding peer to stop', 45)
+            assert peer.stalled
+            peer.close()  # RST: its socket holds unread input
+
+            slave.close()
+            await wait(slave.wait_closed(), 'slave closed')
+
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
+            peer.close()
+            await slave.async_close()
+        errors = [r for r in caplog.records
+                  if r.levelno >= logging.ERROR and
+                  not r.name.startswith('hat.drivers.iec104')]
+        assert errors == []
