@@ -14,6 +14,13 @@ forbids or does not expect (issue 17, items 1 to 3), on the wire:
   reading is stopped by TCP flow control instead of growing the driver's
   unsent output without bound.
 
+Peers: our own master and slave over loopback (raw ASDUs through
+``Connection.conn`` where the public API cannot send them), a TCP echo
+server, raw sockets in a thread (the floods), a stand-in for the TCP
+connection under `apci.Connection` (the read loop's drain), and Wireshark's
+dissector (tshark; skipped where it cannot capture). lib60870 (c104) is
+checked in ``test_iec104_interop.py``.
+
 """
 
 import asyncio
@@ -26,6 +33,8 @@ import time
 import hypothesis
 import hypothesis.strategies as st
 import pytest
+
+from hat import aio
 
 from hat.drivers import iec104
 from hat.drivers import tcp
@@ -413,6 +422,82 @@ async def test_connect_to_echo_server_fails_after_t1(connect, caplog):
 
 
 # --- 3. replies to received input are flow-controlled -----------------------
+
+class FakeTcp:
+    """Stand-in for `hat.drivers.tcp.Connection` under `apci.Connection`:
+    `read` returns the chunks put on `chunks`; `drain` blocks until
+    `drained` is set (as tcp's does above its high-water mark)"""
+
+    def __init__(self):
+        self.async_group = aio.Group()
+        self.info = tcp.ConnectionInfo(tcp.Address('127.0.0.1', 1),
+                                       tcp.Address('127.0.0.1', 2))
+        self.name = None
+        self.ssl_object = None
+        self.chunks = asyncio.Queue()
+        self.written = []
+        self.drains = 0
+        self.draining = asyncio.Event()
+        self.drained = asyncio.Event()
+        self.all_read = asyncio.Event()
+
+    async def read(self):
+        if self.chunks.empty():
+            self.all_read.set()
+        return await self.chunks.get()
+
+    def write(self, data):
+        self.written.append(bytes(data))
+
+    async def drain(self):
+        self.drains += 1
+        self.draining.set()
+        await self.drained.wait()
+
+
+def i_frames(first, count):
+    asdu = codec.encode_asdu(float_msg(1, 1.0))
+    return b''.join(apdu.encode_apdu(apdu.IFrame(first + i, 0, asdu))
+                    for i in range(count))
+
+
+@pytest.mark.parametrize('chunk, reply', [
+    # the 8th I-frame (w = 8): an S-frame acknowledging all 8
+    (i_frames(7, 1), apdu.encode_apdu(apdu.SFrame(8))),
+    (apdu.encode_apdu(apdu.UFrame(U.TESTFR_ACT)),
+     apdu.encode_apdu(apdu.UFrame(U.TESTFR_CON))),
+    (apdu.encode_apdu(apdu.UFrame(U.STARTDT_ACT)),
+     apdu.encode_apdu(apdu.UFrame(U.STARTDT_CON))),
+])
+async def test_read_loop_waits_for_drain_after_replies(chunk, reply):
+    # a chunk that needs no reply (7 I-frames, below w) is followed by the
+    # next read at once, without drain; after a chunk with a reply (an
+    # S-frame, TESTFR con, STARTDT con) the read loop writes it and awaits
+    # tcp's drain before it reads the next chunk (tcp's drain returns at
+    # once below its high-water mark; here it blocks as above it)
+    fake = FakeTcp()
+    lnk = link.Link(is_master=False, response_timeout=15,
+                    supervisory_timeout=10, test_timeout=20,
+                    send_window_size=12, receive_window_size=8,
+                    now=asyncio.get_running_loop().time())
+    conn = apci.Connection(fake, lnk)
+    try:
+        fake.chunks.put_nowait(i_frames(0, 7))
+        fake.chunks.put_nowait(chunk)
+        fake.chunks.put_nowait(apdu.encode_apdu(apdu.UFrame(U.TESTFR_CON)))
+        await wait(fake.draining.wait(), 'drain')
+        assert fake.written == [reply]
+        assert fake.drains == 1
+        assert fake.chunks.qsize() == 1  # not read while draining
+
+        fake.drained.set()
+        await wait(fake.all_read.wait(), 'the next chunk read')
+        assert fake.drains == 1
+        assert conn.is_open
+
+    finally:
+        await conn.async_close()
+
 
 FLOOD_CHUNK = 60 * 1024  # octets per send of the flooding peer
 FLOOD_LIMIT = 96 * 1024 * 1024  # octets: far above any buffer on the way
