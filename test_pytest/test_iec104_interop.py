@@ -40,6 +40,7 @@ from hat import util
 
 from hat.drivers import iec104
 from hat.drivers import tcp
+from hat.drivers.iec104 import codec
 
 
 # the same condition as the environment marker of c104 in pyproject.toml
@@ -744,6 +745,58 @@ async def test_master_clock_sync():
         time=None, cause=iec104.ClockSyncResCause.ACTIVATION_CONFIRMATION)
     assert (received.minute, received.second, received.microsecond) == (
         now.minute, now.second, now.microsecond)
+
+
+async def test_master_system_command_with_ioa_refused_by_c104(caplog):
+    """IEC 60870-5-101 clause 7.3.4 fixes the IOA of C_IC_NA_1 and
+    C_CI_NA_1 at 0: lib60870 answers them with IOA 5 by the mirror with
+    COT 47 and P/N = 1 (IEC TS 60870-5-604), octet for octet what our
+    slave sends (`codec.mirror_unknown`); our master does not take that
+    reply for a confirmation (one ERROR record each, nothing delivered),
+    and the same requests with IOA 0 are confirmed as usual"""
+    caplog.set_level(logging.ERROR)
+    requests = [
+        iec104.InterrogationMsg(
+            is_test=False, originator_address=0, asdu_address=asdu_address,
+            request=20, is_negative_confirm=False,
+            cause=iec104.CommandReqCause.ACTIVATION),
+        iec104.CounterInterrogationMsg(
+            is_test=False, originator_address=0, asdu_address=asdu_address,
+            request=5, freeze=iec104.FreezeCode.READ,
+            is_negative_confirm=False,
+            cause=iec104.CommandReqCause.ACTIVATION)]
+    wrong = [codec.encode_asdu(msg) for msg in requests]
+    wrong = [data[:6] + (5).to_bytes(3, 'little') + data[9:]
+             for data in wrong]
+    async with outstation_and_master() as (outstation, conn):
+        for data in wrong:
+            conn.conn.send(data)
+        replies = []
+        while len(replies) < len(wrong):
+            direction, data = await wait_for(outstation.raw.get(),
+                                             'c104 reply')
+            if direction == 'sent' and is_i_frame(data):
+                replies.append(bytes(data[6:]))
+        assert replies == [codec.mirror_unknown(data, 47) for data in wrong]
+
+        conn.send([requests[0]])
+        msgs = await receive_until(
+            conn, lambda msg: (isinstance(msg, iec104.InterrogationMsg) and
+                               msg.cause == iec104.CommandResCause.
+                               ACTIVATION_TERMINATION),
+            'interrogation ACT_TERM')
+
+    # the refusals were not delivered: the first message is the
+    # confirmation of the request with IOA 0
+    assert msgs[0] == requests[0]._replace(
+        cause=iec104.CommandResCause.ACTIVATION_CONFIRMATION)
+    records = [r for r in caplog.records
+               if r.name.startswith('hat.drivers') and
+               r.levelno >= logging.ERROR]
+    assert len(records) == 2
+    for record, data in zip(records, replies, strict=True):
+        assert 'not taken for a valid confirmation' in record.getMessage()
+        assert data.hex(' ') in record.getMessage()
 
 
 async def test_master_send_wait_ack_and_windows():

@@ -955,8 +955,16 @@ class Connection(aio.Resource):
         elif (self._reading_paused or
                 _unread(transport.get_extra_info('socket'))):
             # FIN after the pending data, then discard input until EOF
+            try:
+                transport.write_eof()
+
+            except OSError:
+                # reset by the peer while reading was paused (the
+                # transport has not seen it): nothing can be sent any more
+                transport.abort()
+                return
+
             transport.set_protocol(_LingeringProtocol(self))
-            transport.write_eof()
             if self._reading_paused:
                 self._reading_paused = False
                 transport.resume_reading()

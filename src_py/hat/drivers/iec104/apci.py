@@ -67,6 +67,25 @@ the ASDUs of one chunk (what TCP had buffered when it was read: up to
 ``input_buffer_limit`` bytes plus one socket read) plus TCP's input buffer
 (besides the kernel's socket buffers). 0.6.23 buffered without bound.
 
+Replies to received frames are flow-controlled the same way: the
+S-frames (w, and on STOPDT act), TESTFR con, STARTDT con and STOPDT con
+the link produces from a chunk of received octets are written to TCP
+once the chunk is processed, and if `hat.drivers.tcp`'s write buffer is
+then above its high-water mark (the transport's, 64 KiB by default on
+asyncio and uvloop) the connection reads nothing more until
+`hat.drivers.tcp.Connection.drain` returns (below the high-water mark
+`drain` returns at once, so a peer that reads costs nothing). A peer that
+sends without reading (a TESTFR act flood, for instance) is thus stopped
+by TCP flow control: unsent output stays below the high-water mark plus
+the replies to one chunk (at most as many octets as the chunk: a TESTFR
+con per TESTFR act; a chunk is at most ``input_buffer_limit`` plus one
+socket read) besides the kernel's socket buffers. 0.6.23 and earlier
+versions of this module kept reading and buffered the replies without
+bound (about 3 MB/s for as long as the flood lasted). Output the
+application sends is bounded by the application: `Connection.drain` is
+its backpressure (and ``send_queue_limit`` while data transfer is
+stopped).
+
 Consequence of the pause: while it lasts this side reads nothing, so no
 frame of the peer is processed. I-frames it sends are not acknowledged
 (the ones received before the pause are, by w or t2), its TESTFR act is
@@ -96,7 +115,13 @@ Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
   `send_wait_ack` raised `ConnectionDisabledError` at once).
 * On STOPDT act the slave answers STOPDT con only once its sent I-frames
   are acknowledged (clause 5.3; 0.6.23 answered at once).
-* A master receiving STOPDT act logs a WARNING and ignores it.
+* A master receiving STOPDT act or STARTDT act logs a WARNING and ignores
+  it (0.6.23 answered STARTDT act with STARTDT con and took itself for
+  started: against a peer echoing its frames, for instance, `connect`
+  returned and the master then received its own commands). Only the
+  controlling station starts data transfer (clause 5.3), so `connect`
+  then fails with `hat.drivers.tcp.ConnectTimeoutError` after t1 (no
+  STARTDT con came).
 * Received lengths above 253 are malformed (0.6.23 accepted them).
 * `connect` answers frames that arrive before STARTDT con normally and
   delivers I-frames (0.6.23 dropped them); a missing STARTDT con raises
@@ -641,8 +666,9 @@ class Connection(Resource):
                 waiters.remove(item)
             raise
 
-    def _process(self) -> None:
-        # hand the link's output over: octets, ASDUs, events, counters
+    def _process(self) -> bool:
+        # hand the link's output over: octets, ASDUs, events, counters;
+        # True if octets were written
         link_ = self._link
         out = link_.data_to_send()
         if out:
@@ -652,7 +678,7 @@ class Connection(Resource):
                 self._conn.write(out)
             except ConnectionError as e:
                 self._close(f'write failed: {_error_text(e)}', error=e)
-                return
+                return False
 
         if self._rx_waiters and link_.received:
             waiters, self._rx_waiters = self._rx_waiters, []
@@ -684,6 +710,8 @@ class Connection(Resource):
         deadline = link_.deadline
         if deadline is not None and deadline < self._timer_at:
             self._set_timer(deadline)
+
+        return bool(out)
 
     def _update_timer(self) -> None:
         deadline = self._link.deadline
@@ -732,7 +760,13 @@ class Connection(Resource):
                     trace.log_data(self._describe(), 'received',
                                    link_.pending_data + data)
                 link_.receive_data(data, loop.time())
-                process()
+                # backpressure on the replies to what was read (S-frames,
+                # TESTFR con, STARTDT / STOPDT con): no read while they
+                # wait above TCP's high-water mark (drain returns at once
+                # below it), so a peer that sends without reading is
+                # stopped by TCP flow control
+                if process():
+                    await conn.drain()
 
         except ConnectionError as e:
             pending = link_.pending_data

@@ -67,6 +67,15 @@ undefined cause (COT 45), and `mirror_unknown` builds the reply from the
 raw octets: the received ASDU with that cause and the P/N bit set (new, not
 in 0.6.23).
 
+Information object address of system commands: the message classes of
+C_IC_NA_1, C_CI_NA_1, C_CS_NA_1, C_RP_NA_1 and C_TS_TA_1
+(`ZERO_IOA_TYPE_IDS`) have no ``io_address`` (as in 0.6.23): they are
+encoded with IOA 0 (IEC 60870-5-101 clause 7.3.4) and `decode_asdu` does
+not report the IOA received. `decode_objects` does: it pairs each message
+with its object's IOA, so that a receiver can refuse such a command with
+another IOA (COT 47, `UNKNOWN_IO_ADDRESS_CAUSE`, IEC TS 60870-5-604) instead
+of taking it for one addressed to IOA 0 (0.6.23 dropped the IOA).
+
 """
 
 import enum
@@ -712,11 +721,59 @@ def decode_asdu(data: common.Bytes) -> list[common.Msg]:
         raise AsduDecodeError(f'malformed ASDU: {e!r}') from e
 
 
+ZERO_IOA_TYPE_IDS: frozenset[int] = frozenset({100, 101, 103, 105, 107})
+"""TypeIDs of the system commands addressed to no information object:
+C_IC_NA_1 (100), C_CI_NA_1 (101), C_CS_NA_1 (103), C_RP_NA_1 (105) and
+C_TS_TA_1 (107). IEC 60870-5-101 clause 7.3.4 fixes their information
+object address at 0; IEC TS 60870-5-604 expects a controlled station to
+answer one with another IOA with COT 47 (unknown information object
+address) and P/N = 1. Their message classes have no ``io_address``:
+`decode_objects` gives the IOA received."""
+
+
+def decode_objects(data: common.Bytes
+                   ) -> list[tuple[common.IoAddress, common.Msg]]:
+    """Decode one ASDU as `decode_asdu` does, each message paired with the
+    information object address (IOA) of its object as received.
+
+    For the TypeIDs whose message class has an ``io_address`` field the
+    pair's IOA equals it; for the others (`ZERO_IOA_TYPE_IDS` and 70
+    M_EI_NA_1) it is the IOA `decode_asdu` does not report, which
+    IEC 60870-5-101 clause 7.3.4 fixes at 0.
+
+    Args:
+        data: ASDU octets
+
+    Returns:
+        (IOA, message) pairs in the order of the objects
+
+    Raises:
+        AsduDecodeError: `data` is not a valid ASDU (as `decode_asdu`)
+
+    """
+    msgs = decode_asdu(data)
+    if not msgs:
+        return []
+    data = bytes(data)
+    spec = _DECODERS[data[0]]
+    if data[1] & 0x80:
+        ioa = int.from_bytes(data[6:9], 'little')
+        return [(ioa + i, msg) for i, msg in enumerate(msgs)]
+    step = _IOA_SIZE + spec.size + (_TIME_SIZE if spec.timed else 0)
+    return [(int.from_bytes(data[offset:offset + 3], 'little'), msg)
+            for offset, msg in zip(range(6, len(data), step), msgs,
+                                   strict=True)]
+
+
 UNKNOWN_TYPE_CAUSE: int = 44
 """COT 44, unknown type identification (IEC 60870-5-101 clause 7.2.3)"""
 
 UNKNOWN_CAUSE_CAUSE: int = 45
 """COT 45, unknown cause of transmission (IEC 60870-5-101 clause 7.2.3)"""
+
+UNKNOWN_IO_ADDRESS_CAUSE: int = 47
+"""COT 47, unknown information object address (IEC 60870-5-101 clause
+7.2.3)"""
 
 
 def unknown_cause(data: common.Bytes) -> int | None:

@@ -27,6 +27,22 @@ resume calling `Connection.receive` within about t1, the connection is
 closed, by the peer (its t1 on unacknowledged I-frames) or by this side
 (t3, then t1 on TESTFR con). 0.6.23 buffered received ASDUs without bound.
 
+Replies the driver makes of received input (the link's S-frames and
+TESTFR / STARTDT / STOPDT con, and the COT 44, 45 and 47 mirrors below)
+are flow-controlled: reading from TCP pauses while they wait, so a peer
+that sends without reading or acknowledging is stopped by TCP flow control
+and memory stays bounded in both directions. The link's replies are
+covered by `hat.drivers.iec104.apci` (reading pauses while TCP's write
+buffer is above its high-water mark). After queuing a mirror,
+`Connection.receive` waits until it is written (the send window k open)
+and TCP's write buffer is below its high-water mark before it takes the
+next ASDU; meanwhile the received ASDUs reach ``receive_queue_limit`` and
+reading pauses. So at most one mirror waits beyond k unacknowledged
+I-frames (while data transfer is stopped the mirrors wait for STARTDT in
+the send queue, at most ``send_queue_limit``). Before, a peer sending
+unknown TypeIDs without acknowledging made the mirrors pile up in the send
+queue without bound.
+
 Undecodable ASDUs and negative replies (IEC 60870-5-101 clause 7.2.3):
 `Connection.receive` logs an ASDU that cannot be decoded once at ERROR
 level (the cause, with the ASDU's octets as hex) on this module's logger
@@ -50,6 +66,25 @@ its addresses, so they are left to the application: it sends the negative
 confirmation itself (the request message with ``is_negative_confirm=True``
 and ``cause=CommandResCause.UNKNOWN_ASDU_ADDRESS`` or ``UNKNOWN_IO_ADDRESS``,
 or the matching cause of the message's response enum).
+
+System commands addressed to an information object: IEC 60870-5-101
+clause 7.3.4 fixes the information object address (IOA) of C_IC_NA_1
+(`InterrogationMsg`), C_CI_NA_1 (`CounterInterrogationMsg`), C_CS_NA_1
+(`ClockSyncMsg`), C_RP_NA_1 (`ResetMsg`) and C_TS_TA_1 (`TestMsg`) at 0;
+their message classes have no ``io_address`` (as in 0.6.23) and are sent
+with IOA 0. `Connection.receive` checks the IOA received
+(`hat.drivers.iec104.codec.decode_objects`): an ASDU of these TypeIDs with
+an object whose IOA is not 0 never reaches the application and is logged
+once at ERROR (TypeID, IOA, octets as hex). A controlled station answers
+it, as IEC TS 60870-5-604 expects, with its mirror with COT 47 (unknown
+information object address) and P/N = 1, everything else as received
+(`hat.drivers.iec104.codec.mirror_unknown`), and the connection stays up;
+one that is itself a negative reply (COT 44..47) is not answered (that
+could loop). A controlling station drops it: it is not a valid
+confirmation of a request this driver sent (those have IOA 0), and
+`TestMsg` and `ResetMsg` have no P/N to deliver it as negative. 0.6.23
+dropped the IOA, so a request with IOA 5 reached the application as one
+with IOA 0 and was confirmed positively.
 
 An I-frame without ASDU octets is acknowledged and `Connection.receive`
 logs its empty ASDU as undecodable (once at ERROR) and skips it, like any
@@ -76,6 +111,10 @@ Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
   `receive`. A controlled station answers an unknown control direction
   TypeID with COT 44 and an undefined cause with COT 45 (see above;
   0.6.23 did not answer, so a peer waited for its own timeout).
+* A system command (C_IC_NA_1, C_CI_NA_1, C_CS_NA_1, C_RP_NA_1,
+  C_TS_TA_1) with an IOA other than 0 is refused: a controlled station
+  answers with COT 47 and P/N = 1, a controlling station drops it, both
+  log it once at ERROR (0.6.23 delivered it as if its IOA were 0).
 * t2 >= t1 (``supervisory_timeout`` not below ``response_timeout``) is
   accepted as in 0.6.23, with one WARNING per `connect` or `listen` call.
 * Messages sent while data transfer is stopped (slave before STARTDT act or
@@ -84,7 +123,7 @@ Differences from hat-drivers 0.6.23 (following IEC 60870-5-104):
   ``apci.ConnectionDisabledError`` (0.6.23 dropped them silently, and its
   `Connection.send_wait_ack` raised at once).
 * t3 is an idle timer, STOPDT con waits for the acknowledgement of sent
-  I-frames, a master ignores STOPDT act with a WARNING (see
+  I-frames, a master ignores STARTDT act and STOPDT act with a WARNING (see
   `hat.drivers.iec104.apci`).
 * A field out of range raises `ValueError` and a field of the wrong type
   `TypeError`, both naming the field, from `Connection.send` and
@@ -157,6 +196,12 @@ ConnectionCb: typing.TypeAlias = aio.AsyncCallable[['Connection'], None]
 # 110..119, file transfer 120..127; 70..99 is system information in
 # monitor direction, whose only TypeID, 70 M_EI_NA_1, is decoded)
 _CONTROL_TYPE_IDS = range(45, 128)
+
+# system commands whose IOA is fixed at 0 (IEC 60870-5-101 clause 7.3.4)
+_ZERO_IOA_TYPE_IDS = codec.ZERO_IOA_TYPE_IDS
+
+# negative replies a controlled station does not answer (COT 44..47)
+_NEGATIVE_CAUSES = range(44, 48)
 
 
 async def connect(addr: tcp.Address,
@@ -482,7 +527,14 @@ class Connection(apci.Resource):
         (TypeID 45..127) with an unknown TypeID by its mirror with COT 44
         and P/N = 1, or with an undefined cause (0) by its mirror with COT
         45 (IEC 60870-5-101 clause 7.2.3; see the module docstring).
-        Messages received before close are still returned after it.
+        A C_IC_NA_1, C_CI_NA_1, C_CS_NA_1, C_RP_NA_1 or C_TS_TA_1 with an
+        IOA other than 0 (IEC 60870-5-101 clause 7.3.4) is logged once at
+        ERROR and skipped too; a controlled station answers it with its
+        mirror with COT 47 and P/N = 1. After queuing a mirror, the next
+        ASDU is taken only once the mirror is written and TCP's write
+        buffer is below its high-water mark (backpressure on a peer that
+        sends without reading). Messages received before close are still
+        returned after it.
 
         Returns:
             messages of one ASDU in object order (empty for an ASDU with 0
@@ -497,36 +549,103 @@ class Connection(apci.Resource):
         while True:
             data = await conn.receive()
             try:
-                return codec.decode_asdu(data)
+                if data and data[0] in _ZERO_IOA_TYPE_IDS:
+                    objects = codec.decode_objects(data)
+                    ioas = [ioa for ioa, _ in objects if ioa]
+                    if not ioas:
+                        return [msg for _, msg in objects]
+                    sent = self._refuse_ioa(data, ioas)
+
+                else:
+                    return codec.decode_asdu(data)
 
             except codec.AsduDecodeError as e:
-                answer = self._answer_unknown(data)
+                answer, sent = self._answer_unknown(data)
                 local, remote = conn.info
                 mlog.error('%s:%s -> %s:%s: undecodable ASDU skipped%s: %s; '
                            'ASDU: %s', local.host, local.port, remote.host,
                            remote.port, answer, e,
                            bytes(data).hex(' ') or '(no octets)')
 
-    def _answer_unknown(self, data: bytes) -> str:
+            if sent:
+                await self._drain_reply()
+
+    async def _drain_reply(self) -> None:
+        # backpressure on replies the driver makes of received input: the
+        # next ASDU is taken only once the reply is written and TCP
+        # accepted it (below its high-water mark), so a peer that sends
+        # without reading or acknowledging is stopped by the receive
+        # buffer's limit and TCP flow control. While data transfer is
+        # stopped the reply waits in the send queue (send_queue_limit).
+        conn = self._conn
+        if not conn.is_enabled:
+            return
+        try:
+            await conn.drain()
+
+        except ConnectionError:
+            pass  # the next conn.receive tells
+
+    def _refuse_ioa(self, data: bytes, ioas: list[int]) -> bool:
+        """Refuse a system command whose IOA is not 0 (IEC 60870-5-101
+        clause 7.3.4, IEC TS 60870-5-604): a controlled station mirrors it
+        with COT 47 and P/N = 1, a controlling station drops it; one ERROR
+        record either way. Returns whether a reply was queued."""
+        conn = self._conn
+        type_id = data[0]
+        cause = data[2] & 0x3F
+        sent = False
+        if conn.is_master:
+            answer = 'dropped, not taken for a valid confirmation'
+        elif cause in _NEGATIVE_CAUSES:
+            # a negative reply itself: answering it could loop
+            answer = f'dropped (COT {cause}: not answered)'
+        else:
+            mirror = codec.mirror_unknown(data,
+                                          codec.UNKNOWN_IO_ADDRESS_CAUSE)
+            try:
+                if mirror is not None:
+                    conn.send(mirror)
+                    sent = True
+
+            except ConnectionError as e:
+                answer = (f'refused, not answered with COT '
+                          f'{codec.UNKNOWN_IO_ADDRESS_CAUSE}: {e}')
+
+            else:
+                answer = (f'refused, answered with COT '
+                          f'{codec.UNKNOWN_IO_ADDRESS_CAUSE} (unknown '
+                          f'information object address), P/N = 1')
+        local, remote = conn.info
+        mlog.error('%s:%s -> %s:%s: %s (TypeID %s) with information object '
+                   'address %s %s: IEC 60870-5-101 clause 7.3.4 fixes it at '
+                   '0; ASDU: %s', local.host, local.port, remote.host,
+                   remote.port, codec.type_name(type_id), type_id,
+                   ', '.join(str(ioa) for ioa in ioas), answer,
+                   bytes(data).hex(' '))
+        return sent
+
+    def _answer_unknown(self, data: bytes) -> tuple[str, bool]:
         """Send the negative mirror of an undecodable ASDU if this is a
         controlled station and the ASDU is in the control direction with
-        an unknown TypeID or cause; the text for the log record"""
+        an unknown TypeID or cause; the text for the log record and
+        whether a reply was queued"""
         conn = self._conn
         if conn.is_master or not data or data[0] not in _CONTROL_TYPE_IDS:
-            return ''
+            return '', False
         cause = codec.unknown_cause(data)
         if cause is None:
-            return ''
+            return '', False
         mirror = codec.mirror_unknown(data, cause)
         if mirror is None:
-            return ''
+            return '', False
         try:
             conn.send(mirror)
 
         except ConnectionError as e:
-            return f' (not answered with COT {cause}: {e})'
+            return f' (not answered with COT {cause}: {e})', False
 
-        return f' (answered with COT {cause}, P/N = 1)'
+        return f' (answered with COT {cause}, P/N = 1)', True
 
     def _check_open(self) -> None:
         self._conn.check_open()

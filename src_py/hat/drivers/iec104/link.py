@@ -42,9 +42,12 @@ Procedures (clause 5):
   (also when already enabled) and becomes enabled. On STOPDT act the slave
   sends no new I-frames, acknowledges the I-frames it received (S-frame)
   and answers STOPDT con once all its sent I-frames are acknowledged. A
-  master receiving STOPDT act logs a WARNING and ignores it (a controlling
-  station never receives it in the standard). Received I-frames are
-  delivered in either state.
+  master receiving STARTDT act or STOPDT act logs a WARNING and ignores it
+  (only the controlling station sends them, clause 5.3: a master that
+  confirmed a peer's STARTDT act, for instance one echoing its own
+  frames, would take itself for started and receive its own commands;
+  0.6.23 answered it). Its STARTDT con then never comes and `start`'s t1
+  expires. Received I-frames are delivered in either state.
 * While disabled, ASDUs passed to `Link.send` are kept (at most
   ``send_queue_limit`` of them; beyond it `ConnectionDisabledError`) and
   sent once data transfer is started. hat-drivers 0.6.23 dropped them
@@ -177,9 +180,10 @@ class Link:
 
         self.enabled_events: list[bool] = []
         """Data transfer state changes not taken yet (the caller clears
-        the list): ``True`` for every STARTDT act received (also when
-        already enabled) and ``False`` for every STOPDT act the controlled
-        station accepts; the master's own STARTDT con is not reported"""
+        the list): ``True`` for every STARTDT act the controlled station
+        receives (also when already enabled) and ``False`` for every
+        STOPDT act it accepts; the master's own STARTDT con is not
+        reported"""
 
         self.queued_count = 0
         """Number of ASDUs passed to `send` so far"""
@@ -472,6 +476,11 @@ class Link:
             self._u_deadlines.pop(_UF.TESTFR_ACT, None)
 
         elif function is _UF.STARTDT_ACT:
+            if self._is_master:
+                mlog.warning('STARTDT act received by the controlling '
+                             'station (master): ignored (only the '
+                             'controlling station starts data transfer)')
+                return
             self._out += _STARTDT_CON
             self._stopdt_con_pending = False
             self._enabled = True
