@@ -94,6 +94,7 @@ import contextvars
 import functools
 import logging
 import math
+import os
 import socket
 import ssl
 import struct
@@ -116,6 +117,8 @@ else:
 # Linux TCP states (tcpi_state) in which the peer has sent neither FIN nor
 # RST: ESTABLISHED, FIN_WAIT1, FIN_WAIT2
 _TCP_PEER_OPEN_STATES = (1, 4, 5)
+# Linux TCP state of a connection that was reset or failed (or is closed)
+_TCP_CLOSE = 7
 
 
 mlog: logging.Logger = logging.getLogger(__name__)
@@ -141,6 +144,12 @@ DEFAULT_CLOSE_TIMEOUT: float = 10.0
 
 DEFAULT_BACKLOG: int = 4096
 """Default listen backlog used by `listen` (``backlog=`` overrides it)"""
+
+CLOSE_POLL_FRACTION: float = 0.1
+"""While closing waits for the peer, its progress is sampled every
+``close_timeout * CLOSE_POLL_FRACTION`` seconds: the abort comes
+`close_timeout` after the peer last accepted data, at most this fraction of
+`close_timeout` later"""
 
 PAUSED_POLL_INTERVAL: float = 0.5
 """Seconds between checks, while reading is paused at
@@ -768,10 +777,29 @@ class Connection(aio.Resource):
         if self._closing:
             return
 
+        # every transport call of closing is guarded here: whatever state
+        # the transport, the socket or the TLS layer is in, close() does
+        # not raise (see _close_failed)
+        try:
+            self._close()
+
+        except Exception as e:
+            self._close_failed(e)
+
+    def _close(self) -> None:
+        transport = self._transport
+        if transport.is_closing():
+            # the transport found the connection lost and connection_lost
+            # is still to come (on TLS: the TLS layer saw the raw socket
+            # fail); it tells why. Closing asyncio's TLS transport a second
+            # time would drop its protocol.
+            self._wbuf = None
+            self._set_closing('lost: transport closed')
+            return
+
         eof = self._eof
         self._flush()
         self._set_closing('closed locally')
-        transport = self._transport
         timer = bool(transport.get_write_buffer_size())
         if eof or self._lost:
             transport.close()
@@ -781,23 +809,62 @@ class Connection(aio.Resource):
             transport.close()
             timer = self._settings.bound_tls_shutdown
 
-        elif (self._reading_paused or
-                _unread(transport.get_extra_info('socket'))):
-            # FIN after the pending data, then discard input until EOF
-            transport.set_protocol(_LingeringProtocol(self))
-            transport.write_eof()
-            if self._reading_paused:
-                self._reading_paused = False
-                transport.resume_reading()
-            timer = True
-
         else:
-            transport.close()
+            sock = transport.get_extra_info('socket')
+            if not self._reading_paused and not _unread(sock):
+                transport.close()
 
-        timeout = self._settings.close_timeout
-        if timeout is not None and timer and not self._lost:
-            self._close_timer = self._loop.call_later(
-                timeout, self._on_close_timer, self._unsent())
+            elif err_no := _sock_error(sock):
+                # reset (or failed) before this close: nothing to linger
+                # for (see _close_failed)
+                raise OSError(err_no, os.strerror(err_no))
+
+            else:
+                # FIN after the pending data, then discard input until EOF
+                transport.set_protocol(_LingeringProtocol(self))
+                transport.write_eof()
+                if self._reading_paused:
+                    self._reading_paused = False
+                    transport.resume_reading()
+                timer = True
+
+        if timer and self._settings.close_timeout is not None and \
+                not self._lost:
+            now = self._loop.time()
+            self._close_timer = self._loop.call_at(
+                now + self._close_poll_interval(), self._on_close_timer,
+                self._unsent(), now)
+
+    def _close_failed(self, exc: Exception) -> None:
+        # a transport call of closing failed: the socket or the TLS layer
+        # was already gone. The connection is aborted; its reason is the
+        # peer's (from the socket's pending error where it still has one)
+        # rather than the local close that found it.
+        try:
+            if not self._closing:
+                self._set_closing('closed locally')
+            sock = self._transport.get_extra_info('socket')
+            err_no = _sock_error(sock)
+            if err_no:
+                exc = OSError(err_no, os.strerror(err_no))
+            if self._reason is None or self._reason[0] in (
+                    'closed locally', 'lost: transport closed'):
+                self._reason = None
+                self._set_reason('reset by peer'
+                                 if isinstance(exc, ConnectionResetError)
+                                 else f'lost: {exc}', exc)
+            if self._lost_exc is None:
+                self._lost_exc = exc
+            self._log(logging.DEBUG, 'closing failed (%r): aborting', exc)
+
+        except Exception:
+            pass
+
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        with contextlib.suppress(Exception):
+            self._transport.abort()
 
     async def async_close(self) -> None:
         """Close the connection (see `close`) and wait until it is closed.
@@ -916,8 +983,13 @@ class Connection(aio.Resource):
             raise self._closed_error('drain')
 
         self._flush()
-        if self._transport.is_closing():
-            # a failed send: let connection_lost tell why
+        transport = self._transport
+        if transport.is_closing() or (
+                self._settings.tls and
+                _sock_reset(transport.get_extra_info('socket'))):
+            # a failed send: let connection_lost tell why. A TLS transport
+            # learns that its socket failed only from the event loop, later:
+            # the socket's own state tells at once.
             self._set_closing('lost: transport closed')
             if not self._lost:
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -1223,33 +1295,55 @@ class Connection(aio.Resource):
         if self._group is not None:
             self._group.close()
 
-    def _on_close_timer(self, last_size: int) -> None:
+    def _close_poll_interval(self) -> float:
+        # closing samples the peer's progress this often, so an abort
+        # comes at most this much after `close_timeout`
+        return (typing.cast(float, self._settings.close_timeout) *
+                CLOSE_POLL_FRACTION)
+
+    def _on_close_timer(self, last_size: int, last_progress: float
+                        ) -> None:
+        # last_size: the least unsent size seen; last_progress: when it was
+        # first seen (or when closing started)
+        self._close_timer = None
         if self._lost:
             return
 
-        size = self._unsent()
-        if size < last_size:
-            self._close_timer = self._loop.call_later(
-                typing.cast(float, self._settings.close_timeout),
-                self._on_close_timer, size)
-            return
+        try:
+            now = self._loop.time()
+            size = self._unsent()
+            if size < last_size:
+                last_size, last_progress = size, now
+            timeout = typing.cast(float, self._settings.close_timeout)
+            deadline = last_progress + timeout
+            # timers of uvloop have millisecond resolution
+            if now < deadline - 0.002:
+                self._close_timer = self._loop.call_at(
+                    min(now + self._close_poll_interval(), deadline),
+                    self._on_close_timer, last_size, last_progress)
+                return
 
-        if size:
-            self._log(logging.WARNING,
-                      'peer accepted no data for %s s while closing: '
-                      'aborting', self._settings.close_timeout)
-        else:
-            self._log(logging.WARNING,
-                      'peer did not finish closing (EOF or TLS shutdown) '
-                      'within %s s: aborting', self._settings.close_timeout)
-        # linger 0: the peer gets RST, so it cannot take the truncated
-        # stream for a complete one
-        sock = self._transport.get_extra_info('socket')
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                struct.pack('ii', 1, 0))
-        self._transport.abort()
+            idle = now - last_progress
+            if size:
+                self._log(logging.WARNING,
+                          'peer accepted no data for %.3f s while closing '
+                          '(close_timeout %s s): aborting', idle, timeout)
+            else:
+                self._log(logging.WARNING,
+                          'peer did not finish closing (EOF or TLS '
+                          'shutdown) for %.3f s (close_timeout %s s): '
+                          'aborting', idle, timeout)
+            # linger 0: the peer gets RST, so it cannot take the truncated
+            # stream for a complete one
+            sock = self._transport.get_extra_info('socket')
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                    struct.pack('ii', 1, 0))
+            self._transport.abort()
+
+        except Exception as e:
+            self._close_failed(e)
 
     def _unsent(self) -> int:
         # bytes written but not yet accepted by the peer, as far as known:
@@ -1315,7 +1409,8 @@ class Connection(aio.Resource):
             return
 
         self._lost = True
-        self._lost_exc = exc
+        if exc is not None:
+            self._lost_exc = exc
         self._wbuf = None
         if self._close_timer is not None:
             self._close_timer.cancel()
@@ -1739,6 +1834,29 @@ def _unread(sock: typing.Any) -> int:
     except (OSError, ValueError):
         return 0
     return int.from_bytes(data, sys.byteorder)
+
+
+def _sock_error(sock: typing.Any) -> int:
+    # the socket's pending error (SO_ERROR, which reading clears), 0 where
+    # there is none or it is unknown
+    if sock is None:
+        return 0
+    try:
+        return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+    except (OSError, ValueError):
+        return 0
+
+
+def _sock_reset(sock: typing.Any) -> bool:
+    # whether the kernel has found the connection reset or failed (Linux
+    # TCP_INFO's tcpi_state TCP_CLOSE); False where unknown
+    if _TCP_INFO is None or sock is None:
+        return False
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)
+    except (OSError, ValueError):
+        return False
+    return bool(info) and info[0] == _TCP_CLOSE
 
 
 def _peer_done(sock: typing.Any) -> bool:
