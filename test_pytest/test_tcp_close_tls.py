@@ -191,3 +191,74 @@ async def test_tls_producer_loop_fails_after_peer_reset(tls_files, caplog):
         assert not [r for r in caplog.records
                     if 'socket.send() raised' in r.getMessage()]
         await bounded(conn.async_close(), 'close')
+
+
+# ------------------------------- 2. close_timeout counts from the progress
+
+class _SlowReader(threading.Thread):
+    """Raw peer: reads everything available every 20 ms for `read_for`
+    seconds, then stops reading (its receive buffer fills, it accepts no
+    more data) and waits for the end of the stream"""
+
+    def __init__(self, sock, read_for):
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.read_for = read_for
+        self.received = 0
+        self.last_read = None
+        self.stop = threading.Event()
+
+    def run(self):
+        sock = self.sock
+        deadline = time.monotonic() + self.read_for
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([sock], [], [], 0.02)
+            if ready:
+                data = sock.recv(256 * KiB)
+                if not data:
+                    return
+                self.received += len(data)
+                self.last_read = time.monotonic()
+            time.sleep(0.02)
+        self.stop.wait(WAIT * 2)
+
+
+@pytest.mark.parametrize('read_for', [0.3, 1.3])
+@pytest.mark.timeout(30)
+async def test_close_timeout_counts_from_last_progress(read_for, caplog):
+    # the peer reads during the first 0.3 s of closing (or through the
+    # first close_timeout and a bit), then stops: the abort comes
+    # close_timeout after it last accepted data, at most
+    # CLOSE_POLL_FRACTION of close_timeout later (plus scheduling latency),
+    # never before
+    close_timeout = 1.0
+    async with _server_conn(close_timeout=close_timeout) as (conn, sock):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * KiB)
+        conn._transport.get_extra_info('socket').setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * KiB)
+        peer = _SlowReader(sock, read_for)
+        try:
+            conn.write(pattern(0, 32 * MiB))
+            conn.close()
+            peer.start()
+            await bounded(conn.wait_closed(), 'abort', timeout=10)
+            aborted = time.monotonic()
+        finally:
+            peer.stop.set()
+            peer.join(WAIT)
+
+        assert peer.last_read is not None
+        assert peer.received < 32 * MiB
+        idle = aborted - peer.last_read
+        # the documented bound (0.1 where main lacks the constant)
+        bound = close_timeout * (1 + getattr(tcp, 'CLOSE_POLL_FRACTION', 0.1))
+        assert close_timeout - 0.05 <= idle <= bound + 0.3, (
+            f'aborted {idle:.3f} s after the peer last read')
+        warnings = [r.getMessage() for r in caplog.records
+                    if r.name == 'hat.drivers.tcp' and
+                    r.levelno == logging.WARNING]
+        assert len(warnings) == 1
+        assert 'peer accepted no data for ' in warnings[0]
+        stated = float(warnings[0].split('peer accepted no data for ')[1]
+                       .split(' s')[0])
+        assert close_timeout - 0.01 <= stated <= bound + 0.3, warnings
