@@ -62,17 +62,22 @@ def _tls_contexts(tls_files):
 
 
 @contextlib.asynccontextmanager
-async def _server_conn(server_ctx=None, client_ctx=None, **kwargs):
+async def _server_conn(server_ctx=None, client_ctx=None, rcvbuf=None,
+                       **kwargs):
     """A server-side Connection (TLS with `server_ctx`) and the blocking
-    raw (or TLS) client socket connected to it"""
+    raw (or TLS) client socket connected to it (with receive buffer
+    `rcvbuf`)"""
     conns = aio.Queue()
     srv = await tcp.listen(conns.put_nowait, tcp.Address('127.0.0.1', 0),
                            bind_connections=True, ssl=server_ctx, **kwargs)
     loop = asyncio.get_running_loop()
 
     def connect():
-        sock = socket.create_connection(tuple(srv.addresses[0]),
-                                        timeout=WAIT)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(WAIT)
+        sock.connect(tuple(srv.addresses[0]))
         if client_ctx is None:
             return sock
         return client_ctx.wrap_socket(sock, server_hostname='localhost')
@@ -262,3 +267,89 @@ async def test_close_timeout_counts_from_last_progress(read_for, caplog):
         stated = float(warnings[0].split('peer accepted no data for ')[1]
                        .split(' s')[0])
         assert close_timeout - 0.01 <= stated <= bound + 0.3, warnings
+
+
+# --------------------------- 3. TLS close while the peer is still sending
+
+class _TlsUploader(threading.Thread):
+    """TLS peer in one thread (non-blocking socket): every 10 ms it reads
+    at most 4 KiB (a slow reader: the response stays in flight for a
+    while) after uploading 1 KiB (every `interval` seconds, 0: every time),
+    until the stream ends (``end``: 'EOF' for close_notify or EOF, else the
+    error); then it closes its socket"""
+
+    def __init__(self, sock, interval):
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.interval = interval
+        self.received = bytearray()
+        self.sent = 0
+        self.end = None
+
+    def run(self):
+        sock = self.sock
+        sock.setblocking(False)
+        block = b'u' * KiB
+        next_send = time.monotonic()
+        deadline = next_send + WAIT * 2
+        try:
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+                # upload first: records keep coming after close_notify
+                if time.monotonic() >= next_send:
+                    try:
+                        self.sent += sock.send(block)
+                    except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                        pass
+                    next_send = time.monotonic() + self.interval
+                try:
+                    data = sock.recv(4 * KiB)
+                    if not data:
+                        self.end = 'EOF'
+                        return
+                    self.received += data
+                except ssl.SSLWantReadError:
+                    pass
+            self.end = 'timeout'
+
+        except Exception as e:
+            self.end = repr(e)
+
+        finally:
+            # as a peer does at the end of the stream
+            sock.close()
+
+
+@pytest.mark.parametrize('interval', [0, 0.02])
+@pytest.mark.timeout(30)
+async def test_tls_close_delivers_response_while_peer_sends(tls_files,
+                                                           interval, caplog):
+    server_ctx, client_ctx = _tls_contexts(tls_files)
+    close_timeout = 3
+    loop = asyncio.get_running_loop()
+    # the peer's small receive buffer keeps the response in flight while
+    # closing: records it uploads arrive after close_notify
+    async with _server_conn(server_ctx, client_ctx, rcvbuf=8 * KiB,
+                            close_timeout=close_timeout) as (conn, sock):
+        peer = _TlsUploader(sock, interval)
+        peer.start()
+        try:
+            # the peer's upload is arriving
+            await bounded(conn.readexactly(2 * KiB), 'upload')
+            response = pattern(0, 100_000)
+            conn.write(response)
+            start = loop.time()
+            conn.close()
+            await bounded(conn.wait_closed(), 'closed', timeout=10)
+            elapsed = loop.time() - start
+        finally:
+            await bounded(loop.run_in_executor(None, peer.join, WAIT * 3),
+                          'peer end', timeout=WAIT * 4)
+
+        assert len(peer.received) == len(response), (peer.end, len(peer.received))
+        assert peer.received == response
+        assert peer.end == 'EOF', peer.end
+        # closed when the peer did, not by close_timeout
+        assert elapsed < close_timeout, elapsed
+        assert not [r for r in caplog.records
+                    if r.levelno >= logging.WARNING], caplog.records

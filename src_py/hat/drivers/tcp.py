@@ -805,9 +805,15 @@ class Connection(aio.Resource):
             transport.close()
 
         elif self._settings.tls:
-            # TLS shutdown: close_notify, then the peer's
-            transport.close()
-            timer = self._settings.bound_tls_shutdown
+            # TLS: discard input until the peer has accepted all data, then
+            # close_notify (see _LingeringProtocol.tls_step)
+            protocol = _LingeringProtocol(self)
+            transport.set_protocol(protocol)
+            if self._reading_paused:
+                self._reading_paused = False
+                transport.resume_reading()
+            protocol.tls_step(-1, 0)
+            timer = True
 
         else:
             sock = transport.get_extra_info('socket')
@@ -1625,12 +1631,24 @@ class _LingeringProtocol(_Protocol):
     """Protocol of a closing connection waiting for the peer's EOF: input
     is counted and discarded, EOF lets the transport close (see
     `Connection.close`); the connection's hot path stays free of the
-    check. Loss and write flow control are `_Protocol`'s."""
+    check. Loss and write flow control are `_Protocol`'s.
 
-    __slots__ = ()
+    On TLS it also runs the TLS close. The event loops' TLS layers fail
+    their shutdown (and abort the connection, so the peer may get a reset
+    instead of the last data) on application data that arrives after their
+    close_notify. So close_notify is sent only once the peer has accepted
+    all data; a duplicate of the socket then keeps it open should the TLS
+    layer abort, and `_linger` reads and discards from it until the peer's
+    EOF, as a plain TCP close does.
+
+    """
+
+    __slots__ = ('_dup', '_timer')
 
     def __init__(self, conn: Connection):
         super().__init__(conn._settings, conn=conn)
+        self._dup: socket.socket | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
         conn = self.conn
@@ -1643,6 +1661,109 @@ class _LingeringProtocol(_Protocol):
         conn._eof = True
         conn._log(logging.DEBUG, 'peer closed its side (EOF)')
         return None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        dup, self._dup = self._dup, None
+        if dup is not None:
+            if isinstance(exc, ssl.SSLError) and self._linger(dup):
+                return
+
+            dup.close()
+        self.conn._on_lost(exc)
+
+    def tls_step(self, last_unsent: int, delay: float) -> None:
+        # TLS close: polls (every 5 ms, doubling up to 0.1 s) until the
+        # peer has accepted all data (no more unsent twice in a row), then
+        # sends close_notify. The connection's close timer bounds it.
+        self._timer = None
+        conn = self.conn
+        try:
+            transport = conn._transport
+            if conn._lost or transport.is_closing():
+                return
+
+            unsent = conn._unsent()
+            if unsent or last_unsent:
+                delay = min(max(delay * 2, 0.005), 0.1)
+                self._timer = conn._loop.call_later(
+                    delay, self.tls_step, unsent, delay)
+                return
+
+            if _SIOCINQ is not None:
+                # a duplicate of the socket keeps it open should the TLS
+                # layer abort (Linux, where the rest is known to hold)
+                sock = transport.get_extra_info('socket')
+                if sock is not None:
+                    self._dup = sock.dup()
+            transport.close()
+
+        except Exception as e:
+            conn._close_failed(e)
+
+    def _linger(self, sock: socket.socket) -> bool:
+        # the TLS layer aborted on data after its close_notify: read and
+        # discard from the socket (a duplicate) until the peer's EOF,
+        # bounded by close_timeout; the connection is lost after that
+        conn = self.conn
+        loop = conn._loop
+        try:
+            sock.setblocking(False)
+            fd = sock.fileno()
+            if conn._close_timer is not None:
+                conn._close_timer.cancel()
+                conn._close_timer = None
+
+            def finish(reset: bool) -> None:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                with contextlib.suppress(Exception):
+                    loop.remove_reader(fd)
+                with contextlib.suppress(Exception):
+                    if reset:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                        struct.pack('ii', 1, 0))
+                sock.close()
+                conn._on_lost(None)
+
+            def on_readable() -> None:
+                try:
+                    while True:
+                        data = sock.recv(0x10000)
+                        if not data:
+                            break
+                        if comm_log.isEnabledFor(_DEBUG):
+                            conn._log_data('received after close '
+                                           '(raw TLS, discarded)', data)
+
+                except BlockingIOError:
+                    return
+
+                except Exception:
+                    pass
+
+                finish(False)
+
+            def on_timeout() -> None:
+                self._timer = None
+                conn._log(logging.WARNING,
+                          'peer did not finish closing (EOF or TLS '
+                          'shutdown) for %.3f s (close_timeout %s s): '
+                          'aborting', loop.time() - start, timeout)
+                finish(True)
+
+            loop.add_reader(fd, on_readable)
+            start = loop.time()
+            timeout = conn._settings.close_timeout
+            if timeout is not None:
+                self._timer = loop.call_later(timeout, on_timeout)
+            return True
+
+        except Exception:
+            return False
 
 
 def _check_addr(addr: typing.Any, listening: bool
