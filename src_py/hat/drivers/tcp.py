@@ -4,7 +4,8 @@
 synchronous `Connection.write`, an awaitable `Connection.drain` and the
 awaitable reads `Connection.read` and `Connection.readexactly`.
 
-Guarantees, on every event loop (asyncio and uvloop):
+Guarantees, on every event loop (asyncio and uvloop), on TLS connections
+as on plain TCP ones (where a guarantee differs on TLS, it says so):
 
 * Bytes are delivered to readers exactly once and in order. Concurrent reads
   are served strictly in call order. A read that is cancelled while waiting
@@ -21,18 +22,29 @@ Guarantees, on every event loop (asyncio and uvloop):
   and handed to the socket together at the start of the next iteration (no
   timer); closing flushes them. A producer loop of `Connection.write` and
   `Connection.drain` with no other await ends in `ConnectionError` within
-  a few iterations once the peer is gone: `drain` yields to the event loop
-  when the transport has found the connection broken.
+  a few iterations once the peer is gone, on TLS too: `drain` yields to the
+  event loop when the transport has found the connection broken or (TLS,
+  Linux) the socket under the TLS layer was reset, which the TLS layer
+  learns only later.
+* `Connection.close` and `Connection.async_close` never raise, whatever
+  state the transport, the socket or the TLS layer is in (a peer's reset
+  found while closing ends the connection with the peer's reason).
 * Closing a connection fails pending reads with `ConnectionError`, flushes
   the data already written and then sends FIN. Input that arrives after
   `Connection.close` is discarded. Where the peer's input is still unread
   in the socket (or reading is paused), the socket is kept, reading and
   discarding, until the peer's EOF, so that a final response reaches the
-  peer followed by FIN and not by a reset. If the peer accepts no data, or
+  peer followed by FIN and not by a reset. On TLS, closing discards input
+  until the peer has accepted all data, then sends close_notify, and keeps
+  discarding (records the event loop's TLS layer would fail on) until the
+  peer's close_notify or EOF (Linux; elsewhere a peer that still sends
+  after close_notify may get a reset). If the peer accepts no data, or
   does not finish closing, for `close_timeout` seconds (also bounding a
   TLS shutdown) the connection is aborted instead, so closing never hangs
   on a peer that stopped; a peer that keeps accepting data, however
-  slowly, is given the time it needs.
+  slowly, is given the time it needs. The abort comes `close_timeout`
+  after the peer last accepted data, at most `CLOSE_POLL_FRACTION` (a
+  tenth) of `close_timeout` later.
 * The peer closing (FIN) or resetting (RST) the connection is noticed when
   no read is pending: `Connection.is_open` becomes ``False`` and
   `Connection.wait_closing` returns. While reading is paused at
@@ -210,8 +222,8 @@ class _Settings(typing.NamedTuple):
     half_close: bool
     close_timeout: float | None
     keepalive: tuple[int, int, int] | None
-    # TLS, and whether the close timer also bounds its shutdown (not when
-    # the caller passed ssl_shutdown_timeout)
+    # TLS, and whether the close timer also bounds its shutdown once
+    # close_notify is sent (not when the caller passed ssl_shutdown_timeout)
     tls: bool = False
     bound_tls_shutdown: bool = True
 
@@ -244,7 +256,9 @@ async def connect(addr: Address,
             data (each time it accepts some, the wait starts again, so a
             peer that keeps reading slowly gets the time it needs), for its
             EOF when its input was still arriving, and for a TLS shutdown;
-            then the connection is aborted (``None``: no limit)
+            then the connection is aborted, `close_timeout` after the peer
+            last accepted data and at most `CLOSE_POLL_FRACTION` of it
+            later (``None``: no limit)
         keepalive_idle: enables TCP keepalive: seconds of idleness before
             the first probe, 1 to 32767 (``None``, default: keepalive
             disabled); fractions round up to whole seconds
@@ -771,7 +785,13 @@ class Connection(aio.Resource):
         (Linux resets a connection closed with unread input). All of
         closing takes at most `close_timeout` seconds (10 s by default) of
         the peer accepting no data (and at most that for its EOF or a TLS
-        shutdown); then the connection is aborted (RST).
+        shutdown); then the connection is aborted (RST). On TLS,
+        close_notify follows once the peer has accepted all data, and input
+        is discarded until the peer's close_notify or EOF.
+
+        Never raises: where the transport, the socket or the TLS layer
+        turns out to be gone already, the connection is aborted and ends
+        with the peer's reason (for example reset by peer).
 
         """
         if self._closing:
@@ -976,7 +996,8 @@ class Connection(aio.Resource):
         Sends pending writes now. Returns without suspending unless the
         transport's write buffer is above its high-water mark (then it
         waits until the buffer falls below the low-water mark) or the
-        transport found the connection broken (then it lets the event loop
+        transport found the connection broken, or on TLS (Linux) the
+        socket under the TLS layer was reset (then it lets the event loop
         report the loss and raises).
 
         Raises:
@@ -1675,9 +1696,11 @@ class _LingeringProtocol(_Protocol):
         self.conn._on_lost(exc)
 
     def tls_step(self, last_unsent: int, delay: float) -> None:
-        # TLS close: polls (every 5 ms, doubling up to 0.1 s) until the
-        # peer has accepted all data (no more unsent twice in a row), then
-        # sends close_notify. The connection's close timer bounds it.
+        # TLS close: polls (after 1 ms, doubling up to 0.1 s) until the
+        # peer has accepted all data (nothing unsent twice in a row, a
+        # timer apart: the event loop has moved what its transport under
+        # the TLS layer still held to the socket), then sends close_notify.
+        # The connection's close timer bounds it.
         self._timer = None
         conn = self.conn
         try:
@@ -1687,17 +1710,24 @@ class _LingeringProtocol(_Protocol):
 
             unsent = conn._unsent()
             if unsent or last_unsent:
-                delay = min(max(delay * 2, 0.005), 0.1)
+                delay = min(max(delay * 2, 0.001), 0.1)
                 self._timer = conn._loop.call_later(
                     delay, self.tls_step, unsent, delay)
                 return
 
             if _SIOCINQ is not None:
                 # a duplicate of the socket keeps it open should the TLS
-                # layer abort (Linux, where the rest is known to hold)
-                sock = transport.get_extra_info('socket')
-                if sock is not None:
-                    self._dup = sock.dup()
+                # layer abort (Linux, where the rest is known to hold);
+                # without one (no file descriptor left) the close goes on
+                with contextlib.suppress(Exception):
+                    sock = transport.get_extra_info('socket')
+                    if sock is not None:
+                        self._dup = sock.dup()
+            if not conn._settings.bound_tls_shutdown and \
+                    conn._close_timer is not None:
+                # the caller's ssl_shutdown_timeout bounds the shutdown
+                conn._close_timer.cancel()
+                conn._close_timer = None
             transport.close()
 
         except Exception as e:
