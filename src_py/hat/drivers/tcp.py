@@ -183,6 +183,10 @@ _CANCELLED = 'CANCELLED'
 # whether `listen` can run server-side TLS handshakes itself (start_tls)
 _SERVER_START_TLS = sys.version_info >= (3, 11)
 
+# every how many drains a TLS connection asks its socket whether it was
+# reset (see Connection._tls_socket_reset)
+_TLS_DRAIN_CHECK = 4
+
 # Connection._wbuf after a write was sent at once and nothing came since
 _SENT = b''
 
@@ -693,7 +697,7 @@ class Connection(aio.Resource):
         self._limit = settings.input_buffer_limit or sys.maxsize
         # raw addresses now (uvloop cannot tell them after close), the
         # ConnectionInfo on first use
-        self._sockname, self._peername = _raw_addresses(transport)
+        self._names = _raw_addresses(transport)
         self._info: ConnectionInfo | None = None
         self._chunks: list[bytes] = []
         self._head = 0
@@ -721,6 +725,8 @@ class Connection(aio.Resource):
         self._on_lost_cb: Callable[['Connection'], None] | None = None
         self._bytes_sent = 0
         self._bytes_received = 0
+        # TLS: drains until drain next asks the socket whether it was reset
+        self._tls_drains = 1
 
     def _setup(self) -> None:
         # what may fail while setting up a new connection
@@ -914,8 +920,9 @@ class Connection(aio.Resource):
     def info(self) -> ConnectionInfo:
         """Connection info"""
         if self._info is None:
-            self._info = ConnectionInfo(local_addr=_sock_addr(self._sockname),
-                                        remote_addr=_sock_addr(self._peername))
+            sockname, peername = self._names
+            self._info = ConnectionInfo(local_addr=_sock_addr(sockname),
+                                        remote_addr=_sock_addr(peername))
         return self._info
 
     @property
@@ -1012,11 +1019,8 @@ class Connection(aio.Resource):
         self._flush()
         transport = self._transport
         if transport.is_closing() or (
-                self._settings.tls and
-                _sock_reset(transport.get_extra_info('socket'))):
-            # a failed send: let connection_lost tell why. A TLS transport
-            # learns that its socket failed only from the event loop, later:
-            # the socket's own state tells at once.
+                self._settings.tls and self._tls_socket_reset()):
+            # a failed send: let connection_lost tell why
             self._set_closing('lost: transport closed')
             if not self._lost:
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -1032,6 +1036,19 @@ class Connection(aio.Resource):
 
         if self._closing:
             raise self._closed_error('drain')
+
+    def _tls_socket_reset(self) -> bool:
+        # A TLS transport learns that the socket under it was reset only
+        # from the event loop, later; the socket's own state (a system
+        # call of about 2 us) tells at once. Asked on every
+        # _TLS_DRAIN_CHECK-th drain: a producer loop gets ConnectionError
+        # within that many iterations.
+        self._tls_drains -= 1
+        if self._tls_drains > 0:
+            return False
+
+        self._tls_drains = _TLS_DRAIN_CHECK
+        return _sock_reset(self._transport.get_extra_info('socket'))
 
     async def read(self, n: int = -1) -> bytes:
         """Read up to `n` bytes.
