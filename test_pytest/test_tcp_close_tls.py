@@ -353,3 +353,42 @@ async def test_tls_close_delivers_response_while_peer_sends(tls_files,
         assert elapsed < close_timeout, elapsed
         assert not [r for r in caplog.records
                     if r.levelno >= logging.WARNING], caplog.records
+
+
+@pytest.mark.timeout(30)
+async def test_tls_close_slow_steady_reader_gets_everything(tls_files,
+                                                           caplog):
+    # a TLS peer that keeps reading, slowly, through several close_timeouts
+    # gets all of the response and close_notify: closing is bounded by the
+    # progress of the peer, wherever the event loop buffers the data
+    server_ctx, client_ctx = _tls_contexts(tls_files)
+    close_timeout = 0.3
+    size = 4 * MiB
+    loop = asyncio.get_running_loop()
+    async with _server_conn(server_ctx, client_ctx, rcvbuf=64 * KiB,
+                            close_timeout=close_timeout) as (conn, sock):
+        def recv():
+            # about 2 MiB/s, never pausing longer than close_timeout
+            received = bytearray()
+            sock.settimeout(WAIT)
+            while True:
+                data = sock.recv(32 * KiB)
+                if not data:
+                    sock.close()
+                    return received
+                received += data
+                time.sleep(0.01)
+
+        reading = loop.run_in_executor(None, recv)
+        response = pattern(0, size)
+        conn.write(response)
+        start = loop.time()
+        conn.close()
+        received = await bounded(reading, 'peer read', timeout=20)
+        await bounded(conn.wait_closed(), 'closed')
+        assert len(received) == size
+        assert received == response
+        # flushing took several close_timeouts: progress kept it going
+        assert loop.time() - start > 2 * close_timeout
+        assert not [r for r in caplog.records
+                    if r.levelno >= logging.WARNING], caplog.records
