@@ -1025,6 +1025,11 @@ class Connection(aio.Resource):
             if not self._lost:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.wait_closed(), 1)
+            if not self._lost:
+                # a TLS transport that has not noticed yet (reading paused)
+                # is not left open: closing is over for this connection
+                with contextlib.suppress(Exception):
+                    self._transport.abort()
             raise self._closed_error('drain')
 
         if not self._write_paused:
