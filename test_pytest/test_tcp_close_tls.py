@@ -8,7 +8,8 @@ the plain-TCP fault guarantees (issue 15, items 1 to 4).
   (sampled a tenth of ``close_timeout`` apart): a peer that stops reading
   while a response is closing is aborted about ``close_timeout`` later, not
   two or three times that;
-* a TLS close delivers the final response while the peer keeps sending;
+* a TLS close delivers the final response while the peer keeps sending,
+  and to a peer that reads slowly through several ``close_timeout``;
 * a producer loop (``write``; ``await drain()``) ends in `ConnectionError`
   within a few iterations after a TLS peer's reset.
 
@@ -31,7 +32,7 @@ import pytest
 from hat import aio
 from hat.drivers import tcp
 
-from chaos import KiB, MiB, bounded, pattern, rst_close
+from chaos import KiB, MiB, bounded, pattern, rst_close, wait_until
 
 
 WAIT = 5
@@ -104,8 +105,8 @@ async def test_close_after_reset_with_input_unread(state, caplog):
                             close_timeout=2) as (conn, sock):
         sock.sendall(b'request' * 100)
         if state == 'paused':
-            await bounded(_until(lambda: conn._reading_paused),
-                          'reading paused')
+            await wait_until(lambda: conn._reading_paused, WAIT,
+                             'reading paused')
             sock.sendall(b'more')
         rst_close(sock)
         _wait_kernel_reset(conn)
@@ -122,18 +123,14 @@ async def test_close_after_reset_with_input_unread(state, caplog):
                     if 'Exception in callback' in r.getMessage()]
 
 
-async def _until(predicate):
-    while not predicate():
-        await asyncio.sleep(0.002)
-
-
 # ------------------------------------------ 1. close() never raises: TLS
 
 @pytest.mark.timeout(20)
 async def test_tls_close_after_tls_layer_saw_reset(tls_files, caplog):
-    # close() runs in every loop iteration from the peer's RST on, until
-    # the connection's own loss callback: in the iteration after the TLS
-    # layer saw the reset asyncio's TLS transport is closed already
+    # a callback, run once per loop iteration, closes the connection as
+    # soon as its TLS transport reports closing: the TLS layer saw the
+    # peer's reset, the connection's own loss callback is still to come
+    # (asyncio's TLS transport, closed a second time, drops its protocol)
     server_ctx, client_ctx = _tls_contexts(tls_files)
     async with _server_conn(server_ctx, client_ctx) as (conn, sock):
         sock.sendall(b'hello')
@@ -144,8 +141,6 @@ async def test_tls_close_after_tls_layer_saw_reset(tls_files, caplog):
         done = loop.create_future()
 
         def try_close():
-            # a close() that happens not to be the one closing yet: it
-            # must not raise (only the first one does anything)
             if conn._transport.is_closing() or conn.is_closed:
                 try:
                     conn.close()
