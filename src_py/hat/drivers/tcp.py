@@ -5,7 +5,8 @@ synchronous `Connection.write`, an awaitable `Connection.drain` and the
 awaitable reads `Connection.read`, `Connection.readexactly` and
 `Connection.readuntil`.
 
-Guarantees, on every event loop (asyncio and uvloop):
+Guarantees, on every event loop (asyncio and uvloop), on TLS connections
+as on plain TCP ones (where a guarantee differs on TLS, it says so):
 
 * Bytes are delivered to readers exactly once and in order. Concurrent reads
   are served strictly in call order. A read that is cancelled while waiting
@@ -22,18 +23,29 @@ Guarantees, on every event loop (asyncio and uvloop):
   and handed to the socket together at the start of the next iteration (no
   timer); closing flushes them. A producer loop of `Connection.write` and
   `Connection.drain` with no other await ends in `ConnectionError` within
-  a few iterations once the peer is gone: `drain` yields to the event loop
-  when the transport has found the connection broken.
+  a few iterations once the peer is gone, on TLS too: `drain` yields to the
+  event loop when the transport has found the connection broken or (TLS,
+  Linux) the socket under the TLS layer was reset, which the TLS layer
+  learns only later.
+* `Connection.close` and `Connection.async_close` never raise, whatever
+  state the transport, the socket or the TLS layer is in (a peer's reset
+  found while closing ends the connection with the peer's reason).
 * Closing a connection fails pending reads with `ConnectionError`, flushes
   the data already written and then sends FIN. Input that arrives after
   `Connection.close` is discarded. Where the peer's input is still unread
   in the socket (or reading is paused), the socket is kept, reading and
   discarding, until the peer's EOF, so that a final response reaches the
-  peer followed by FIN and not by a reset. If the peer accepts no data, or
+  peer followed by FIN and not by a reset. On TLS, closing discards input
+  until the peer has accepted all data, then sends close_notify, and keeps
+  discarding (records the event loop's TLS layer would fail on) until the
+  peer's close_notify or EOF (Linux; elsewhere a peer that still sends
+  after close_notify may get a reset). If the peer accepts no data, or
   does not finish closing, for `close_timeout` seconds (also bounding a
   TLS shutdown) the connection is aborted instead, so closing never hangs
   on a peer that stopped; a peer that keeps accepting data, however
-  slowly, is given the time it needs.
+  slowly, is given the time it needs. The abort comes `close_timeout`
+  after the peer last accepted data, at most `CLOSE_POLL_FRACTION` (a
+  tenth) of `close_timeout` later.
 * The peer closing (FIN) or resetting (RST) the connection is noticed when
   no read is pending: `Connection.is_open` becomes ``False`` and
   `Connection.wait_closing` returns. While reading is paused at
@@ -129,8 +141,9 @@ else:
 # Linux TCP states (tcpi_state) in which the peer has sent neither FIN nor
 # RST: ESTABLISHED, FIN_WAIT1, FIN_WAIT2
 _TCP_PEER_OPEN_STATES = (1, 4, 5)
-# Linux TCP state CLOSE: after the peer's FIN (CLOSE_WAIT) only a RST gets
-# an open socket there
+# Linux TCP state CLOSE: a connection that was reset or failed (or is
+# closed); after the peer's FIN (CLOSE_WAIT) only a RST gets an open socket
+# there
 _TCP_CLOSE = 7
 
 
@@ -157,6 +170,12 @@ DEFAULT_CLOSE_TIMEOUT: float = 10.0
 
 DEFAULT_BACKLOG: int = 4096
 """Default listen backlog used by `listen` (``backlog=`` overrides it)"""
+
+CLOSE_POLL_FRACTION: float = 0.1
+"""While closing waits for the peer, its progress is sampled every
+``close_timeout * CLOSE_POLL_FRACTION`` seconds: the abort comes
+`close_timeout` after the peer last accepted data, at most this fraction of
+`close_timeout` later"""
 
 PAUSED_POLL_INTERVAL: float = 0.5
 """Seconds between checks, while reading is paused at
@@ -185,6 +204,10 @@ _CANCELLED = 'CANCELLED'
 
 # whether `listen` can run server-side TLS handshakes itself (start_tls)
 _SERVER_START_TLS = sys.version_info >= (3, 11)
+
+# every how many drains a TLS connection asks its socket whether it was
+# reset (see Connection._tls_socket_reset)
+_TLS_DRAIN_CHECK = 4
 
 # Connection._wbuf after a write was sent at once and nothing came since
 _SENT = b''
@@ -239,8 +262,8 @@ class _Settings(typing.NamedTuple):
     half_close: bool
     close_timeout: float | None
     keepalive: tuple[int, int, int] | None
-    # TLS, and whether the close timer also bounds its shutdown (not when
-    # the caller passed ssl_shutdown_timeout)
+    # TLS, and whether the close timer also bounds its shutdown once
+    # close_notify is sent (not when the caller passed ssl_shutdown_timeout)
     tls: bool = False
     bound_tls_shutdown: bool = True
 
@@ -276,7 +299,9 @@ async def connect(addr: Address,
             data (each time it accepts some, the wait starts again, so a
             peer that keeps reading slowly gets the time it needs), for its
             EOF when its input was still arriving, and for a TLS shutdown;
-            then the connection is aborted (``None``: no limit)
+            then the connection is aborted, `close_timeout` after the peer
+            last accepted data and at most `CLOSE_POLL_FRACTION` of it
+            later (``None``: no limit)
         keepalive_idle: enables TCP keepalive: seconds of idleness before
             the first probe, 1 to 32767 (``None``, default: keepalive
             disabled); fractions round up to whole seconds
@@ -841,7 +866,7 @@ class Connection(aio.Resource):
         self._limit = settings.input_buffer_limit or sys.maxsize
         # raw addresses now (uvloop cannot tell them after close), the
         # ConnectionInfo on first use
-        self._sockname, self._peername = _raw_addresses(transport)
+        self._names = _raw_addresses(transport)
         self._info: ConnectionInfo | None = None
         self._chunks: list[bytes] = []
         self._head = 0
@@ -869,6 +894,8 @@ class Connection(aio.Resource):
         self._on_lost_cb: Callable[['Connection'], None] | None = None
         self._bytes_sent = 0
         self._bytes_received = 0
+        # TLS: drains until drain next asks the socket whether it was reset
+        self._tls_drains = 1
 
     def _setup(self) -> None:
         # what may fail while setting up a new connection
@@ -933,50 +960,112 @@ class Connection(aio.Resource):
         (Linux resets a connection closed with unread input). All of
         closing takes at most `close_timeout` seconds (10 s by default) of
         the peer accepting no data (and at most that for its EOF or a TLS
-        shutdown); then the connection is aborted (RST).
+        shutdown); then the connection is aborted (RST). On TLS,
+        close_notify follows once the peer has accepted all data, and input
+        is discarded until the peer's close_notify or EOF.
+
+        Never raises: where the transport, the socket or the TLS layer
+        turns out to be gone already, the connection is aborted and ends
+        with the peer's reason (for example reset by peer).
 
         """
         if self._closing:
             return
 
+        # every transport call of closing is guarded here: whatever state
+        # the transport, the socket or the TLS layer is in, close() does
+        # not raise (see _close_failed)
+        try:
+            self._close()
+
+        except Exception as e:
+            self._close_failed(e)
+
+    def _close(self) -> None:
+        transport = self._transport
+        if transport.is_closing():
+            # the transport found the connection lost and connection_lost
+            # is still to come (on TLS: the TLS layer saw the raw socket
+            # fail); it tells why. Closing asyncio's TLS transport a second
+            # time would drop its protocol.
+            self._wbuf = None
+            self._set_closing('lost: transport closed')
+            return
+
         eof = self._eof
         self._flush()
         self._set_closing('closed locally')
-        transport = self._transport
         timer = bool(transport.get_write_buffer_size())
         if eof or self._lost:
             transport.close()
 
         elif self._settings.tls:
-            # TLS shutdown: close_notify, then the peer's
-            transport.close()
-            timer = self._settings.bound_tls_shutdown
-
-        elif (self._reading_paused or
-                _unread(transport.get_extra_info('socket'))):
-            # FIN after the pending data, then discard input until EOF
-            try:
-                transport.write_eof()
-
-            except OSError:
-                # reset by the peer while reading was paused (the
-                # transport has not seen it): nothing can be sent any more
-                transport.abort()
-                return
-
-            transport.set_protocol(_LingeringProtocol(self))
+            # TLS: discard input until the peer has accepted all data, then
+            # close_notify (see _LingeringProtocol.tls_step)
+            protocol = _LingeringProtocol(self)
+            transport.set_protocol(protocol)
             if self._reading_paused:
                 self._reading_paused = False
                 transport.resume_reading()
+            protocol.tls_step(-1, 0)
             timer = True
 
         else:
-            transport.close()
+            sock = transport.get_extra_info('socket')
+            if not self._reading_paused and not _unread(sock):
+                transport.close()
 
-        timeout = self._settings.close_timeout
-        if timeout is not None and timer and not self._lost:
-            self._close_timer = self._loop.call_later(
-                timeout, self._on_close_timer, self._unsent())
+            elif err_no := _sock_error(sock):
+                # reset (or failed) before this close: nothing to linger
+                # for (see _close_failed)
+                raise OSError(err_no, os.strerror(err_no))
+
+            else:
+                # FIN after the pending data, then discard input until EOF
+                transport.set_protocol(_LingeringProtocol(self))
+                transport.write_eof()
+                if self._reading_paused:
+                    self._reading_paused = False
+                    transport.resume_reading()
+                timer = True
+
+        if timer and self._settings.close_timeout is not None and \
+                not self._lost:
+            now = self._loop.time()
+            self._close_timer = self._loop.call_at(
+                now + self._close_poll_interval(), self._on_close_timer,
+                self._unsent(), now)
+
+    def _close_failed(self, exc: Exception) -> None:
+        # a transport call of closing failed: the socket or the TLS layer
+        # was already gone. The connection is aborted; its reason is the
+        # peer's (from the socket's pending error where it still has one)
+        # rather than the local close that found it.
+        try:
+            if not self._closing:
+                self._set_closing('closed locally')
+            sock = self._transport.get_extra_info('socket')
+            err_no = _sock_error(sock)
+            if err_no:
+                exc = OSError(err_no, os.strerror(err_no))
+            if self._reason is None or self._reason[0] in (
+                    'closed locally', 'lost: transport closed'):
+                self._reason = None
+                self._set_reason('reset by peer'
+                                 if isinstance(exc, ConnectionResetError)
+                                 else f'lost: {exc}', exc)
+            if self._lost_exc is None:
+                self._lost_exc = exc
+            self._log(logging.DEBUG, 'closing failed (%r): aborting', exc)
+
+        except Exception:
+            pass
+
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        with contextlib.suppress(Exception):
+            self._transport.abort()
 
     async def async_close(self) -> None:
         """Close the connection (see `close`) and wait until it is closed.
@@ -1000,8 +1089,9 @@ class Connection(aio.Resource):
     def info(self) -> ConnectionInfo:
         """Connection info"""
         if self._info is None:
-            self._info = ConnectionInfo(local_addr=_sock_addr(self._sockname),
-                                        remote_addr=_sock_addr(self._peername))
+            sockname, peername = self._names
+            self._info = ConnectionInfo(local_addr=_sock_addr(sockname),
+                                        remote_addr=_sock_addr(peername))
         return self._info
 
     @property
@@ -1082,7 +1172,8 @@ class Connection(aio.Resource):
         Sends pending writes now. Returns without suspending unless the
         transport's write buffer is above its high-water mark (then it
         waits until the buffer falls below the low-water mark) or the
-        transport found the connection broken (then it lets the event loop
+        transport found the connection broken, or on TLS (Linux) the
+        socket under the TLS layer was reset (then it lets the event loop
         report the loss and raises).
 
         Raises:
@@ -1095,12 +1186,19 @@ class Connection(aio.Resource):
             raise self._closed_error('drain')
 
         self._flush()
-        if self._transport.is_closing():
+        transport = self._transport
+        if transport.is_closing() or (
+                self._settings.tls and self._tls_socket_reset()):
             # a failed send: let connection_lost tell why
             self._set_closing('lost: transport closed')
             if not self._lost:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.wait_closed(), 1)
+            if not self._lost:
+                # a TLS transport that has not noticed yet (reading paused)
+                # is not left open: closing is over for this connection
+                with contextlib.suppress(Exception):
+                    self._transport.abort()
             raise self._closed_error('drain')
 
         if not self._write_paused:
@@ -1112,6 +1210,19 @@ class Connection(aio.Resource):
 
         if self._closing:
             raise self._closed_error('drain')
+
+    def _tls_socket_reset(self) -> bool:
+        # A TLS transport learns that the socket under it was reset only
+        # from the event loop, later; the socket's own state (a system
+        # call of about 2 us) tells at once. Asked on every
+        # _TLS_DRAIN_CHECK-th drain: a producer loop gets ConnectionError
+        # within that many iterations.
+        self._tls_drains -= 1
+        if self._tls_drains > 0:
+            return False
+
+        self._tls_drains = _TLS_DRAIN_CHECK
+        return _sock_reset(self._transport.get_extra_info('socket'))
 
     async def read(self, n: int = -1) -> bytes:
         """Read up to `n` bytes.
@@ -1495,7 +1606,7 @@ class Connection(aio.Resource):
 
         if self._eof:
             sock = self._transport.get_extra_info('socket')
-            if _tcp_state(sock) == _TCP_CLOSE:
+            if _sock_reset(sock):
                 self._transport.abort()
                 self._on_lost(ConnectionResetError(
                     errno.ECONNRESET, 'connection reset by peer after its '
@@ -1548,33 +1659,55 @@ class Connection(aio.Resource):
         if self._group is not None:
             self._group.close()
 
-    def _on_close_timer(self, last_size: int) -> None:
+    def _close_poll_interval(self) -> float:
+        # closing samples the peer's progress this often, so an abort
+        # comes at most this much after `close_timeout`
+        return (typing.cast(float, self._settings.close_timeout) *
+                CLOSE_POLL_FRACTION)
+
+    def _on_close_timer(self, last_size: int, last_progress: float
+                        ) -> None:
+        # last_size: the least unsent size seen; last_progress: when it was
+        # first seen (or when closing started)
+        self._close_timer = None
         if self._lost:
             return
 
-        size = self._unsent()
-        if size < last_size:
-            self._close_timer = self._loop.call_later(
-                typing.cast(float, self._settings.close_timeout),
-                self._on_close_timer, size)
-            return
+        try:
+            now = self._loop.time()
+            size = self._unsent()
+            if size < last_size:
+                last_size, last_progress = size, now
+            timeout = typing.cast(float, self._settings.close_timeout)
+            deadline = last_progress + timeout
+            # timers of uvloop have millisecond resolution
+            if now < deadline - 0.002:
+                self._close_timer = self._loop.call_at(
+                    min(now + self._close_poll_interval(), deadline),
+                    self._on_close_timer, last_size, last_progress)
+                return
 
-        if size:
-            self._log(logging.WARNING,
-                      'peer accepted no data for %s s while closing: '
-                      'aborting', self._settings.close_timeout)
-        else:
-            self._log(logging.WARNING,
-                      'peer did not finish closing (EOF or TLS shutdown) '
-                      'within %s s: aborting', self._settings.close_timeout)
-        # linger 0: the peer gets RST, so it cannot take the truncated
-        # stream for a complete one
-        sock = self._transport.get_extra_info('socket')
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                struct.pack('ii', 1, 0))
-        self._transport.abort()
+            idle = now - last_progress
+            if size:
+                self._log(logging.WARNING,
+                          'peer accepted no data for %.3f s while closing '
+                          '(close_timeout %s s): aborting', idle, timeout)
+            else:
+                self._log(logging.WARNING,
+                          'peer did not finish closing (EOF or TLS '
+                          'shutdown) for %.3f s (close_timeout %s s): '
+                          'aborting', idle, timeout)
+            # linger 0: the peer gets RST, so it cannot take the truncated
+            # stream for a complete one
+            sock = self._transport.get_extra_info('socket')
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                    struct.pack('ii', 1, 0))
+            self._transport.abort()
+
+        except Exception as e:
+            self._close_failed(e)
 
     def _unsent(self) -> int:
         # bytes written but not yet accepted by the peer, as far as known:
@@ -1644,7 +1777,8 @@ class Connection(aio.Resource):
             return
 
         self._lost = True
-        self._lost_exc = exc
+        if exc is not None:
+            self._lost_exc = exc
         self._wbuf = None
         if self._close_timer is not None:
             self._close_timer.cancel()
@@ -1859,12 +1993,24 @@ class _LingeringProtocol(_Protocol):
     """Protocol of a closing connection waiting for the peer's EOF: input
     is counted and discarded, EOF lets the transport close (see
     `Connection.close`); the connection's hot path stays free of the
-    check. Loss and write flow control are `_Protocol`'s."""
+    check. Loss and write flow control are `_Protocol`'s.
 
-    __slots__ = ()
+    On TLS it also runs the TLS close. The event loops' TLS layers fail
+    their shutdown (and abort the connection, so the peer may get a reset
+    instead of the last data) on application data that arrives after their
+    close_notify. So close_notify is sent only once the peer has accepted
+    all data; a duplicate of the socket then keeps it open should the TLS
+    layer abort, and `_linger` reads and discards from it until the peer's
+    EOF, as a plain TCP close does.
+
+    """
+
+    __slots__ = ('_dup', '_timer')
 
     def __init__(self, conn: Connection):
         super().__init__(conn._settings, conn=conn)
+        self._dup: socket.socket | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
         conn = self.conn
@@ -1877,6 +2023,118 @@ class _LingeringProtocol(_Protocol):
         conn._eof = True
         conn._log(logging.DEBUG, 'peer closed its side (EOF)')
         return None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        dup, self._dup = self._dup, None
+        if dup is not None:
+            if isinstance(exc, ssl.SSLError) and self._linger(dup):
+                return
+
+            dup.close()
+        self.conn._on_lost(exc)
+
+    def tls_step(self, last_unsent: int, delay: float) -> None:
+        # TLS close: polls (after 1 ms, doubling up to 0.1 s) until the
+        # peer has accepted all data (nothing unsent twice in a row, a
+        # timer apart: the event loop has moved what its transport under
+        # the TLS layer still held to the socket), then sends close_notify.
+        # The connection's close timer bounds it.
+        self._timer = None
+        conn = self.conn
+        try:
+            transport = conn._transport
+            if conn._lost or transport.is_closing():
+                return
+
+            unsent = conn._unsent()
+            if unsent or last_unsent:
+                delay = min(max(delay * 2, 0.001), 0.1)
+                self._timer = conn._loop.call_later(
+                    delay, self.tls_step, unsent, delay)
+                return
+
+            if _SIOCINQ is not None:
+                # a duplicate of the socket keeps it open should the TLS
+                # layer abort (Linux, where the rest is known to hold);
+                # without one (no file descriptor left) the close goes on
+                with contextlib.suppress(Exception):
+                    sock = transport.get_extra_info('socket')
+                    if sock is not None:
+                        self._dup = sock.dup()
+            if not conn._settings.bound_tls_shutdown and \
+                    conn._close_timer is not None:
+                # the caller's ssl_shutdown_timeout bounds the shutdown
+                conn._close_timer.cancel()
+                conn._close_timer = None
+            transport.close()
+
+        except Exception as e:
+            conn._close_failed(e)
+
+    def _linger(self, sock: socket.socket) -> bool:
+        # the TLS layer aborted on data after its close_notify: read and
+        # discard from the socket (a duplicate) until the peer's EOF,
+        # bounded by close_timeout; the connection is lost after that
+        conn = self.conn
+        loop = conn._loop
+        try:
+            sock.setblocking(False)
+            fd = sock.fileno()
+            if conn._close_timer is not None:
+                conn._close_timer.cancel()
+                conn._close_timer = None
+
+            def finish(reset: bool) -> None:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                with contextlib.suppress(Exception):
+                    loop.remove_reader(fd)
+                with contextlib.suppress(Exception):
+                    if reset:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                        struct.pack('ii', 1, 0))
+                sock.close()
+                conn._on_lost(None)
+
+            def on_readable() -> None:
+                try:
+                    while True:
+                        data = sock.recv(0x10000)
+                        if not data:
+                            break
+                        if comm_log.isEnabledFor(_DEBUG):
+                            conn._log_data('received after close '
+                                           '(raw TLS, discarded)', data)
+
+                except BlockingIOError:
+                    return
+
+                except Exception:
+                    pass
+
+                finish(False)
+
+            def on_timeout() -> None:
+                self._timer = None
+                conn._log(logging.WARNING,
+                          'peer did not finish closing (EOF or TLS '
+                          'shutdown) for %.3f s (close_timeout %s s): '
+                          'aborting', loop.time() - start, timeout)
+                finish(True)
+
+            loop.add_reader(fd, on_readable)
+            start = loop.time()
+            timeout = conn._settings.close_timeout
+            if timeout is not None:
+                self._timer = loop.call_later(timeout, on_timeout)
+            return True
+
+        except Exception:
+            return False
 
 
 def _check_addr(addr: typing.Any, listening: bool
@@ -2105,6 +2363,23 @@ def _tcp_state(sock: typing.Any) -> int | None:
     except (OSError, ValueError):
         return None
     return info[0] if info else None
+
+
+def _sock_error(sock: typing.Any) -> int:
+    # the socket's pending error (SO_ERROR, which reading clears), 0 where
+    # there is none or it is unknown
+    if sock is None:
+        return 0
+    try:
+        return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+    except (OSError, ValueError):
+        return 0
+
+
+def _sock_reset(sock: typing.Any) -> bool:
+    # whether the kernel has found the connection reset or failed (Linux
+    # TCP_INFO's tcpi_state TCP_CLOSE); False where unknown
+    return _tcp_state(sock) == _TCP_CLOSE
 
 
 def _peer_done(sock: typing.Any) -> bool:
