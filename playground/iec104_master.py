@@ -22,8 +22,9 @@ must be confirmed positively within ``--timeout`` seconds: a negative
 confirmation (P/N = 1, or cause 44..47) or none in time gives one line
 ``error: ...`` and exit status 1. Prints ``sent: ...`` for every request.
 
-With ``--count N`` it exits after N spontaneous data messages (and after
-the command's confirmation); otherwise it runs until Ctrl-C or SIGTERM
+With ``--count N`` it exits after N spontaneous data messages, once the
+interrogation has ended (or has not ended within ``--timeout``) and the
+command is confirmed; otherwise it runs until Ctrl-C or SIGTERM
 (exit status 0). ``-v`` logs every APDU sent and received, decoded, on
 standard error (the communication log ``hat.drivers.iec104.trace``). A
 refused, lost or timed-out connection, or a bad argument, gives one line
@@ -152,12 +153,14 @@ async def run(addr: tcp.Address,
 
         # command steps: 'interrogation' (waiting for its end), 'select'
         # or 'execute' (waiting for the confirmation), 'done'
-        step = 'done' if command is None else 'interrogation'
+        step = 'interrogation'
         deadline = loop.time() + timeout
 
         def send_command(select_step: bool) -> None:
             nonlocal step, deadline
-            assert command is not None
+            if command is None:
+                step = 'done'
+                return
             step = 'select' if select_step else 'execute'
             deadline = loop.time() + timeout
             send(command_msg(asdu_address, command, select_step))
