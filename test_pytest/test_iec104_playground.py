@@ -200,7 +200,7 @@ async def test_master_set_point(env):
         status, out, err = await run(env, MASTER, '--port', str(port),
                                      '--count', '1', '--command', '2000=12.5')
         assert (status, err) == (0, ''), err
-        assert ('Command cause=ACTIVATION_TERMINATION ca=1 ioa=2000 '
+        assert ('Command cause=ACTIVATION_CONFIRMATION ca=1 ioa=2000 '
                 'FloatingCommand=12.5') in received(out)
 
         station.send_signal(signal.SIGTERM)
