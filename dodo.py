@@ -160,7 +160,7 @@ _PDOC_LAYER_MODULES = [*(f'hat.drivers.iec104.{name}'
                          for name in ('common', 'codec', 'apdu', 'link',
                                       'apci', 'connection')),
                        *(f'hat.drivers.{package}.{name}'
-                         for package in ('cotp',)
+                         for package in ('cotp', 'cosp')
                          for name in ('common', 'codec', 'connection'))]
 
 
