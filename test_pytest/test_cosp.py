@@ -510,3 +510,49 @@ async def test_bad_first_spdu(bad, cause, caplog):
     [record] = error_records(caplog)
     assert 'cosp' in record.getMessage()
     assert cause in record.getMessage()
+
+
+async def test_full_receive_queue_stops_reading():
+    """With receive_queue_size TSDUs waiting, nothing more is read from
+    the transport (so TCP flow control holds the peer back): an SPDU
+    behind them is only processed once the user reads"""
+    async with cosp_server(receive_queue_size=1) as (srv, conn_queue):
+        async with raw_client(srv) as raw:
+            raw.write(CN_V2)
+            await bounded(raw.read())
+            conn = await bounded(conn_queue.get())
+            raw.write(h('01 00 01 00 61'))
+            raw.write(h('01 00 01 00 62'))
+            # an unknown SPDU: AB once it is read
+            raw.write(h('63 00'))
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(raw.read(), 0.3)
+            assert conn.is_open
+            assert await bounded(conn.read()) == b'a'
+            assert await bounded(raw.read()) == h('19 03 11 01 05')
+            assert await bounded(conn.read()) == b'b'
+            with pytest.raises(cosp.ConnectionClosedError):
+                await bounded(conn.read())
+
+
+async def test_release_collision():
+    """Both sides send FN: each answers the other's with DN and closes"""
+    async with cosp_pair() as (conn1, conn2):
+        task1 = asyncio.create_task(conn1.release(b'1'))
+        task2 = asyncio.create_task(conn2.release(b'2'))
+        results = await bounded(asyncio.gather(task1, task2,
+                                               return_exceptions=True))
+        for result in results:
+            assert result is None or isinstance(result, (bytes,
+                                                         ConnectionError))
+        await bounded(conn1.wait_closed())
+        await bounded(conn2.wait_closed())
+
+
+async def test_async_with_releases():
+    async with cosp_server() as (srv, conn_queue):
+        async with await cosp.connect(srv.addresses[0]) as conn1:
+            conn2 = await bounded(conn_queue.get())
+        assert conn1.is_closed
+        with pytest.raises(cosp.ConnectionClosedError, match='released'):
+            await bounded(conn2.read())

@@ -38,6 +38,7 @@ import typing
 from hat import aio
 
 from hat.drivers import cotp
+from hat.drivers.cotp import common as cotp_common
 from hat.drivers import tcp
 from hat.drivers import tpkt
 from hat.drivers.cosp import codec
@@ -399,7 +400,7 @@ def _refuse(conn: cotp.Connection,
     conn.close()
 
 
-class Server(aio.Resource):
+class Server(cotp_common.Resource):
     """COSP server created by `listen`.
 
     Closing it stops accepting connections and leaves established ones
@@ -421,7 +422,7 @@ class Server(aio.Resource):
         return self._srv.addresses
 
 
-class Connection(aio.Resource):
+class Connection(cotp_common.Resource):
     """COSP connection (ISO 8327-1 kernel and duplex), created by `connect`
     and `listen`.
 

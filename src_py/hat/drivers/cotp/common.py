@@ -43,6 +43,53 @@ class ConnectionClosedError(ConnectionError, aio.QueueClosedError):
     """
 
 
+_ResourceT = typing.TypeVar('_ResourceT', bound='Resource')
+
+
+class Resource(aio.Resource):
+    """`hat.aio.Resource` with its lifetime members annotated (hat-aio's
+    are not, which ``mypy --strict`` users see as untyped calls): the base
+    of the servers and connections of `hat.drivers.cotp` and of the OSI
+    layers above; the lifetime is `async_group`'s"""
+
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        return self.async_group.is_open
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self.async_group.is_closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once closed"""
+        return self.async_group.is_closed
+
+    async def wait_closing(self) -> None:
+        """Wait until closing or closed"""
+        await self.async_group.wait_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until closed"""
+        await self.async_group.wait_closed()
+
+    def close(self) -> None:
+        """Start closing"""
+        self.async_group.close()
+
+    async def async_close(self) -> None:
+        """Close and wait until closed"""
+        await self.async_group.async_close()
+
+    async def __aenter__(self: _ResourceT) -> _ResourceT:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.async_close()
+
+
 class TpduSize(enum.IntEnum):
     """TPDU sizes of the TPDU size parameter (code C0) of ISO 8073
     clause 13.3.4 b): value = parameter value, name = size in octets.

@@ -353,7 +353,7 @@ def _class0_acceptable(cr: common.CR) -> bool:
     return cr.cls in (0, 1) or any(cls in (0, 1) for cls in cr.alt_classes)
 
 
-class Server(aio.Resource):
+class Server(common.Resource):
     """COTP server created by `listen`.
 
     Wraps a `hat.drivers.tpkt.Server`; closing it stops accepting
@@ -375,7 +375,7 @@ class Server(aio.Resource):
         return [common.Address(*addr) for addr in self._srv.addresses]
 
 
-class Connection(aio.Resource):
+class Connection(common.Resource):
     """COTP connection (ISO 8073 class 0), created by `connect` and
     `listen`.
 
