@@ -56,8 +56,8 @@ async def cosp_server(validate_cb=lambda data: data, **kwargs):
 
 
 @contextlib.asynccontextmanager
-async def cosp_pair(server_kwargs={}, **connect_kwargs):
-    async with cosp_server(**server_kwargs) as (srv, conn_queue):
+async def cosp_pair(server_kwargs=None, **connect_kwargs):
+    async with cosp_server(**(server_kwargs or {})) as (srv, conn_queue):
         conn1 = await bounded(cosp.connect(srv.addresses[0],
                                            **connect_kwargs))
         try:

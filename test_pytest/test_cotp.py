@@ -41,14 +41,17 @@ def error_records(caplog):
 
 
 @contextlib.asynccontextmanager
-async def cotp_pair(server_kwargs={}, client_kwargs={}, **connect_kwargs):
+async def cotp_pair(server_kwargs=None, client_kwargs=None,
+                    **connect_kwargs):
     """Connected (client, server side) cotp connections"""
     conn_queue = aio.Queue()
-    srv = await cotp.listen(conn_queue.put_nowait, any_port, **server_kwargs)
+    srv = await cotp.listen(conn_queue.put_nowait, any_port,
+                            **(server_kwargs or {}))
     conn1 = conn2 = None
     try:
         conn1 = await bounded(cotp.connect(srv.addresses[0],
-                                           **connect_kwargs, **client_kwargs))
+                                           **connect_kwargs,
+                                           **(client_kwargs or {})))
         conn2 = await bounded(conn_queue.get())
         yield conn1, conn2
 
