@@ -96,6 +96,17 @@ def spdu(si, body):
     return bytes((si, len(body))) + body
 
 
+async def read_all(conn):
+    """Data read from `conn` until it is closed, and the closing error (a
+    peer's FN, DN or AB is processed by a read)"""
+    received = []
+    while True:
+        try:
+            received.append(await conn.read())
+        except cosp.ConnectionClosedError as e:
+            return received, e
+
+
 CN_V2 = h('0d 0c 05 06 13 01 00 16 01 02 14 02 00 02')
 AC_V2 = h('0e 0c 05 06 13 01 00 16 01 02 14 02 00 02')
 
@@ -175,13 +186,14 @@ async def test_connect_data_release():
             assert await bounded(conn1.read()) == bytes(data)
 
         conn1.write(b'last')
+        reader = asyncio.create_task(read_all(conn2))
         assert await bounded(conn1.release(b'fn data')) == b'dn data'
+        # data written before the FN is still read
+        received, error = await bounded(reader)
+        assert received == [b'last']
+        assert 'released by the peer' in str(error)
         assert released == [b'fn data']
         assert conn2.release_user_data == b'fn data'
-        # data written before the FN is still read
-        assert await bounded(conn2.read()) == b'last'
-        with pytest.raises(cosp.ConnectionClosedError):
-            await bounded(conn2.read())
         await bounded(conn1.wait_closed())
         await bounded(conn2.wait_closed())
         with pytest.raises(ConnectionError):
@@ -194,10 +206,12 @@ async def test_close_with_user_data_releases():
     """close(user_data) sends FN and closes after the DN (0.6.23 closed
     the transport at once); without release_cb the DN has no user data"""
     async with cosp_pair() as (conn1, conn2):
+        reader = asyncio.create_task(read_all(conn2))
         await bounded(conn1.async_close(b'rlrq'))
         assert conn1.is_closed
-        with pytest.raises(cosp.ConnectionClosedError, match='released'):
-            await bounded(conn2.read())
+        received, error = await bounded(reader)
+        assert received == []
+        assert 'released' in str(error)
         assert conn2.release_user_data == b'rlrq'
 
 
@@ -212,10 +226,10 @@ async def test_tls(tls_files):
                          ssl=client_ctx, server_hostname='localhost',
                          user_data=b'x') as (conn1, conn2):
         conn1.write(bytes(10000))
-        assert await bounded(conn2.read()) == bytes(10000)
+        reader = asyncio.create_task(read_all(conn2))
         assert await bounded(conn1.release()) is None
-        with pytest.raises(cosp.ConnectionClosedError):
-            await bounded(conn2.read())
+        received, _ = await bounded(reader)
+        assert received == [bytes(10000)]
 
 
 async def test_extended_user_data():
@@ -356,11 +370,11 @@ async def test_peer_release_passes_user_data_up():
             conn = await bounded(conn_queue.get())
             raw.write(h('01 00 01 00 61'))
             raw.write(h('09 06 11 01 01 c1 01 72'))
+            reader = asyncio.create_task(read_all(conn))
             assert await bounded(raw.read()) == h('0a 06 c1 04') + b'rlre'
             assert await bounded(released.get()) == b'r'
-            assert await bounded(conn.read()) == b'a'
-            with pytest.raises(cosp.ConnectionClosedError):
-                await bounded(conn.read())
+            received, _ = await bounded(reader)
+            assert received == [b'a']
             await bounded(conn.wait_closed())
 
 
@@ -400,13 +414,13 @@ async def test_close_waits_for_dn():
             close_task = asyncio.create_task(conn.async_close(b'x'))
             assert await bounded(raw.read()) == h('09 06 11 01 01 c1 01 78')
             # the transport stays open until the DN: data still arrives
+            assert conn.is_open and not close_task.done()
             raw.write(h('01 00 01 00 62'))
-            assert await bounded(conn.read()) == b'b'
-            assert not close_task.done()
             raw.write(h('0a 00'))
             await bounded(close_task)
             with pytest.raises(ConnectionError):
                 await bounded(raw.read())
+            assert await bounded(conn.read()) == b'b'
         finally:
             conn_task.cancel()
 
@@ -475,14 +489,14 @@ async def test_bad_spdu_on_established_connection(bad, cause, caplog):
             conn = await bounded(conn_queue.get())
             raw.write(h('01 00 01 00 61'))
             raw.write(bad)
-            # AB: transport released, protocol error
-            assert await bounded(raw.read()) == h('19 03 11 01 05')
-            with pytest.raises(ConnectionError):
-                await bounded(raw.read())
             assert await bounded(conn.read()) == b'a'
             with pytest.raises(cosp.ConnectionClosedError,
                                match='protocol error'):
                 await bounded(conn.read())
+            # AB: transport released, protocol error
+            assert await bounded(raw.read()) == h('19 03 11 01 05')
+            with pytest.raises(ConnectionError):
+                await bounded(raw.read())
             with pytest.raises(ConnectionError):
                 conn.write(b'x')
             conn.close()
@@ -512,11 +526,11 @@ async def test_bad_first_spdu(bad, cause, caplog):
     assert cause in record.getMessage()
 
 
-async def test_full_receive_queue_stops_reading():
-    """With receive_queue_size TSDUs waiting, nothing more is read from
-    the transport (so TCP flow control holds the peer back): an SPDU
-    behind them is only processed once the user reads"""
-    async with cosp_server(receive_queue_size=1) as (srv, conn_queue):
+async def test_spdus_are_read_on_demand():
+    """Nothing is read from the transport until the user reads (so TCP
+    flow control holds the peer back): an SPDU behind two DTs is only
+    processed by the third read"""
+    async with cosp_server() as (srv, conn_queue):
         async with raw_client(srv) as raw:
             raw.write(CN_V2)
             await bounded(raw.read())
@@ -529,10 +543,32 @@ async def test_full_receive_queue_stops_reading():
                 await asyncio.wait_for(raw.read(), 0.3)
             assert conn.is_open
             assert await bounded(conn.read()) == b'a'
-            assert await bounded(raw.read()) == h('19 03 11 01 05')
             assert await bounded(conn.read()) == b'b'
             with pytest.raises(cosp.ConnectionClosedError):
                 await bounded(conn.read())
+            assert await bounded(raw.read()) == h('19 03 11 01 05')
+
+
+async def test_release_keeps_data_for_read():
+    """DT user data a release receives before the DN stays readable (up
+    to receive_queue_size TSDUs)"""
+    async with raw_server() as (srv, conn_queue):
+        conn_task = asyncio.create_task(cosp.connect(srv.addresses[0]))
+        try:
+            raw, _ = await accept_raw(conn_queue)
+            conn = await bounded(conn_task)
+            release = asyncio.create_task(conn.release())
+            assert await bounded(raw.read()) == h('09 03 11 01 01')
+            raw.write(h('01 00 01 00 61'))
+            raw.write(h('01 00 01 00 62'))
+            raw.write(h('0a 00'))
+            assert await bounded(release) is None
+            assert await bounded(conn.read()) == b'a'
+            assert await bounded(conn.read()) == b'b'
+            with pytest.raises(cosp.ConnectionClosedError):
+                await bounded(conn.read())
+        finally:
+            conn_task.cancel()
 
 
 async def test_release_collision():
@@ -553,6 +589,7 @@ async def test_async_with_releases():
     async with cosp_server() as (srv, conn_queue):
         async with await cosp.connect(srv.addresses[0]) as conn1:
             conn2 = await bounded(conn_queue.get())
+            reader = asyncio.create_task(read_all(conn2))
         assert conn1.is_closed
-        with pytest.raises(cosp.ConnectionClosedError, match='released'):
-            await bounded(conn2.read())
+        _, error = await bounded(reader)
+        assert 'released' in str(error)

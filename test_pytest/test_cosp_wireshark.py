@@ -70,7 +70,11 @@ async def test_wireshark_decodes_cosp(tmp_path, caplog):
             assert await bounded(conn2.read()) == b'hello session'
             conn2.write(b'hello back')
             assert await bounded(conn1.read()) == b'hello back'
+            # the peer's read processes the FN
+            reader = asyncio.create_task(conn2.read())
             assert await bounded(conn1.release(b'fn data')) == b'dn data'
+            with pytest.raises(cosp.ConnectionClosedError):
+                await bounded(reader)
             client_port = conn1.info.local_addr.port
 
             with pytest.raises(cosp.RefusedError):
@@ -82,6 +86,9 @@ async def test_wireshark_decodes_cosp(tmp_path, caplog):
                                     '00 02'))
             await bounded(raw.read())
             raw.write(bytes.fromhex('63 00'))
+            conn3 = await bounded(conn_queue.get())
+            with pytest.raises(cosp.ConnectionClosedError):
+                await bounded(conn3.read())
             ab = await bounded(raw.read())
             assert ab[0] == AB
             await bounded(raw.async_close())

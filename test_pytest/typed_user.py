@@ -335,9 +335,14 @@ async def cosp_user() -> None:
         conn1.write(b'data')
         read: bytes = await conn2.read()
         assert read == b'data'
+        # the peer's read processes the FN
+        reader = asyncio.create_task(conn2.read())
         dn: bytes | None = await conn1.release(b'fn')
         assert dn == b'dn'
-        await conn2.wait_closed()
+        try:
+            await reader
+        except cosp.ConnectionClosedError:
+            pass
         assert conn2.release_user_data == b'fn'
 
 

@@ -18,8 +18,9 @@ selects the highest common version (no version item means version 1) and
 refuses with RF instead of always selecting version 2; refusals are RF
 SPDUs, errors AB SPDUs (an unknown SPDU too); CN user data over 512 octets
 goes in the extended user data parameter (PI 194), which is also read;
-SSELs of any length are kept and echoed octet for octet; `Connection.write`
-after close raises `ConnectionError`.
+SSELs of any length are kept and echoed octet for octet; SPDUs are read
+when `Connection.read` asks for them (no receive task, no unbounded queue);
+`Connection.write` after close raises `ConnectionError`.
 
 """
 

@@ -12,9 +12,11 @@ reason 2 with user data, any other exception reason 0).
 
 Data transfer: `Connection.write` sends one DT SPDU (after a GIVE TOKENS
 SPDU, ``01 00 01 00``), `Connection.read` returns the user information of
-the next one. A task per connection receives SPDUs into a queue of
-``receive_queue_size`` TSDUs; while the queue is full it stops reading, so
-the peer is held back by transport flow control.
+the next one. SPDUs are read from the transport when `Connection.read`
+(or a pending release) asks for them, without a background task: a
+peer's data waits in TCP until it is read (TCP flow control holds the peer
+back), and a FN, DN or AB from the peer is processed by the read that
+reaches it.
 
 Orderly release (S-RELEASE): `Connection.release` (and `Connection.close`
 with user data, as in 0.6.23) sends FN and waits, at most
@@ -31,6 +33,7 @@ out of place) is a protocol error: one record of level ERROR naming
 """
 
 import asyncio
+import collections
 import logging
 import sys
 import typing
@@ -52,7 +55,8 @@ DEFAULT_RELEASE_TIMEOUT: float = 10
 """Default bound (seconds) of the wait for the DN answering our FN"""
 
 DEFAULT_RECEIVE_QUEUE_SIZE: int = 16
-"""Default number of received TSDUs (DT user data) kept until read"""
+"""Default number of TSDUs (DT user data) a release receives and keeps for
+read"""
 
 _LOGGED_OCTETS = 64  # octets of a bad SPDU shown in its log record
 
@@ -126,8 +130,10 @@ async def connect(addr: tcp.Address,
             `Connection.release_user_data`)
         release_timeout: seconds `Connection.release` and `Connection.close`
             wait for the DN (default `DEFAULT_RELEASE_TIMEOUT`)
-        receive_queue_size: received TSDUs kept until read (default
-            `DEFAULT_RECEIVE_QUEUE_SIZE`)
+        receive_queue_size: DT user data (TSDUs) that `Connection.release`
+            receives while waiting for the DN and keeps for
+            `Connection.read`; with that many kept it stops reading until
+            they are read (default `DEFAULT_RECEIVE_QUEUE_SIZE`)
         connect_timeout: seconds that the whole establishment (TCP, TLS,
             transport and session) may take (``None``: no limit)
         kwargs: passed to `hat.drivers.cotp.connect` (``max_tpdu_size``,
@@ -428,8 +434,13 @@ class Connection(cotp_common.Resource):
 
     Its `async_group` is that of the `hat.drivers.cotp.Connection` below:
     closing the group closes the transport at once, without FN (as in
-    0.6.23); `close` and `async_close` with user data release the
-    connection (FN, DN) first.
+    0.6.23); `close` and `async_close` release the connection (FN, DN)
+    first.
+
+    Reads need no background task: `read` reads SPDUs from COTP as they are
+    needed; a FN, DN or AB from the peer is processed by the read that
+    reaches it. Concurrent reads are served one at a time in call order; a
+    cancelled read loses nothing.
 
     """
 
@@ -448,12 +459,14 @@ class Connection(cotp_common.Resource):
         self._conn_res_user_data = conn_res_user_data
         self._release_cb = release_cb
         self._release_timeout = release_timeout
-        self._queue: aio.Queue[bytes] = aio.Queue(receive_queue_size)
+        self._read_lock = asyncio.Lock()
+        # DT user data a release received on behalf of `read`
+        self._buffer: collections.deque[bytes] = collections.deque()
+        self._buffer_limit = receive_queue_size
         self._error: str | None = None
         self._dn: asyncio.Future[bytes | None] | None = None
         self._release_user_data: bytes | None = None
         self._abort_user_data: bytes | None = None
-        self.async_group.spawn(self._receive_loop)
 
     @property
     def async_group(self) -> aio.Group:
@@ -576,8 +589,8 @@ class Connection(cotp_common.Resource):
             try:
                 if sys.version_info >= (3, 11):
                     async with asyncio.timeout(self._release_timeout):
-                        return await asyncio.shield(dn)
-                return await asyncio.wait_for(asyncio.shield(dn),
+                        return await self._wait_dn(dn)
+                return await asyncio.wait_for(self._wait_dn(dn),
                                               self._release_timeout)
 
             except asyncio.TimeoutError as e:
@@ -587,6 +600,18 @@ class Connection(cotp_common.Resource):
 
         finally:
             self._conn.close()
+
+    async def _wait_dn(self, dn: 'asyncio.Future[bytes | None]'
+                       ) -> bytes | None:
+        # a pending read receives the DN, or this reads it (the DT user
+        # data before it is kept for read, up to the buffer limit)
+        async with self._read_lock:
+            while (not dn.done() and
+                    len(self._buffer) < self._buffer_limit):
+                data = await self._receive_one()
+                if data is not None:
+                    self._buffer.append(data)
+        return await asyncio.shield(dn)
 
     def abort(self, user_data: common.Data | None = None) -> None:
         """Abort the connection: send AB (user abort, transport released)
@@ -634,13 +659,17 @@ class Connection(cotp_common.Resource):
                 received before is returned first.
 
         """
-        try:
-            return await self._queue.get()
+        async with self._read_lock:
+            if self._buffer:
+                return self._buffer.popleft()
 
-        except aio.QueueClosedError as e:
-            raise common.ConnectionClosedError(
-                self._error or f'cosp: {self._describe()}: connection '
-                'closed') from e
+            while True:
+                if self._error is not None:
+                    raise common.ConnectionClosedError(self._error)
+
+                data = await self._receive_one()
+                if data is not None:
+                    return data
 
     def _send_fn(self, user_data: common.Data | None) -> None:
         _check_data('user_data', user_data)
@@ -675,43 +704,48 @@ class Connection(cotp_common.Resource):
         except ConnectionError:
             pass
 
-    async def _receive_loop(self) -> None:
+    async def _receive_one(self) -> bytes | None:
+        # the user data of the next DT, or None once the connection has
+        # ended (`_error` says why)
         try:
-            while True:
-                try:
-                    tsdu = await self._conn.read()
+            try:
+                tsdu = await self._conn.read()
 
-                except ConnectionError as e:
-                    self._set_error(str(e))
-                    break
+            except ConnectionError as e:
+                self._set_error(str(e))
+                self._end()
+                return None
 
-                try:
-                    spdu = codec.decode(tsdu)
+            try:
+                spdu = codec.decode(tsdu)
 
-                except codec.DecodeError as e:
-                    self._protocol_error(str(e), tsdu)
-                    break
+            except codec.DecodeError as e:
+                self._protocol_error(str(e), tsdu)
+                self._end()
+                return None
 
-                if isinstance(spdu, common.DT):
-                    await self._queue.put(spdu.data)
-                    continue
+            if isinstance(spdu, common.DT):
+                return spdu.data
 
-                if not await self._on_spdu(spdu, tsdu):
-                    break
+            if not await self._on_spdu(spdu, tsdu):
+                self._end()
+            return None
 
         except Exception as e:
-            mlog.error('cosp: %s: receive loop failed: %r',
-                       self._describe(), e, exc_info=e)
+            self._set_error(f'cosp: {self._describe()}: receiving failed: '
+                            f'{e!r}')
+            mlog.error('%s', self._error, exc_info=e)
+            self._end()
+            return None
 
-        finally:
-            self._queue.close()
-            if self._dn is not None and not self._dn.done():
-                self._dn.set_exception(ConnectionError(
-                    self._error or f'cosp: {self._describe()}: connection '
-                    f'closed before DN'))
-                # retrieved by release, if anybody waits
-                self._dn.exception()
-            self._conn.close()
+    def _end(self) -> None:
+        if self._dn is not None and not self._dn.done():
+            self._dn.set_exception(ConnectionError(
+                self._error or f'cosp: {self._describe()}: connection '
+                f'closed before DN'))
+            # retrieved by release, if anybody waits
+            self._dn.exception()
+        self._conn.close()
 
     async def _on_spdu(self, spdu: common.Spdu, tsdu: bytes) -> bool:
         # False: the connection ends

@@ -406,11 +406,18 @@ class Connection(common.Resource):
         self._parts: list[bytes] = []
         self._parts_size = 0
         self._error: str | None = None
+        # created now: tpkt creates its group on first use, which fails
+        # once the connection is closed
+        if conn.is_open:
+            self._group = conn.async_group
+        else:
+            self._group = aio.Group()
+            self._group.close()
 
     @property
     def async_group(self) -> aio.Group:
         """Async group (that of the TPKT connection)"""
-        return self._conn.async_group
+        return self._group
 
     @property
     def is_open(self) -> bool:
