@@ -1,5 +1,5 @@
-"""A typed user of the public API of `hat.drivers.tcp`, `hat.drivers.tpkt`
-and `hat.drivers.iec104`
+"""A typed user of the public API of `hat.drivers.tcp`, `hat.drivers.tpkt`,
+`hat.drivers.cotp`, `hat.drivers.cosp` and `hat.drivers.iec104`
 
 `doit check` runs ``mypy --strict`` on this file, as a driver author with
 strict settings would: every call below must type-check without "untyped
@@ -20,7 +20,7 @@ import datetime
 import logging
 
 from hat import aio
-from hat.drivers import iec104, tcp, tpkt
+from hat.drivers import cosp, cotp, iec104, tcp, tpkt
 from hat.drivers.iec104 import trace
 
 
@@ -318,9 +318,65 @@ def iec104_comm_log(on: bool) -> bool:
     return trace.is_enabled()
 
 
+async def cotp_user() -> None:
+    """A TSDU each way between our COTP initiator and responder"""
+    conn_queue: asyncio.Queue[cotp.Connection] = asyncio.Queue()
+    addr: tpkt.Address = cotp.Address('127.0.0.1', 0)
+    async with await cotp.listen(conn_queue.put_nowait, addr) as srv:
+        addresses: list[cotp.Address] = srv.addresses
+        async with await cotp.connect(addresses[0], remote_tsel=1,
+                                      connect_timeout=TIMEOUT) as conn1:
+            conn2 = await conn_queue.get()
+            info: cotp.ConnectionInfo = conn2.info
+            assert info.local_tsel == 1
+            size: int = conn1.tpdu_size
+            conn1.write(bytes(size * 2))
+            await conn1.drain()
+            data: bytes = await conn2.read()
+            assert data == bytes(size * 2)
+            await conn2.async_close()
+            try:
+                await conn1.read()
+            except cotp.ConnectionClosedError:
+                pass
+        assert conn1.is_closed
+
+
+async def cosp_user() -> None:
+    """Connect, data, release between our COSP initiator and responder"""
+    conn_queue: asyncio.Queue[cosp.Connection] = asyncio.Queue()
+
+    def validate(data: cosp.Data | None) -> cosp.Data | None:
+        return data
+
+    def on_release(data: cosp.Data | None) -> cosp.Data | None:
+        return b'dn'
+
+    async with await cosp.listen(validate, conn_queue.put_nowait,
+                                 cosp.Address('127.0.0.1', 0),
+                                 release_cb=on_release) as srv:
+        conn1 = await cosp.connect(srv.addresses[0], user_data=b'cn')
+        conn2 = await conn_queue.get()
+        assert conn1.conn_res_user_data == b'cn'
+        conn1.write(b'data')
+        read: bytes = await conn2.read()
+        assert read == b'data'
+        # the peer's read processes the FN
+        reader = asyncio.create_task(conn2.read())
+        dn: bytes | None = await conn1.release(b'fn')
+        assert dn == b'dn'
+        try:
+            await reader
+        except cosp.ConnectionClosedError:
+            pass
+        assert conn2.release_user_data == b'fn'
+
+
 async def main() -> None:
     await asyncio.wait_for(tcp_user(), TIMEOUT)
     await asyncio.wait_for(tpkt_user(), TIMEOUT)
+    await asyncio.wait_for(cotp_user(), TIMEOUT)
+    await asyncio.wait_for(cosp_user(), TIMEOUT)
     await asyncio.wait_for(iec104_user(), TIMEOUT)
     dt = datetime.datetime(2024, 5, 17, 11, 45, tzinfo=datetime.timezone.utc)
     assert iec104_utc(dt) == dt
