@@ -207,7 +207,7 @@ async def test_wireshark_decodes_ppdus_and_apdus(tmp_path):
     _write_pcap(pcap, frames)
 
     rows = await tshark.decode(pcap, 102, 'tpkt', FIELDS)
-    rows = [dict(zip(FIELDS, row)) for row in rows]
+    rows = [dict(zip(FIELDS, row, strict=True)) for row in rows]
 
     assert [row for row in rows if row['_ws.malformed']] == []
     for row in rows:

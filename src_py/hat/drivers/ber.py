@@ -204,7 +204,7 @@ class External(typing.NamedTuple):
     optional data-value-descriptor.
 
     """
-    data: 'Element | Bytes | list[bool]'
+    data: Element | Bytes | list[bool]
     """encoding: single-ASN1-type, octet-aligned or arbitrary"""
     direct_ref: ObjectIdentifier | None
     """direct-reference (transfer syntax name), ``None`` if absent"""
