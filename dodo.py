@@ -156,11 +156,15 @@ def _typed_user_cmd():
                      env=env, cwd=root_dir, shell=False)
 
 
-# iec104's layers, each documented on its own page: its __all__ (the
+# the layers of iec104 and of the OSI drivers, each documented on its own
+# page: the package's __all__ (the
 # published API) leaves them out of the package page's submodule list
-_PDOC_LAYER_MODULES = [f'hat.drivers.iec104.{name}'
-                       for name in ('common', 'codec', 'apdu', 'link',
-                                    'apci', 'connection')]
+_PDOC_LAYER_MODULES = [*(f'hat.drivers.iec104.{name}'
+                         for name in ('common', 'codec', 'apdu', 'link',
+                                      'apci', 'connection')),
+                       *(f'hat.drivers.{package}.{name}'
+                         for package in ('cotp', 'cosp')
+                         for name in ('common', 'codec', 'connection'))]
 
 
 def task_docs():
