@@ -1,17 +1,33 @@
 """Connection oriented presentation protocol (ISO 8823-1 / ITU-T X.226)
 
 The presentation layer of the MMS stack (`hat.drivers.cosp` below,
-`hat.drivers.acse` above). This change brings its message types
-(`hat.drivers.copp.common`: PPDUs, user data, and the hat-drivers 0.6.23
-names `IdentifiedEntity` and `SyntaxNames`) and its codec
-(`hat.drivers.copp.codec`: PPDUs to octets and back, on the BER core
-`hat.drivers.ber`). The asyncio connection (0.6.23's `connect`, `listen`,
-`Connection`, `Server`, `ConnectionInfo`, `ValidateCb`, ...) comes in a
-later change, on the session layer.
+`hat.drivers.acse` above). Public API of hat-drivers 0.6.23's
+``hat.drivers.copp`` (`IdentifiedEntity`, `Address`, `ConnectionInfo`,
+`ValidateResult`, `ValidateCb`, `ConnectionCb`, `SyntaxNames`, `connect`,
+`listen`, `Server`, `Connection`, `mlog`) with additions. Layers, each a
+module of its own: `hat.drivers.copp.common` (PPDU types),
+`hat.drivers.copp.codec` (PPDU codec on the BER core `hat.drivers.ber`)
+and `hat.drivers.copp.connection` (the connection on `hat.drivers.cosp`,
+whose docstring lists the differences from 0.6.23).
 
 """
 
+import logging
+
+from hat.drivers.tpkt import Address as Address
 from hat.drivers.copp import codec as codec
+from hat.drivers.copp.connection import (
+    Psel as Psel,
+    ConnectionInfo as ConnectionInfo,
+    ValidateResult as ValidateResult,
+    ValidateCb as ValidateCb,
+    ConnectionCb as ConnectionCb,
+    ReleaseCb as ReleaseCb,
+    RefusedError as RefusedError,
+    connect as connect,
+    listen as listen,
+    Server as Server,
+    Connection as Connection)
 from hat.drivers.copp.common import (
     Bytes as Bytes,
     ObjectIdentifier as ObjectIdentifier,
@@ -38,3 +54,8 @@ from hat.drivers.copp.common import (
     EventIdentifier as EventIdentifier,
     ArpPpdu as ArpPpdu,
     AbortPpdu as AbortPpdu)
+
+
+mlog: logging.Logger = logging.getLogger(__name__)
+"""Package logger: records of `hat.drivers.copp.connection` propagate to
+it"""
