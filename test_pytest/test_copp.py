@@ -227,6 +227,19 @@ async def test_refused_by_validate_cb(caplog):
     assert error_records(caplog) == []
 
 
+async def test_refused_with_user_data(caplog):
+    def validate_cb(names, data):
+        raise copp.RefuseError(entity(ACSE, '61 03 80 01 00'))
+
+    async with copp_server(validate_cb) as (srv, _):
+        with pytest.raises(copp.RefusedError) as e:
+            await bounded(copp.connect(NAMES, srv.addresses[0],
+                                       user_data=entity(ACSE, '60 00')))
+        assert e.value.provider_reason is None
+        assert e.value.user_data == entity(ACSE, '61 03 80 01 00')
+    assert error_records(caplog) == []
+
+
 async def test_undecodable_cp_refused_with_cpr(caplog):
     async with copp_server() as (srv, _):
         with pytest.raises(cosp.RefusedError) as e:

@@ -23,6 +23,7 @@ from hat.drivers.copp.connection import (
     ValidateCb as ValidateCb,
     ConnectionCb as ConnectionCb,
     ReleaseCb as ReleaseCb,
+    RefuseError as RefuseError,
     RefusedError as RefusedError,
     connect as connect,
     listen as listen,

@@ -84,7 +84,8 @@ ValidateCb: typing.TypeAlias = aio.AsyncCallable[
     [common.SyntaxNames, common.IdentifiedEntity | None], ValidateResult]
 """Validate callback: called with the accepted contexts and the CP's user
 data (its first PDV; ``None`` if absent), returns the CPA's user data or
-raises to refuse the connection with a CPR"""
+raises to refuse the connection with a CPR (`RefuseError`: with user
+data)"""
 
 ConnectionCb: typing.TypeAlias = aio.AsyncCallable[['Connection'], None]
 """Connection callback (plain function or coroutine function)"""
@@ -93,6 +94,16 @@ ReleaseCb: typing.TypeAlias = aio.AsyncCallable[
     [common.IdentifiedEntity | None], common.IdentifiedEntity | None]
 """Release callback: called with the user data of the peer's P-RELEASE
 request (``None`` if none), returns the user data of the response"""
+
+
+class RefuseError(Exception):
+    """Raised by a ``validate_cb`` to refuse a connection with a CPR-PPDU
+    (refused by the presentation user) carrying `user_data` (``None``: no
+    user data), for example an ACSE AARE with a rejected result"""
+
+    def __init__(self, user_data: common.IdentifiedEntity | None = None):
+        super().__init__('connection refused by the presentation user')
+        self.user_data = user_data
 
 
 class RefusedError(ConnectionRefusedError):
@@ -243,7 +254,9 @@ async def listen(validate_cb: ValidateCb,
     selector (the called one), the context results and the user data
     `validate_cb` returns; then `connection_cb` is called. A CP that cannot
     be decoded, user data in a rejected context, or `validate_cb` raising,
-    refuse the connection with a CPR in a session RF (the first two logged).
+    refuse the connection with a CPR in a session RF (the first two logged
+    at level ERROR; `RefuseError` puts its user data in the CPR, any other
+    exception is logged as a warning).
 
     Args:
         validate_cb: see `ValidateCb`
@@ -279,6 +292,17 @@ async def listen(validate_cb: ValidateCb,
                 validate_cb, syntax_names, req_user_data)
             cpa_user_data = (None if res_user_data is None else
                              _user_data(syntax_names, res_user_data))
+        except RefuseError as e:
+            try:
+                cpr_user_data = (None if e.user_data is None else
+                                 _user_data(syntax_names, e.user_data))
+            except (TypeError, ValueError, KeyError) as error:
+                mlog.warning('copp: CPR user data not sent: %s', error)
+                cpr_user_data = None
+            raise cosp.RefuseError(codec.encode_cpr(common.CprPpdu(
+                None, cp.called_presentation_selector, results, None, None,
+                cpr_user_data))) from e
+
         except Exception as e:
             mlog.warning('copp: CP refused by validate_cb: %s', e,
                          exc_info=e)
