@@ -163,7 +163,7 @@ _PDOC_LAYER_MODULES = [*(f'hat.drivers.iec104.{name}'
                          for name in ('common', 'codec', 'apdu', 'link',
                                       'apci', 'connection')),
                        *(f'hat.drivers.{package}.{name}'
-                         for package in ('cotp', 'cosp')
+                         for package in ('cotp', 'cosp', 'copp', 'acse')
                          for name in ('common', 'codec', 'connection'))]
 
 

@@ -54,3 +54,36 @@ from hat.drivers.acse.common import (
 mlog: logging.Logger = logging.getLogger(__name__)
 """Package logger: records of `hat.drivers.acse.connection` propagate to
 it"""
+
+
+__all__ = ['ConnectionInfo',
+           'ValidateResult',
+           'ValidateCb',
+           'ConnectionCb',
+           'RefusedError',
+           'connect',
+           'listen',
+           'Server',
+           'Connection',
+           'IdentifiedEntity',
+           'ObjectIdentifier',
+           'SyntaxNames',
+           'ACSE_ABSTRACT_SYNTAX',
+           'ApTitle',
+           'AeQualifier',
+           'AssociateResult',
+           'ResultSource',
+           'UserDiagnostic',
+           'ProviderDiagnostic',
+           'ResultSourceDiagnostic',
+           'AarqApdu',
+           'AareApdu',
+           'ReleaseRequestReason',
+           'ReleaseResponseReason',
+           'RlrqApdu',
+           'RlreApdu',
+           'AbortSource',
+           'AbortDiagnostic',
+           'AbrtApdu',
+           'Apdu',
+           'mlog']
