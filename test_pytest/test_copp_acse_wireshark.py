@@ -1,4 +1,4 @@
-"""Wireshark's dissectors read the presentation and ACSE codecs' PPDUs/APDUs
+"""Wireshark's dissectors read the presentation and ACSE PPDUs/APDUs
 
 The PPDUs of `hat.drivers.copp.codec` and APDUs of
 `hat.drivers.acse.codec`, wrapped in hand-made session SPDUs (ISO 8327-1),
@@ -11,20 +11,32 @@ rejected AARE; an abort by ARP. Wireshark must decode every frame as
 tpkt:cotp:ses:pres[:acse][:mms] with no malformed frame and no expert
 warning or error, and read back the values we encoded.
 
+A second test captures a live association between our `hat.drivers.acse`
+initiator and responder on loopback (AARQ/AARE with MMS initiate PDUs,
+P-DATA both ways, release RLRQ in the session FINISH) and checks the same.
+
 Skipped without tshark (failed instead when ``HAT_DRIVERS_REQUIRE_TSHARK``
 is set).
 
 """
 
+import asyncio
+import contextlib
 import shutil
 import struct
 
+import pytest
+
+from hat import aio
+
+from hat.drivers import acse as acse_connection
 from hat.drivers import ber
 from hat.drivers.acse import codec as acse_codec
 from hat.drivers.acse import common as acse
 from hat.drivers.copp import codec as copp_codec
 from hat.drivers.copp import common as copp
 
+from chaos import bounded
 import tshark
 
 
@@ -250,3 +262,68 @@ async def test_wireshark_decodes_ppdus_and_apdus(tmp_path):
     arp = session[12]
     assert arp['pres.provider_reason'] == '1'
     assert arp['pres.event_identifier'] == '0'
+
+
+@pytest.mark.timeout(120)
+async def test_wireshark_decodes_live_association(tmp_path, caplog):
+    pcap_path = tmp_path / 'acse.pcap'
+    conn_queue = aio.Queue()
+    mms = (1, 0, 9506, 2, 1)
+
+    srv = await acse_connection.listen(
+        lambda names, data: (mms, ber.decode(INITIATE_RES)),
+        conn_queue.put_nowait, acse_connection.Address('127.0.0.1', 0),
+        bind_connections=True)
+    port = srv.addresses[0].port
+    try:
+        async with tshark.capture(port, pcap_path, 'tpkt',
+                                  FIELDS[:1]) as lines:
+            conn = await bounded(acse_connection.connect(
+                [mms], MMS_CONTEXT, srv.addresses[0],
+                local_ap_title=(1, 1, 1, 999),
+                remote_ap_title=(1, 1, 1, 999, 1),
+                local_ae_qualifier=12, remote_ae_qualifier=12,
+                user_data=(mms, ber.decode(INITIATE_REQ))))
+            server_conn = await bounded(conn_queue.get())
+            conn.write((mms, ber.decode(READ_REQ)))
+            await bounded(server_conn.read())
+            server_conn.write((mms, ber.decode(READ_RES)))
+            await bounded(conn.read())
+            await bounded(conn.release())
+            await bounded(server_conn.wait_closed())
+
+            async def wait_session_frames(count):
+                # the capture is complete once tshark has shown them
+                while count:
+                    line = await lines.get()
+                    if ':ses' in line:
+                        count -= 1
+
+            with contextlib.suppress(asyncio.TimeoutError,
+                                     aio.QueueClosedError):
+                await asyncio.wait_for(wait_session_frames(6), 30)
+    finally:
+        await bounded(srv.async_close())
+
+    rows = await tshark.decode(
+        pcap_path, port, 'tpkt', FIELDS,
+        ['-o', 'tcp.desegment_tcp_streams:TRUE', '-o', 'tpkt.desegment:TRUE'])
+    rows = [dict(zip(FIELDS, row, strict=True)) for row in rows]
+    assert [row for row in rows if row['_ws.malformed']] == []
+    for row in rows:
+        severities = [int(s, 0) for s in row['_ws.expert.severity'].split(
+            ',') if s]
+        assert all(s < WARN for s in severities), row
+
+    stack = 'eth:ethertype:ip:tcp:tpkt:cotp:ses:pres'
+    session = [row for row in rows if ':ses' in row['frame.protocols']]
+    assert [row['frame.protocols'] for row in session] == [
+        f'{stack}:acse:mms', f'{stack}:acse:mms', f'{stack}:mms',
+        f'{stack}:mms', f'{stack}:acse', 'eth:ethertype:ip:tcp:tpkt:cotp:ses']
+    cp, cpa = session[:2]
+    assert cp['acse.aSO_context_name'] == '1.0.9506.2.3'
+    assert cp['acse.ap_title_form2'] == '1.1.1.999.1,1.1.1.999'
+    assert cpa['acse.aSO_context_name'] == '1.0.9506.2.3'
+    assert cpa['acse.ap_title_form2'] == '1.1.1.999.1'
+    assert session[4]['_ws.col.Info'] == 'Release-Request (normal)'
+    assert [r for r in caplog.records if r.levelname == 'ERROR'] == []
