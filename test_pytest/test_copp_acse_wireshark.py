@@ -198,8 +198,9 @@ FIELDS = ['frame.protocols', '_ws.col.Info', '_ws.malformed',
           'acse.aso_qualifier_form2', 'acse.result', 'acse.service_user',
           'pres.provider_reason', 'pres.event_identifier']
 
-# expert severity PI_WARN (0x00600000) and above
+# expert severities PI_WARN and PI_ERROR
 WARN = 0x00600000
+ERROR = 0x00800000
 
 
 async def test_wireshark_decodes_ppdus_and_apdus(tmp_path):
@@ -313,7 +314,10 @@ async def test_wireshark_decodes_live_association(tmp_path, caplog):
     for row in rows:
         severities = [int(s, 0) for s in row['_ws.expert.severity'].split(
             ',') if s]
-        assert all(s < WARN for s in severities), row
+        # a live close can draw TCP warnings (a duplicate ACK after FIN):
+        # warnings are allowed on frames without session data
+        limit = WARN if ':ses' in row['frame.protocols'] else ERROR
+        assert all(s < limit for s in severities), row
 
     stack = 'eth:ethertype:ip:tcp:tpkt:cotp:ses:pres'
     session = [row for row in rows if ':ses' in row['frame.protocols']]
