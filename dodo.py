@@ -13,9 +13,11 @@ beyond the ``dev`` extra's tools.
     doit build                                 wheel into build/py
     doit bench [--uvloop] [-- BENCH ARGS...]   benchmarks/bench_tcp.py (args
                                                go to it), bench_iec104.py,
-                                               bench_mms.py
+                                               bench_mms.py, bench_ber.py
     doit bench_iec104 [--uvloop] [-- ARGS...]  benchmarks/bench_iec104.py
     doit bench_mms [--uvloop] [-- ARGS...]     benchmarks/bench_mms.py
+    doit bench_ber [-- ARGS...]                benchmarks/bench_ber.py (BER
+                                               core against ASN.1 libraries)
 
 Arguments after ``--`` are passed on unchanged (doit itself would reject
 unknown options), e.g. ``doit test --uvloop -- -x -k read``.
@@ -204,7 +206,7 @@ _PDOC_LAYER_MODULES = [*(f'hat.drivers.iec104.{name}'
                          for name in ('common', 'codec', 'apdu', 'link',
                                       'apci', 'connection', 'trace')),
                        *(f'hat.drivers.{package}.{name}'
-                         for package in ('cotp', 'cosp')
+                         for package in ('cotp', 'cosp', 'copp', 'acse')
                          for name in ('common', 'codec', 'connection'))]
 
 
@@ -233,12 +235,13 @@ def task_build():
 
 def task_bench():
     """Run benchmarks/bench_tcp.py (args after --), bench_iec104.py,
-    bench_mms.py"""
+    bench_mms.py, bench_ber.py"""
     return {'actions': [_pos_cmd([python, str(bench_dir / 'bench_tcp.py')]),
                         _uvloop_cmd([python,
                                      str(bench_dir / 'bench_iec104.py')]),
                         _uvloop_cmd([python,
-                                     str(bench_dir / 'bench_mms.py')])],
+                                     str(bench_dir / 'bench_mms.py')]),
+                        _cmd([python, str(bench_dir / 'bench_ber.py')])],
             'params': [_uvloop_param],
             'pos_arg': 'pos',
             'uptodate': [False]}
@@ -259,6 +262,22 @@ def task_bench_mms():
             'params': [_uvloop_param],
             'pos_arg': 'pos',
             'uptodate': [False]}
+
+
+def task_bench_ber():
+    """Run benchmarks/bench_ber.py (args after -- go to it)"""
+    return {'actions': [_pos_cmd_no_uvloop([python,
+                                            str(bench_dir / 'bench_ber.py')])],
+            'pos_arg': 'pos',
+            'uptodate': [False]}
+
+
+def _pos_cmd_no_uvloop(args):
+    """Command `args` followed by the task's positional arguments"""
+    def action(pos):
+        return [*args, *pos]
+
+    return CmdAction(action, env=_env(), cwd=root_dir, shell=False)
 
 
 def _rmtree(path):
