@@ -9,8 +9,11 @@ beyond the ``dev`` extra's tools.
     doit docs                                  Sphinx + pdoc: build/docs
     doit build                                 wheel into build/py
     doit bench [--uvloop] [-- BENCH ARGS...]   benchmarks/bench_tcp.py (args
-                                               go to it), bench_iec104.py
+                                               go to it), bench_iec104.py,
+                                               bench_ber.py
     doit bench_iec104 [--uvloop] [-- ARGS...]  benchmarks/bench_iec104.py
+    doit bench_ber [-- ARGS...]                benchmarks/bench_ber.py (BER
+                                               core against ASN.1 libraries)
 
 Arguments after ``--`` are passed on unchanged (doit itself would reject
 unknown options), e.g. ``doit test --uvloop -- -x -k read``.
@@ -184,10 +187,12 @@ def task_build():
 
 
 def task_bench():
-    """Run benchmarks/bench_tcp.py (args after --), bench_iec104.py"""
+    """Run benchmarks/bench_tcp.py (args after --), bench_iec104.py,
+    bench_ber.py"""
     return {'actions': [_pos_cmd([python, str(bench_dir / 'bench_tcp.py')]),
                         _uvloop_cmd([python,
-                                     str(bench_dir / 'bench_iec104.py')])],
+                                     str(bench_dir / 'bench_iec104.py')]),
+                        _cmd([python, str(bench_dir / 'bench_ber.py')])],
             'params': [_uvloop_param],
             'pos_arg': 'pos',
             'uptodate': [False]}
@@ -200,6 +205,22 @@ def task_bench_iec104():
             'params': [_uvloop_param],
             'pos_arg': 'pos',
             'uptodate': [False]}
+
+
+def task_bench_ber():
+    """Run benchmarks/bench_ber.py (args after -- go to it)"""
+    return {'actions': [_pos_cmd_no_uvloop([python,
+                                            str(bench_dir / 'bench_ber.py')])],
+            'pos_arg': 'pos',
+            'uptodate': [False]}
+
+
+def _pos_cmd_no_uvloop(args):
+    """Command `args` followed by the task's positional arguments"""
+    def action(pos):
+        return [*args, *pos]
+
+    return CmdAction(action, env=_env(), cwd=root_dir, shell=False)
 
 
 def _rmtree(path):
