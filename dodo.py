@@ -156,11 +156,14 @@ def _typed_user_cmd():
                      env=env, cwd=root_dir, shell=False)
 
 
-# iec104's layers, each documented on its own page: its __all__ (the
-# published API) leaves them out of the package page's submodule list
-_PDOC_LAYER_MODULES = [f'hat.drivers.iec104.{name}'
-                       for name in ('common', 'codec', 'apdu', 'link',
-                                    'apci', 'connection')]
+# iec104's and mms's layers, each documented on its own page: their
+# __all__ (the published API) leaves them out of the package page's
+# submodule list
+_PDOC_LAYER_MODULES = [*(f'hat.drivers.iec104.{name}'
+                         for name in ('common', 'codec', 'apdu', 'link',
+                                      'apci', 'connection')),
+                       *(f'hat.drivers.mms.{name}'
+                         for name in ('common', 'codec'))]
 
 
 def task_docs():

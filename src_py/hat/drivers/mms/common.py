@@ -89,6 +89,80 @@ class ErrorClass(enum.Enum):
     VMD_STATE = 'vmd-state'
 
 
+# --- the "union" names -----------------------------------------------------
+
+# At run time empty ABC classes (B024: no abstract methods, by design), the
+# NamedTuples are registered at the end of the module; for type checkers
+# unions of the NamedTuples.
+if typing.TYPE_CHECKING:
+    ObjectName: typing.TypeAlias = (
+        'VmdSpecificObjectName | DomainSpecificObjectName | '
+        'AaSpecificObjectName')
+    ObjectScope: typing.TypeAlias = (
+        'VmdSpecificObjectScope | DomainSpecificObjectScope | '
+        'AaSpecificObjectScope')
+    TypeDescription: typing.TypeAlias = (
+        'ArrayTypeDescription | StructureTypeDescription | '
+        'BooleanTypeDescription | BitStringTypeDescription | '
+        'IntegerTypeDescription | UnsignedTypeDescription | '
+        'FloatingPointTypeDescription | OctetStringTypeDescription | '
+        'VisibleStringTypeDescription | '
+        'GeneralizedTimeTypeDescription | BinaryTimeTypeDescription | '
+        'BcdTypeDescription | ObjIdTypeDescription | '
+        'MmsStringTypeDescription | UtcTimeTypeDescription')
+    Data: typing.TypeAlias = (
+        'ArrayData | StructureData | BooleanData | BitStringData | '
+        'IntegerData | UnsignedData | FloatingPointData | '
+        'OctetStringData | VisibleStringData | GeneralizedTimeData | '
+        'BinaryTimeData | BcdData | BooleanArrayData | ObjIdData | '
+        'MmsStringData | UtcTimeData')
+    VariableSpecification: typing.TypeAlias = (
+        'NameVariableSpecification | AddressVariableSpecification | '
+        'VariableDescriptionVariableSpecification | '
+        'ScatteredAccessDescriptionVariableSpecification | '
+        'InvalidatedVariableSpecification')
+    Request: typing.TypeAlias = (
+        'StatusRequest | GetNameListRequest | IdentifyRequest | '
+        'GetVariableAccessAttributesRequest | '
+        'GetNamedVariableListAttributesRequest | ReadRequest | '
+        'WriteRequest | DefineNamedVariableListRequest | '
+        'DeleteNamedVariableListRequest')
+    Response: typing.TypeAlias = (
+        'ErrorResponse | StatusResponse | GetNameListResponse | '
+        'IdentifyResponse | GetVariableAccessAttributesResponse | '
+        'GetNamedVariableListAttributesResponse | ReadResponse | '
+        'WriteResponse | DefineNamedVariableListResponse | '
+        'DeleteNamedVariableListResponse')
+    Unconfirmed: typing.TypeAlias = (
+        'InformationReportUnconfirmed | UnsolicitedStatusUnconfirmed '
+        '| EventNotificationUnconfirmed')
+
+else:
+    class ObjectName(abc.ABC):  # noqa: B024
+        """Object name (ISO 9506-2 ObjectName)"""
+
+    class ObjectScope(abc.ABC):  # noqa: B024
+        """Object scope of GetNameList"""
+
+    class TypeDescription(abc.ABC):  # noqa: B024
+        """Type description (ISO 9506-2 TypeDescription)"""
+
+    class Data(abc.ABC):  # noqa: B024
+        """Value of a variable (ISO 9506-2 Data)"""
+
+    class VariableSpecification(abc.ABC):  # noqa: B024
+        """Variable specification (ISO 9506-2 VariableSpecification)"""
+
+    class Request(abc.ABC):  # noqa: B024
+        """Confirmed service request"""
+
+    class Response(abc.ABC):  # noqa: B024
+        """Confirmed service response (or `ErrorResponse`)"""
+
+    class Unconfirmed(abc.ABC):  # noqa: B024
+        """Unconfirmed service"""
+
+
 # --- object names and scopes ----------------------------------------------
 
 class VmdSpecificObjectName(typing.NamedTuple):
@@ -126,7 +200,7 @@ class ArrayTypeDescription(typing.NamedTuple):
     """TypeDescription array [1] (``packed`` is not supported: sent as the
     default FALSE, ignored on receipt)"""
     number_of_elements: int
-    element_type: typing.Union['TypeDescription', 'ObjectName']
+    element_type: typing.Union[TypeDescription, ObjectName]
     """typeDescription, or typeName as an object name"""
 
 
@@ -134,7 +208,7 @@ class StructureTypeDescription(typing.NamedTuple):
     """TypeDescription structure [2] (``packed`` as for arrays)"""
     components: typing.List[typing.Tuple[
         typing.Optional[str],
-        typing.Union['TypeDescription', 'ObjectName']]]
+        typing.Union[TypeDescription, ObjectName]]]
     """(componentName or ``None``, componentType) pairs"""
 
 
@@ -214,12 +288,12 @@ class UtcTimeTypeDescription(typing.NamedTuple):
 
 class ArrayData(typing.NamedTuple):
     """Data array [1]"""
-    elements: typing.List['Data']
+    elements: typing.List[Data]
 
 
 class StructureData(typing.NamedTuple):
     """Data structure [2]"""
-    elements: typing.List['Data']
+    elements: typing.List[Data]
 
 
 class BooleanData(typing.NamedTuple):
@@ -311,7 +385,7 @@ class UtcTimeData(typing.NamedTuple):
 
 class NameVariableSpecification(typing.NamedTuple):
     """VariableSpecification name [0]"""
-    name: 'ObjectName'
+    name: ObjectName
 
 
 class AddressVariableSpecification(typing.NamedTuple):
@@ -325,14 +399,14 @@ class VariableDescriptionVariableSpecification(typing.NamedTuple):
     """VariableSpecification variableDescription [2]"""
     address: typing.Union[int, str, Bytes]
     """as `AddressVariableSpecification.address`"""
-    type_specification: typing.Union['TypeDescription', 'ObjectName']
+    type_specification: typing.Union[TypeDescription, ObjectName]
     """typeDescription, or typeName as an object name"""
 
 
 class ScatteredAccessDescriptionVariableSpecification(typing.NamedTuple):
     """VariableSpecification scatteredAccessDescription [3] (component names
     and alternate access are not supported)"""
-    specifications: typing.List['VariableSpecification']
+    specifications: typing.List[VariableSpecification]
 
 
 class InvalidatedVariableSpecification(typing.NamedTuple):
@@ -348,7 +422,7 @@ class StatusRequest(typing.NamedTuple):
 class GetNameListRequest(typing.NamedTuple):
     """GetNameList request (getNameList [1])"""
     object_class: ObjectClass
-    object_scope: 'ObjectScope'
+    object_scope: ObjectScope
     continue_after: typing.Optional[str]
     """``None``: from the start"""
 
@@ -360,7 +434,7 @@ class IdentifyRequest(typing.NamedTuple):
 class GetVariableAccessAttributesRequest(typing.NamedTuple):
     """GetVariableAccessAttributes request (getVariableAccessAttributes
     [6])"""
-    value: typing.Union['ObjectName', int, str, Bytes]
+    value: typing.Union[ObjectName, int, str, Bytes]
     """an object name is sent as ``name``; int, str and bytes-like as an
     ``address`` (numeric, symbolic, unconstrained)"""
 
@@ -368,33 +442,33 @@ class GetVariableAccessAttributesRequest(typing.NamedTuple):
 class GetNamedVariableListAttributesRequest(typing.NamedTuple):
     """GetNamedVariableListAttributes request
     (getNamedVariableListAttributes [12])"""
-    value: 'ObjectName'
+    value: ObjectName
 
 
 class ReadRequest(typing.NamedTuple):
     """Read request (read [4])"""
-    value: typing.Union[typing.List['VariableSpecification'], 'ObjectName']
+    value: typing.Union[typing.List[VariableSpecification], ObjectName]
     """a list: listOfVariable; an object name: variableListName"""
 
 
 class WriteRequest(typing.NamedTuple):
     """Write request (write [5])"""
-    specification: typing.Union[typing.List['VariableSpecification'],
-                                'ObjectName']
+    specification: typing.Union[typing.List[VariableSpecification],
+                                ObjectName]
     """as `ReadRequest.value`"""
-    data: typing.List['Data']
+    data: typing.List[Data]
 
 
 class DefineNamedVariableListRequest(typing.NamedTuple):
     """DefineNamedVariableList request (defineNamedVariableList [11])"""
-    name: 'ObjectName'
-    specification: typing.List['VariableSpecification']
+    name: ObjectName
+    specification: typing.List[VariableSpecification]
 
 
 class DeleteNamedVariableListRequest(typing.NamedTuple):
     """DeleteNamedVariableList request (deleteNamedVariableList [13]; sent
     with scopeOfDelete specific)"""
-    names: typing.List['ObjectName']
+    names: typing.List[ObjectName]
 
 
 # --- responses -------------------------------------------------------------
@@ -434,18 +508,18 @@ class GetVariableAccessAttributesResponse(typing.NamedTuple):
     """GetVariableAccessAttributes response (a received ``address`` is not
     kept)"""
     mms_deletable: bool
-    type_description: 'TypeDescription'
+    type_description: TypeDescription
 
 
 class GetNamedVariableListAttributesResponse(typing.NamedTuple):
     """GetNamedVariableListAttributes response"""
     mms_deletable: bool
-    specification: typing.List['VariableSpecification']
+    specification: typing.List[VariableSpecification]
 
 
 class ReadResponse(typing.NamedTuple):
     """Read response"""
-    results: typing.List[typing.Union[DataAccessError, 'Data']]
+    results: typing.List[typing.Union[DataAccessError, Data]]
     """one access result per variable: failure or success"""
 
 
@@ -469,10 +543,10 @@ class DeleteNamedVariableListResponse(typing.NamedTuple):
 
 class InformationReportUnconfirmed(typing.NamedTuple):
     """InformationReport (unconfirmed service informationReport [0])"""
-    specification: typing.Union[typing.List['VariableSpecification'],
-                                'ObjectName']
+    specification: typing.Union[typing.List[VariableSpecification],
+                                ObjectName]
     """as `ReadRequest.value`"""
-    data: typing.List[typing.Union[DataAccessError, 'Data']]
+    data: typing.List[typing.Union[DataAccessError, Data]]
     """listOfAccessResult"""
 
 
@@ -486,111 +560,50 @@ class EventNotificationUnconfirmed(typing.NamedTuple):
     """EventNotification (eventNotification [2]; currentState,
     notificationLost, alarmAcknowledgmentRule and actionResult are not
     supported)"""
-    enrollment: 'ObjectName'
-    condition: 'ObjectName'
+    enrollment: ObjectName
+    condition: ObjectName
     severity: int
-    time: typing.Optional[typing.Union['Data', int, Bytes]]
+    time: typing.Optional[typing.Union[Data, int, Bytes]]
     """transitionTime: ``None`` undefined, an int timeSequenceIdentifier,
     a `BinaryTimeData` (or its 4 or 6 raw octets, as 0.6.23 took them)
     timeOfDay; decoded as ``None``, an int or a `BinaryTimeData`"""
 
 
-# --- the "union" names -----------------------------------------------------
-
-if typing.TYPE_CHECKING:
-    ObjectName: typing.TypeAlias = (VmdSpecificObjectName |
-                                    DomainSpecificObjectName |
-                                    AaSpecificObjectName)
-    ObjectScope: typing.TypeAlias = (VmdSpecificObjectScope |
-                                     DomainSpecificObjectScope |
-                                     AaSpecificObjectScope)
-    TypeDescription: typing.TypeAlias = (
-        ArrayTypeDescription | StructureTypeDescription |
-        BooleanTypeDescription | BitStringTypeDescription |
-        IntegerTypeDescription | UnsignedTypeDescription |
-        FloatingPointTypeDescription | OctetStringTypeDescription |
-        VisibleStringTypeDescription | GeneralizedTimeTypeDescription |
-        BinaryTimeTypeDescription | BcdTypeDescription |
-        ObjIdTypeDescription | MmsStringTypeDescription |
-        UtcTimeTypeDescription)
-    Data: typing.TypeAlias = (
-        ArrayData | StructureData | BooleanData | BitStringData |
-        IntegerData | UnsignedData | FloatingPointData | OctetStringData |
-        VisibleStringData | GeneralizedTimeData | BinaryTimeData | BcdData |
-        BooleanArrayData | ObjIdData | MmsStringData | UtcTimeData)
-    VariableSpecification: typing.TypeAlias = (
-        NameVariableSpecification | AddressVariableSpecification |
-        VariableDescriptionVariableSpecification |
-        ScatteredAccessDescriptionVariableSpecification |
-        InvalidatedVariableSpecification)
-    Request: typing.TypeAlias = (
-        StatusRequest | GetNameListRequest | IdentifyRequest |
-        GetVariableAccessAttributesRequest |
-        GetNamedVariableListAttributesRequest | ReadRequest | WriteRequest |
-        DefineNamedVariableListRequest | DeleteNamedVariableListRequest)
-    Response: typing.TypeAlias = (
-        ErrorResponse | StatusResponse | GetNameListResponse |
-        IdentifyResponse | GetVariableAccessAttributesResponse |
-        GetNamedVariableListAttributesResponse | ReadResponse |
-        WriteResponse | DefineNamedVariableListResponse |
-        DeleteNamedVariableListResponse)
-    Unconfirmed: typing.TypeAlias = (InformationReportUnconfirmed |
-                                     UnsolicitedStatusUnconfirmed |
-                                     EventNotificationUnconfirmed)
-
-else:
-    def _union(name: str, doc: str, members: list[type]) -> type:
-        cls = abc.ABCMeta(name, (abc.ABC, ),
-                          {'__doc__': doc, '__module__': __name__})
-        for member in members:
-            cls.register(member)
-        return cls
-
-    ObjectName = _union(
-        'ObjectName', 'Object name (ISO 9506-2 ObjectName)',
-        [VmdSpecificObjectName, DomainSpecificObjectName,
-         AaSpecificObjectName])
-    ObjectScope = _union(
-        'ObjectScope', 'Object scope of GetNameList',
-        [VmdSpecificObjectScope, DomainSpecificObjectScope,
-         AaSpecificObjectScope])
-    TypeDescription = _union(
-        'TypeDescription', 'Type description (ISO 9506-2 TypeDescription)',
-        [ArrayTypeDescription, StructureTypeDescription,
-         BooleanTypeDescription, BitStringTypeDescription,
-         IntegerTypeDescription, UnsignedTypeDescription,
-         FloatingPointTypeDescription, OctetStringTypeDescription,
-         VisibleStringTypeDescription, GeneralizedTimeTypeDescription,
-         BinaryTimeTypeDescription, BcdTypeDescription,
-         ObjIdTypeDescription, MmsStringTypeDescription,
-         UtcTimeTypeDescription])
-    Data = _union(
-        'Data', 'Value of a variable (ISO 9506-2 Data)',
-        [ArrayData, StructureData, BooleanData, BitStringData,
-         IntegerData, UnsignedData, FloatingPointData, OctetStringData,
-         VisibleStringData, GeneralizedTimeData, BinaryTimeData, BcdData,
-         BooleanArrayData, ObjIdData, MmsStringData, UtcTimeData])
-    VariableSpecification = _union(
-        'VariableSpecification',
-        'Variable specification (ISO 9506-2 VariableSpecification)',
-        [NameVariableSpecification, AddressVariableSpecification,
-         VariableDescriptionVariableSpecification,
-         ScatteredAccessDescriptionVariableSpecification,
-         InvalidatedVariableSpecification])
-    Request = _union(
-        'Request', 'Confirmed service request',
-        [StatusRequest, GetNameListRequest, IdentifyRequest,
-         GetVariableAccessAttributesRequest,
-         GetNamedVariableListAttributesRequest, ReadRequest, WriteRequest,
-         DefineNamedVariableListRequest, DeleteNamedVariableListRequest])
-    Response = _union(
-        'Response', 'Confirmed service response (or `ErrorResponse`)',
-        [ErrorResponse, StatusResponse, GetNameListResponse,
-         IdentifyResponse, GetVariableAccessAttributesResponse,
-         GetNamedVariableListAttributesResponse, ReadResponse,
-         WriteResponse, DefineNamedVariableListResponse,
-         DeleteNamedVariableListResponse])
-    Unconfirmed = _union(
-        'Unconfirmed', 'Unconfirmed service',
-        [InformationReportUnconfirmed, UnsolicitedStatusUnconfirmed,
-         EventNotificationUnconfirmed])
+if not typing.TYPE_CHECKING:
+    _members: dict[type, list[type]] = {
+        ObjectName: [VmdSpecificObjectName, DomainSpecificObjectName,
+            AaSpecificObjectName],
+        ObjectScope: [VmdSpecificObjectScope, DomainSpecificObjectScope,
+            AaSpecificObjectScope],
+        TypeDescription: [ArrayTypeDescription, StructureTypeDescription,
+            BooleanTypeDescription, BitStringTypeDescription,
+            IntegerTypeDescription, UnsignedTypeDescription,
+            FloatingPointTypeDescription, OctetStringTypeDescription,
+            VisibleStringTypeDescription, GeneralizedTimeTypeDescription,
+            BinaryTimeTypeDescription, BcdTypeDescription,
+            ObjIdTypeDescription, MmsStringTypeDescription,
+            UtcTimeTypeDescription],
+        Data: [ArrayData, StructureData, BooleanData, BitStringData,
+            IntegerData, UnsignedData, FloatingPointData, OctetStringData,
+            VisibleStringData, GeneralizedTimeData, BinaryTimeData, BcdData,
+            BooleanArrayData, ObjIdData, MmsStringData, UtcTimeData],
+        VariableSpecification: [NameVariableSpecification,
+            AddressVariableSpecification,
+            VariableDescriptionVariableSpecification,
+            ScatteredAccessDescriptionVariableSpecification,
+            InvalidatedVariableSpecification],
+        Request: [StatusRequest, GetNameListRequest, IdentifyRequest,
+            GetVariableAccessAttributesRequest,
+            GetNamedVariableListAttributesRequest, ReadRequest, WriteRequest,
+            DefineNamedVariableListRequest, DeleteNamedVariableListRequest],
+        Response: [ErrorResponse, StatusResponse, GetNameListResponse,
+            IdentifyResponse, GetVariableAccessAttributesResponse,
+            GetNamedVariableListAttributesResponse, ReadResponse,
+            WriteResponse, DefineNamedVariableListResponse,
+            DeleteNamedVariableListResponse],
+        Unconfirmed: [InformationReportUnconfirmed,
+            UnsolicitedStatusUnconfirmed, EventNotificationUnconfirmed]}
+    for _union, _union_members in _members.items():
+        for _member in _union_members:
+            _union.register(_member)
+    del _members, _union, _union_members, _member
