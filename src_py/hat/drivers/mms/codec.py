@@ -937,14 +937,41 @@ def _enc_data(data: common.Data, double: bool) -> bytes:
     return encoder(data, double)
 
 
+def _enc_items(items: typing.Any, double: bool, failures: bool) -> bytes:
+    """Encode a SEQUENCE OF Data (of AccessResult if `failures`) contents
+
+    Single-precision floats, the common case, are packed here.
+
+    """
+    parts: list[bytes] = []
+    append = parts.append
+    pack = _FLOAT_DATA.pack
+    for i in _list(items, 'data'):
+        if type(i) is common.FloatingPointData and not double:
+            value = i[0]
+            if type(value) is float and (value == 0 or
+                                         not -1.2e-38 < value < 1.2e-38):
+                try:
+                    append(pack(0x87, 5, 8, value))
+                    continue
+                except OverflowError:
+                    pass
+        elif failures and isinstance(i, common.DataAccessError):
+            append(_enc_data_access_error(i))
+            continue
+        append(_enc_data(i, double))
+    return b''.join(parts)
+
+
+_FLOAT_DATA = struct.Struct('>BBBf')
+
+
 def _enc_array(data: common.ArrayData, double: bool) -> bytes:
-    return _tlv(0xa1, b''.join([_enc_data(i, double)
-                                for i in _list(data.elements, 'elements')]))
+    return _tlv(0xa1, _enc_items(data.elements, double, False))
 
 
 def _enc_structure(data: common.StructureData, double: bool) -> bytes:
-    return _tlv(0xa2, b''.join([_enc_data(i, double)
-                                for i in _list(data.elements, 'elements')]))
+    return _tlv(0xa2, _enc_items(data.elements, double, False))
 
 
 def _enc_boolean(data: common.BooleanData, double: bool) -> bytes:
@@ -1124,9 +1151,8 @@ def _dec_data(e: ber.Element, depth: int) -> common.Data:
         if tag == 1 or tag == 2:
             if depth <= 0:
                 raise _Fault(_Kind.RECURSION, 'data nested too deep')
-            depth -= 1
-            elements = [_dec_data(i, depth)
-                        for i in ber.decode_all(e.contents)]
+            elements = _dec_items(typing.cast(memoryview, e.contents),
+                                  depth - 1, False)
             if tag == 1:
                 return common.ArrayData(elements)
             return common.StructureData(elements)
@@ -1204,30 +1230,96 @@ def _enc_data_access_error(error: common.DataAccessError) -> bytes:
 
 
 def _enc_access_results(results: typing.Any, double: bool) -> bytes:
-    parts = []
-    for i in _list(results, 'results'):
-        if isinstance(i, common.DataAccessError):
-            parts.append(_enc_data_access_error(i))
-        else:
-            parts.append(_enc_data(i, double))
-    return b''.join(parts)
+    return _enc_items(results, double, True)
 
 
 def _dec_access_results(e: ber.Element
                         ) -> list[typing.Union[common.DataAccessError,
                                                common.Data]]:
-    result: list[typing.Union[common.DataAccessError, common.Data]] = []
-    append = result.append
-    for i in _children(e):
-        if i.tag == 0 and i.tag_class == _CONTEXT:
-            append(_dec_data_access_error(i))
-        else:
-            append(_dec_data(i, MAX_DEPTH))
-    return result
+    if not e.constructed:
+        raise _Fault(_Kind.ARGUMENT, f'{_name(e)} is not constructed')
+    return _dec_items(typing.cast(memoryview, e.contents), MAX_DEPTH, True)
 
 
 def _dec_data_list(e: ber.Element) -> list[common.Data]:
-    return [_dec_data(i, MAX_DEPTH) for i in _children(e)]
+    if not e.constructed:
+        raise _Fault(_Kind.ARGUMENT, f'{_name(e)} is not constructed')
+    return typing.cast(list[common.Data],
+                       _dec_items(typing.cast(memoryview, e.contents),
+                                  MAX_DEPTH, False))
+
+
+_new = tuple.__new__
+
+
+def _dec_items(mv: memoryview,
+               depth: int,
+               failures: bool
+               ) -> list[typing.Any]:
+    """Decode a SEQUENCE OF Data (or of AccessResult if `failures`)
+
+    The hot path of every read: the common elements (context class, tag
+    below 31, definite length of up to 2 length octets) are read here from
+    the octets without building `ber.Element` values; anything else (the
+    rest of the list from there on) goes through `ber.decode_all`.
+
+    """
+    result: list[typing.Any] = []
+    append = result.append
+    end = len(mv)
+    i = 0
+    while i + 1 < end:
+        b = mv[i]
+        n = mv[i + 1]
+        start = i + 2
+        if n >= 0x80:
+            if n == 0x81 and start < end:
+                n = mv[start]
+                start += 1
+            elif n == 0x82 and start + 1 < end:
+                n = (mv[start] << 8) | mv[start + 1]
+                start += 2
+            else:
+                break
+        stop = start + n
+        if stop > end or b & 0xc0 != 0x80 or b & 0x1f == 0x1f:
+            break
+        if b == 0x87:
+            if n == 5:
+                append(_new(common.FloatingPointData,
+                            _UNPACK_F32(mv, start + 1)))
+            elif n == 9:
+                append(_new(common.FloatingPointData,
+                            _UNPACK_F64(mv, start + 1)))
+            else:
+                raise _Fault(_Kind.ARGUMENT, f'FloatingPoint of {n} octets')
+        elif b == 0x85 and n:
+            append(_new(common.IntegerData, (
+                int.from_bytes(mv[start:stop], 'big', signed=True), )))
+        elif b == 0x83 and n == 1:
+            append(_new(common.BooleanData, (mv[start] != 0, )))
+        elif b == 0xa2 or b == 0xa1:
+            if depth <= 0:
+                raise _Fault(_Kind.RECURSION, 'data nested too deep')
+            elements = _dec_items(mv[start:stop], depth - 1, False)
+            append(_new(common.StructureData if b == 0xa2
+                        else common.ArrayData, (elements, )))
+        elif b == 0x80 and failures:
+            append(_dec_data_access_error(
+                _new(ber.Element, (_CONTEXT, 0, False, mv[start:stop]))))
+        else:
+            append(_dec_data(_new(ber.Element, (_CONTEXT, b & 0x1f,
+                                                b & 0x20 != 0,
+                                                mv[start:stop])),
+                             depth))
+        i = stop
+    if i < end:
+        for e in ber.decode_all(mv[i:]):
+            if failures and e.tag == 0 and e.tag_class == _CONTEXT:
+                append(_dec_data_access_error(e))
+            else:
+                append(_dec_data(e, depth))
+    return result
 
 
 # --- service errors ----------------------------------------------------------
@@ -1291,9 +1383,7 @@ def _enc_request(req: common.Request, double: bool) -> bytes:
     if t is common.WriteRequest:
         w = typing.cast(common.WriteRequest, req)
         return _tlv(0xa5, _enc_var_access(w.specification) +
-                    _tlv(0xa0, b''.join(
-                        _enc_data(i, double)
-                        for i in _list(w.data, 'data'))))
+                    _tlv(0xa0, _enc_items(w.data, double, False)))
     if t is common.StatusRequest:
         return b'\x80\x01\x00'
     if t is common.GetNameListRequest:
