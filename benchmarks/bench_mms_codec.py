@@ -29,6 +29,7 @@ Run::
 
 import argparse
 import datetime
+import functools
 import platform
 import sys
 import time
@@ -94,10 +95,10 @@ def main():
     for row, pdu, double in _pdus():
         octets = codec.encode_pdu(pdu, double_floats=double)
         assert codec.decode_pdu(octets) == pdu
-        encode = _measure(
-            lambda: codec.encode_pdu(pdu, double_floats=double),
-            args.time, args.rounds)
-        decode = _measure(lambda: codec.decode_pdu(octets),
+        encode = _measure(functools.partial(codec.encode_pdu, pdu,
+                                            double_floats=double),
+                          args.time, args.rounds)
+        decode = _measure(functools.partial(codec.decode_pdu, octets),
                           args.time, args.rounds)
         print(f'{row:<22}{len(octets):>8}{encode * 1e6:>12.1f}'
               f'{decode * 1e6:>12.1f}')
