@@ -247,6 +247,9 @@ def decode_or_error(octets):
         return codec.decode_pdu(octets)
     except codec.DecodeError as e:
         assert str(e)
+        if e.reject is not None:
+            # the answer to it can be sent
+            codec.encode_pdu(e.reject)
         return e
 
 
@@ -665,6 +668,16 @@ def test_reject_response_keeps_invoke_id():
     assert e.value.invoke_id == 42
     assert e.value.reject == codec.RejectPdu(
         42, codec.RejectReason.CONFIRMED_RESPONSE, 1)
+
+
+def test_reject_invalid_invoke_id():
+    # invokeID -1: invalid-invokeID, and the reject has no invoke ID
+    octets = bytes.fromhex('a0050201ff8200')
+    with pytest.raises(codec.DecodeError) as e:
+        codec.decode_pdu(octets)
+    assert e.value.invoke_id is None
+    assert e.value.reject == codec.RejectPdu(
+        None, codec.RejectReason.CONFIRMED_REQUEST, 3)
 
 
 @pytest.mark.parametrize('hex_octets, reject', [

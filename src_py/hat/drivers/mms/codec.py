@@ -1847,9 +1847,10 @@ def decode_pdu(data: common.Bytes) -> Pdu:
             first = children[0]
             if first.tag_class != _UNIVERSAL or first.tag != 2:
                 raise _Fault(_Kind.ARGUMENT, 'no invokeID')
-            invoke_id = _d_int(first)
-            if not 0 <= invoke_id <= _UNSIGNED32_MAX:
-                raise _Fault(_Kind.INVOKE_ID, f'invokeID {invoke_id}')
+            value = _d_int(first)
+            if not 0 <= value <= _UNSIGNED32_MAX:
+                raise _Fault(_Kind.INVOKE_ID, f'invokeID {value}')
+            invoke_id = value
             rest = [i for i in children[1:]
                     if not (i.tag_class == _CONTEXT and i.tag == 79)]
             if tag == 0:
