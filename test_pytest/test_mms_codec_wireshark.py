@@ -115,7 +115,7 @@ def _dissect(pdus, tmp_path):
                             timeout=50, check=True)
     lines = result.stdout.splitlines()
     assert len(lines) == len(pdus)
-    return [dict(zip(FIELDS, line.split('\t'))) for line in lines]
+    return [dict(zip(FIELDS, line.split('\t'), strict=True)) for line in lines]
 
 
 def _ints(value):
@@ -185,7 +185,7 @@ class _Expected:
 
 
 def _check(pdus, tmp_path):
-    for pdu, fields in zip(pdus, _dissect(pdus, tmp_path)):
+    for pdu, fields in zip(pdus, _dissect(pdus, tmp_path), strict=True):
         assert fields['frame.protocols'].endswith(':pres:mms'), pdu
         assert not fields['_ws.malformed'], pdu
         assert EXPERT_ERROR not in _ints(fields['_ws.expert.severity']), pdu
@@ -210,7 +210,7 @@ def _check(pdus, tmp_path):
         assert _times(fields['mms.timeOfDayT']) == expected.times_of_day, pdu
         utc_times = _times(fields['mms.utc_time'])
         assert len(utc_times) == len(expected.utc_times), pdu
-        for seen, sent in zip(utc_times, expected.utc_times):
+        for seen, sent in zip(utc_times, expected.utc_times, strict=True):
             assert abs(seen - sent) <= datetime.timedelta(microseconds=1), \
                 pdu
 
