@@ -105,7 +105,11 @@ scalar_data = st.one_of(
     st.builds(mms.FloatingPointData, floats),
     st.builds(mms.OctetStringData, octets),
     st.builds(mms.VisibleStringData, texts),
-    st.builds(mms.GeneralizedTimeData, texts),
+    # valid GeneralizedTime strings (the codec sends any string as given;
+    # Wireshark, in test_mms_codec_wireshark.py, checks the syntax)
+    st.builds(mms.GeneralizedTimeData, st.datetimes().map(
+        lambda t: f'{t.year:04}{t.month:02}{t.day:02}{t.hour:02}'
+                  f'{t.minute:02}{t.second:02}.{t.microsecond // 1000:03}Z')),
     st.builds(mms.BinaryTimeData, binary_times),
     st.builds(mms.BcdData, st.integers(0, 2**40)),
     st.builds(mms.BooleanArrayData, bit_lists),
@@ -413,6 +417,14 @@ VECTORS = [
      codec.UnconfirmedPdu(mms.InformationReportUnconfirmed(
          mms.VmdSpecificObjectName('RPT'),
          [mms.VisibleStringData('id')]))),
+    # unconfirmed-PDU [3] {eventNotification [2] {eventEnrollmentName [0]
+    #   {vmd-specific [0] "e"}, eventConditionName [1] {eventCondition [0]
+    #   {vmd-specific [0] "c"}}, severity [2] 1, transitionTime [4]
+    #   {undefined [2] NULL}}}
+    ('a315a213a003800165a105a003800163820101a4028200',
+     codec.UnconfirmedPdu(mms.EventNotificationUnconfirmed(
+         mms.VmdSpecificObjectName('e'), mms.VmdSpecificObjectName('c'), 1,
+         None))),
     # rejectPDU [4] {originalInvokeID [0] 5, confirmed-requestPDU [1] 1}
     ('a406800105810101',
      codec.RejectPdu(5, codec.RejectReason.CONFIRMED_REQUEST, 1)),

@@ -86,7 +86,10 @@ Encoding choices
   0.6.23 took them) a timeOfDay; decoded as ``None``, an int or a
   `BinaryTimeData` (0.6.23 gave the raw octets and could not send `Data`).
   currentState, notificationLost, alarmAcknowledgmentRule and actionResult
-  are dropped on decoding and not sent.
+  are dropped on decoding and not sent. eventConditionName is sent as its
+  eventCondition [0] alternative; the undefined [1] alternative cannot be
+  represented by `EventNotificationUnconfirmed` and is rejected
+  (invalid-argument).
 * Not supported: alternate access, ``specificationWithResult``, component
   names of scattered access, ``packed``, listOfModifiers (a request with
   modifiers is rejected with unrecognized-modifier), the
@@ -1642,7 +1645,7 @@ def _enc_unconfirmed(unconfirmed: common.Unconfirmed, double: bool) -> bytes:
             raise TypeError(f'time: {time!r} is not a valid transition '
                             f'time')
         return _tlv(0xa2, _tlv(0xa0, _enc_object_name(n.enrollment)) +
-                    _tlv(0xa1, _enc_object_name(n.condition)) +
+                    _tlv(0xa1, _tlv(0xa0, _enc_object_name(n.condition))) +
                     _tlv(0x82, _ranged(n.severity, 0, 255, 'severity')) +
                     _tlv(0xa4, event_time))
     raise ValueError(f'not an Unconfirmed: {unconfirmed!r}')
@@ -1685,10 +1688,19 @@ def _dec_unconfirmed(e: ber.Element) -> common.Unconfirmed:
                                          f'EventTime')
         return common.EventNotificationUnconfirmed(
             enrollment=_dec_object_name(_one(_need(c, 0, 'enrollment'))),
-            condition=_dec_object_name(_one(_need(c, 1, 'condition'))),
+            condition=_dec_event_condition(_one(_need(c, 1, 'condition'))),
             severity=_d_unsigned(_need(c, 2, 'severity'), 255),
             time=time)
     raise _Fault(_Kind.SERVICE, f'unrecognized service {_name(e)}')
+
+
+def _dec_event_condition(e: ber.Element) -> common.ObjectName:
+    # eventConditionName [1] CHOICE {eventCondition [0] ObjectName,
+    # undefined [1] IMPLICIT NULL}
+    if e.tag_class == _CONTEXT and e.tag == 0:
+        return _dec_object_name(_one(e))
+    raise _Fault(_Kind.ARGUMENT, 'eventConditionName undefined is not '
+                                 'supported')
 
 
 # --- initiate --------------------------------------------------------------
