@@ -466,6 +466,10 @@ def test_strings():
     assert ber.encode_string('\u00e9', U_.GRAPHIC_STRING) == b'\xe9'
     assert ber.decode_string(b'\xe9', U_.GRAPHIC_STRING) == '\u00e9'
     assert ber.encode_string('\u20ac', U_.UTF8_STRING) == b'\xe2\x82\xac'
+    assert ber.decode_string(b'20261203120000Z',
+                             U_.GENERALIZED_TIME) == '20261203120000Z'
+    assert ber.encode_string('261203120000Z', U_.UTC_TIME) == \
+        b'261203120000Z'
     assert ber.decode_string(b'\xe2\x82\xac', U_.UTF8_STRING) == '\u20ac'
     with pytest.raises(ValueError):
         ber.encode_string('\u00e9')

@@ -916,3 +916,62 @@ async def test_wireshark_decodes_tpkt(tmp_path):
     packets, cotp_types = decoded(port)
     assert packets == [(3, len(p) + 4) for p in server_payloads]
     assert cotp_types == [0x0d] + [0x0f] * (len(server_payloads) - 1)
+
+
+# --- tpkt.Address ----------------------------------------------------------
+
+def test_address_port_defaults_to_102():
+    """tpkt.Address(host) has port 102 (0.6.23); it is a NamedTuple equal
+    to the tcp.Address with the same fields"""
+    addr = tpkt.Address('10.0.0.1')
+    assert addr == ('10.0.0.1', 102)
+    assert (addr.host, addr.port) == ('10.0.0.1', 102)
+    assert addr == tcp.Address('10.0.0.1', 102)
+    assert tpkt.Address('h', 5) == tpkt.Address(host='h', port=5)
+    assert tpkt.Address._fields == ('host', 'port')
+    assert tpkt.Address._field_defaults == {'port': 102}
+    assert isinstance(addr, tcp.Address)
+    assert addr._replace(port=1) == tpkt.Address('10.0.0.1', 1)
+    assert type(addr._replace(port=1)) is tpkt.Address
+    assert repr(addr) == "Address(host='10.0.0.1', port=102)"
+
+
+def test_listen_default_address_is_0_6_23s():
+    """tpkt.listen's address defaults to Address('0.0.0.0', 102)"""
+    import inspect
+    param = inspect.signature(tpkt.listen).parameters['addr']
+    assert param.default == tpkt.Address('0.0.0.0', 102)
+    assert type(param.default) is tpkt.Address
+
+
+async def test_address_accepted_by_tpkt_and_tcp():
+    """tpkt.Address works for tpkt.connect/listen and tcp.connect/listen"""
+    conn_queue = aio.Queue()
+    srv = await tpkt.listen(conn_queue.put_nowait,
+                            tpkt.Address(localhost, 0))
+    try:
+        addr = tpkt.Address(localhost, srv.addresses[0].port)
+        conn1 = await bounded(tpkt.connect(addr))
+        conn2 = await bounded(conn_queue.get())
+        conn1.write(cotp_cr)
+        assert await bounded(conn2.read()) == cotp_cr
+        await bounded(conn1.async_close())
+        await bounded(conn2.async_close())
+
+    finally:
+        await bounded(srv.async_close())
+
+    tcp_queue = aio.Queue()
+    tcp_srv = await tcp.listen(tcp_queue.put_nowait,
+                               tpkt.Address(localhost, 0))
+    try:
+        conn1 = await bounded(tcp.connect(
+            tpkt.Address(localhost, tcp_srv.addresses[0].port)))
+        conn2 = await bounded(tcp_queue.get())
+        conn1.write(b'x')
+        assert await bounded(conn2.readexactly(1)) == b'x'
+        await bounded(conn1.async_close())
+        await bounded(conn2.async_close())
+
+    finally:
+        await bounded(tcp_srv.async_close())

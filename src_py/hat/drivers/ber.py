@@ -204,7 +204,7 @@ class External(typing.NamedTuple):
     optional data-value-descriptor.
 
     """
-    data: 'Element | Bytes | list[bool]'
+    data: Element | Bytes | list[bool]
     """encoding: single-ASN1-type, octet-aligned or arbitrary"""
     direct_ref: ObjectIdentifier | None
     """direct-reference (transfer syntax name), ``None`` if absent"""
@@ -678,6 +678,8 @@ _STRING_CODECS = {UniversalTag.VISIBLE_STRING: 'ascii',
                   UniversalTag.IA5_STRING: 'ascii',
                   UniversalTag.NUMERIC_STRING: 'ascii',
                   UniversalTag.PRINTABLE_STRING: 'ascii',
+                  UniversalTag.GENERALIZED_TIME: 'ascii',
+                  UniversalTag.UTC_TIME: 'ascii',
                   UniversalTag.GRAPHIC_STRING: 'latin-1',
                   UniversalTag.GENERAL_STRING: 'latin-1',
                   UniversalTag.OBJECT_DESCRIPTOR: 'latin-1',
@@ -688,7 +690,8 @@ def encode_string(value: str,
                   tag: UniversalTag = UniversalTag.VISIBLE_STRING) -> bytes:
     """Contents of a character string type (X.690 8.23)
 
-    VisibleString, IA5String, NumericString and PrintableString as ASCII;
+    VisibleString, IA5String, NumericString, PrintableString and the time
+    types GeneralizedTime and UTCTime (their text, not parsed) as ASCII;
     GraphicString, GeneralString and ObjectDescriptor as ISO 8859-1
     (their ISO 2022 default character sets G0 and G1, no escapes);
     UTF8String as UTF-8. Character ranges narrower than ASCII (control

@@ -14,7 +14,9 @@ The length counts the header, so a packet is 7 (RFC 1006's minimum) to
 `connect` and `listen` create `Connection` objects on top of
 `hat.drivers.tcp` connections: `Connection.write` sends one packet,
 `Connection.read` returns the payload of one received packet. Addresses
-are `hat.drivers.tcp.Address`; keyword arguments of `connect` and `listen`
+are `hat.drivers.tcp.Address` or `Address` (a `hat.drivers.tcp.Address`
+whose port defaults to 102, the address class of the OSI layers built on
+TPKT); keyword arguments of `connect` and `listen`
 (``name``, ``ssl``, ``input_buffer_limit``, ...) are passed to
 `hat.drivers.tcp.connect` and `hat.drivers.tcp.listen`.
 
@@ -53,6 +55,32 @@ MAX_PAYLOAD_SIZE: int = 0xFFFF - HEADER_SIZE
 """Largest payload (bytes) that fits in one packet (65531)"""
 
 
+class Address(tcp.Address):
+    """TPKT address: host name or IP address and port (default
+    `DEFAULT_PORT`, 102).
+
+    A subclass of `hat.drivers.tcp.Address` (a NamedTuple ``(host,
+    port)``), so it is accepted wherever a TCP address is, and equal to the
+    `hat.drivers.tcp.Address` with the same host and port. The only
+    difference is the default port: ``Address('10.0.0.1')`` is
+    ``Address('10.0.0.1', 102)``. The layers above TPKT (`hat.drivers.cotp`,
+    `hat.drivers.cosp`, ...) use this same class as their ``Address``, as
+    hat-drivers 0.6.23 did.
+
+    """
+
+    __slots__ = ()
+
+    _field_defaults = {'port': DEFAULT_PORT}
+
+    def __new__(cls, host: str, port: int = DEFAULT_PORT) -> 'Address':
+        return super().__new__(cls, host, port)
+
+
+DEFAULT_LISTEN_ADDRESS: Address = Address('0.0.0.0', DEFAULT_PORT)
+"""Default address of `listen`: every IPv4 interface, port 102"""
+
+
 ConnectionCb: typing.TypeAlias = aio.AsyncCallable[['Connection'], None]
 """Connection callback (plain function or coroutine function)"""
 
@@ -76,7 +104,7 @@ async def connect(addr: tcp.Address,
 
 
 async def listen(connection_cb: ConnectionCb,
-                 addr: tcp.Address,
+                 addr: tcp.Address = DEFAULT_LISTEN_ADDRESS,
                  *,
                  bind_connections: bool = False,
                  **kwargs: typing.Any
@@ -97,7 +125,8 @@ async def listen(connection_cb: ConnectionCb,
         connection_cb: called with each new `Connection` (plain function or
             coroutine function)
         addr: local address (port 0 picks a free port, see
-            `Server.addresses`)
+            `Server.addresses`; default ``Address('0.0.0.0', 102)``, as in
+            hat-drivers 0.6.23)
         bind_connections: if ``True``, closing the server also closes every
             connection it accepted (default ``False``: see above)
         kwargs: passed to `hat.drivers.tcp.listen`

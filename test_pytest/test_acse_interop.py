@@ -1,0 +1,196 @@
+"""ACSE associations (and the cotp, cosp, copp layers under them) against
+libiec61850, through its Python bindings pyiec61850-ng (GPL: test-only,
+never imported by src_py).
+
+* our `hat.drivers.acse` initiator against a libiec61850 ``IedServer``
+  (bound to 127.0.0.1): AARQ with AP titles and AE qualifiers carrying an
+  MMS initiate-RequestPDU, AARE with its initiate-ResponsePDU, P-DATA both
+  ways (Identify, Conclude) and release with RLRQ/RLRE;
+* a libiec61850 ``IedConnection`` client (in a subprocess: its blocking
+  calls hold the GIL) against our `hat.drivers.acse` responder answering
+  with canned MMS PDUs: the association is established (state connected),
+  the AARQ's selectors, AP titles and AE qualifiers are read, Conclude is
+  answered and the client's release succeeds.
+
+The MMS PDUs are octets written by hand (ISO 9506-2), the MMS codec being
+written elsewhere.
+
+"""
+
+import asyncio
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from hat.drivers import acse
+from hat.drivers import ber
+
+from chaos import bounded
+
+
+iec = pytest.importorskip(
+    'pyiec61850.pyiec61850',
+    reason='pyiec61850-ng (libiec61850 bindings) is not installed')
+
+pytestmark = pytest.mark.timeout(60)
+
+localhost = '127.0.0.1'
+
+MMS = (1, 0, 9506, 2, 1)
+MMS_CONTEXT = (1, 0, 9506, 2, 3)
+
+
+def h(text):
+    return bytes.fromhex(''.join(text.split()))
+
+
+INITIATE_REQ = h('a8 26 800300fde8 810105 820105 83010a a416 800101 '
+                 '810305f100 820c03ee1c00000408000079ef18')
+INITIATE_RES = h('a9 26 800300fde8 810105 820105 83010a a416 800101 '
+                 '810305f100 820c03ee1c00000408000079ef18')
+IDENTIFY_REQ = h('a0 05 020101 8200')
+CONCLUDE_REQ = h('8b 00')
+CONCLUDE_RES = h('8c 00')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((localhost, 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def iec_server():
+    port = free_port()
+    model = iec.IedModel_create('test')
+    device = iec.LogicalDevice_create('LD0', model)
+    iec.LogicalNode_create('LLN0', device)
+    server = iec.IedServer_create(model)
+    iec.IedServer_setLocalIpAddress(server, localhost)
+    iec.IedServer_start(server, port)
+    assert iec.IedServer_isRunning(server)
+    try:
+        yield acse.Address(localhost, port)
+    finally:
+        iec.IedServer_stop(server)
+        iec.IedServer_destroy(server)
+        iec.IedModel_destroy(model)
+
+
+async def test_our_initiator_against_libiec61850_server(iec_server, caplog):
+    conn = await bounded(acse.connect(
+        [MMS], MMS_CONTEXT, iec_server,
+        local_ap_title=(1, 1, 1, 999), remote_ap_title=(1, 1, 1, 999, 1),
+        local_ae_qualifier=12, remote_ae_qualifier=12,
+        user_data=(MMS, ber.decode(INITIATE_REQ))))
+    try:
+        name, initiate_res = conn.conn_res_user_data
+        assert name == MMS
+        assert (initiate_res.tag_class, initiate_res.tag) == (
+            ber.Class.CONTEXT, 9)  # initiate-ResponsePDU
+
+        conn.write((MMS, ber.decode(IDENTIFY_REQ)))
+        name, res = await bounded(conn.read())
+        assert name == MMS
+        assert (res.tag, res.constructed) == (1, True)  # confirmed-Response
+        invoke_id, service = res.children()
+        assert ber.decode_integer(invoke_id.contents) == 1
+        assert service.tag == 2  # identify
+        vendor = service.children()[0]
+        assert bytes(vendor.contents) == b'libiec61850.com'
+
+        conn.write((MMS, ber.decode(CONCLUDE_REQ)))
+        name, res = await bounded(conn.read())
+        assert ber.encode(res) == CONCLUDE_RES
+
+        # RLRQ answered with RLRE (release raises otherwise)
+        await bounded(conn.release())
+        assert conn.is_closed
+
+    finally:
+        conn.async_group.close()
+        await bounded(conn.wait_closed())
+    assert [r for r in caplog.records if r.levelname == 'ERROR'] == []
+
+
+CLIENT = r'''
+import sys
+import pyiec61850.pyiec61850 as iec
+con = iec.IedConnection_create()
+iec.IedConnection_setConnectTimeout(con, 5000)
+error = iec.IedConnection_connect(con, '127.0.0.1', int(sys.argv[1]))
+print('connect', error[-1] if isinstance(error, tuple) else error,
+      iec.IedConnection_getState(con), flush=True)
+error = iec.IedConnection_release(con)
+print('release', error[-1] if isinstance(error, tuple) else error,
+      flush=True)
+iec.IedConnection_destroy(con)
+'''
+
+
+async def test_libiec61850_client_against_our_responder(caplog):
+    validated = []
+    conns = []
+    concluded = asyncio.Event()
+    closed = asyncio.Event()
+
+    def validate_cb(syntax_names, user_data):
+        validated.append(user_data)
+        return MMS, ber.decode(INITIATE_RES)
+
+    async def serve(conn):
+        conns.append(conn)
+        try:
+            while True:
+                name, pdu = await conn.read()
+                if ber.encode(pdu) == CONCLUDE_REQ:
+                    conn.write((MMS, ber.decode(CONCLUDE_RES)))
+                    concluded.set()
+        except ConnectionError:
+            closed.set()
+
+    def connection_cb(conn):
+        conn.async_group.spawn(serve, conn)
+
+    srv = await acse.listen(validate_cb, connection_cb,
+                            acse.Address(localhost, 0))
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, '-c', CLIENT, str(srv.addresses[0].port),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            stdout, stderr = await bounded(proc.communicate())
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await bounded(proc.wait())
+        assert proc.returncode == 0, stderr.decode(errors='replace')
+        lines = stdout.decode().splitlines()
+        # IED_ERROR_OK (0), IED_STATE_CONNECTED (2)
+        assert lines == ['connect 0 2', 'release 0'], stderr.decode(
+            errors='replace')
+
+        [user_data] = validated
+        assert user_data[0] == MMS
+        assert (user_data[1].tag_class, user_data[1].tag) == (
+            ber.Class.CONTEXT, 8)  # initiate-RequestPDU
+        [conn] = conns
+        # libiec61850's defaults: selectors 1 (TSEL, SSEL 2 octets, PSEL
+        # 4 octets), AP title 1.1.1.999(.1), AE qualifier 12
+        assert conn.info.remote_tsel == 1
+        assert conn.info.remote_ssel == 1
+        assert conn.info.remote_psel == 1
+        assert conn.info.remote_ap_title == (1, 1, 1, 999)
+        assert conn.info.local_ap_title == (1, 1, 1, 999, 1)
+        assert conn.info.remote_ae_qualifier == 12
+        assert concluded.is_set()
+        await bounded(closed.wait())
+        await bounded(conn.wait_closed())
+
+    finally:
+        for conn in conns:
+            conn.async_group.close()
+        await bounded(srv.async_close())
+    assert [r for r in caplog.records if r.levelname == 'ERROR'] == []
