@@ -13,6 +13,8 @@ PDU: an ASN.1 implementation independent of ours checks the tags, the
 lengths and the time encodings (milliseconds since midnight and days since
 1984-01-01).
 
+The generated PDUs come in `BATCHES` batches (see there).
+
 Without tshark the tests are skipped (failed if
 ``HAT_DRIVERS_REQUIRE_TSHARK`` is set, as in CI).
 
@@ -35,6 +37,10 @@ import tshark
 
 
 EXPERT_ERROR = 0x00800000
+
+# batches of up to 30 generated PDUs, one tshark run each: 10, or one per
+# 200 examples of HAT_DRIVERS_MMS_EXAMPLES (test_mms_codec.py)
+BATCHES = max(10, test_mms_codec.EXAMPLES // 200)
 
 DATA_CHOICES = {mms.ArrayData: 1, mms.StructureData: 2, mms.BooleanData: 3,
                 mms.BitStringData: 4, mms.IntegerData: 5,
@@ -232,8 +238,8 @@ def test_vectors(tmp_path):
     _check([pdu for _, pdu in test_mms_codec.VECTORS], tmp_path)
 
 
-@pytest.mark.timeout(300)
-@hypothesis.settings(max_examples=10, deadline=None, database=None,
+@pytest.mark.timeout(max(300, BATCHES * 10))
+@hypothesis.settings(max_examples=BATCHES, deadline=None, database=None,
                      suppress_health_check=[
                          hypothesis.HealthCheck.too_slow,
                          hypothesis.HealthCheck.data_too_large,

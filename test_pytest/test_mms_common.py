@@ -12,12 +12,14 @@ import typing
 
 import pytest
 
+from hat.drivers import acse
 from hat.drivers import mms
+from hat.drivers import tpkt
 from hat.drivers.mms import common
 
 
-# section 1: the association names (Address is tpkt.Address of branch
-# mms-lower); not implemented yet, the connection layer adds them
+# section 1: the association names; all but Address and ConnectionInfo
+# are not implemented yet (the connection layer adds them)
 CONNECTION_NAMES = {'connect', 'listen', 'Server', 'Connection',
                     'ConnectionInfo', 'RequestCb', 'ConnectionCb',
                     'Address'}
@@ -154,6 +156,19 @@ def test_all_names():
     for name in published:
         assert hasattr(mms, name)
         assert getattr(mms, name) is getattr(common, name)
+
+
+def test_shared_objects():
+    # section 9.3: one Address class, mms.ConnectionInfo is acse's
+    assert mms.Address is tpkt.Address
+    assert mms.Address('host') == ('host', 102)
+    assert mms.Address._field_defaults == {'port': 102}
+    assert mms.ConnectionInfo is acse.ConnectionInfo
+    assert mms.ConnectionInfo._fields == (
+        'local_addr', 'local_tsel', 'local_ssel', 'local_psel',
+        'local_ap_title', 'local_ae_qualifier', 'remote_addr', 'remote_tsel',
+        'remote_ssel', 'remote_psel', 'remote_ap_title',
+        'remote_ae_qualifier')
 
 
 @pytest.mark.parametrize('name, fields', sorted(NAMED_TUPLES.items()))

@@ -5,12 +5,13 @@ COTP on TPKT). Public API of hat-drivers 0.6.23's ``hat.drivers.mms``: the
 message types (`hat.drivers.mms.common`). Layers, each a module of its own:
 `common` (message types) and `codec` (MMS PDUs to bytes and back, ISO
 9506-2). The association (``connect``, ``listen``, ``Server``,
-``Connection``, ``ConnectionInfo``, ``RequestCb``, ``ConnectionCb``) is not
-implemented yet.
+``Connection``, ``RequestCb``, ``ConnectionCb``) is not implemented yet.
 
 """
 
 from hat.drivers.mms.common import (
+    Address,
+    ConnectionInfo,
     DataAccessError,
     ObjectClass,
     ErrorClass,
@@ -89,6 +90,8 @@ from hat.drivers.mms.common import (
 
 
 __all__ = [
+    'Address',
+    'ConnectionInfo',
     'DataAccessError',
     'ObjectClass',
     'ErrorClass',

@@ -26,6 +26,16 @@ import datetime
 import enum
 import typing
 
+from hat.drivers import acse
+from hat.drivers import tpkt
+
+
+Address = tpkt.Address
+"""Address of an association's TCP connection (`hat.drivers.tpkt.Address`,
+the same class in every layer; port 102 by default)"""
+
+ConnectionInfo = acse.ConnectionInfo
+"""Association information (`hat.drivers.acse.ConnectionInfo`)"""
 
 Bytes: typing.TypeAlias = typing.Union[bytes, bytearray, memoryview]
 """Binary data (``hat.asn1.Bytes`` in 0.6.23)"""
