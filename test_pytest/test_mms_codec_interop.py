@@ -10,6 +10,7 @@ MV (float), an SPS, an INS and a VSS with known values.
 """
 
 import datetime
+import socket
 
 import pytest
 
@@ -19,7 +20,6 @@ from hat.drivers import mms
 from hat.drivers.mms import codec
 
 from chaos import bounded
-from test_acse_interop import free_port, localhost
 
 
 iec = pytest.importorskip(
@@ -31,6 +31,8 @@ pytestmark = pytest.mark.timeout(60)
 MMS = (1, 0, 9506, 2, 1)
 MMS_CONTEXT = (1, 0, 9506, 2, 3)
 
+localhost = '127.0.0.1'
+
 DOMAIN = 'testLD0'
 T = datetime.datetime(2024, 5, 6, 7, 8, 9, 250000,
                       tzinfo=datetime.timezone.utc)
@@ -39,6 +41,12 @@ SERVICES = frozenset(codec.ServiceSupport)
 CBB = frozenset([codec.ParameterCbb.STR1, codec.ParameterCbb.STR2,
                  codec.ParameterCbb.VNAM, codec.ParameterCbb.VALT,
                  codec.ParameterCbb.VLIS])
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((localhost, 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
