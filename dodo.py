@@ -199,15 +199,17 @@ def _typed_user_venv():
     return python_bin
 
 
-# the layers of iec104 and of the OSI drivers, each documented on its own
-# page: the package's __all__ (the
-# published API) leaves them out of the package page's submodule list
+# the layers of iec104, of the OSI drivers and of mms, each documented on
+# its own page: the package's __all__ (the published API) leaves them out of
+# the package page's submodule list
 _PDOC_LAYER_MODULES = [*(f'hat.drivers.iec104.{name}'
                          for name in ('common', 'codec', 'apdu', 'link',
                                       'apci', 'connection', 'trace')),
                        *(f'hat.drivers.{package}.{name}'
                          for package in ('cotp', 'cosp', 'copp', 'acse')
-                         for name in ('common', 'codec', 'connection'))]
+                         for name in ('common', 'codec', 'connection')),
+                       *(f'hat.drivers.mms.{name}'
+                         for name in ('common', 'codec'))]
 
 
 def task_docs():
