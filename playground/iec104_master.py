@@ -36,7 +36,6 @@ from collections.abc import Callable
 import argparse
 import asyncio
 import math
-import sys
 import typing
 
 import cli
@@ -257,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=DEFAULT_TIMEOUT, metavar='SECONDS',
                         help=f'bound of connecting and of each command '
                              f'confirmation, default {DEFAULT_TIMEOUT:g}')
-    parser.add_argument('--count', type=int_arg(1, sys.maxsize),
+    parser.add_argument('--count', type=positive_int_arg,
                         metavar='N',
                         help='exit after N spontaneous data messages')
     cli.add_verbose(parser, 'every APDU sent and received (decoded)')
@@ -316,6 +315,21 @@ def timeout_arg(text: str) -> float:
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(
             f'invalid timeout {value}: must be more than 0 seconds')
+    return value
+
+
+def positive_int_arg(text: str) -> int:
+    """Argument type of a positive integer (``--count``)"""
+    try:
+        value = int(text)
+
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'invalid value {text!r}: not an integer') from None
+
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f'invalid value {value}: must be a positive integer')
     return value
 
 

@@ -349,6 +349,7 @@ async def test_master_signal(env, sig):
     (MASTER, ['--command', '1000=nan'], ['nan']),
     (MASTER, ['--select'], ['--command']),
     (MASTER, ['--timeout', '0'], ['timeout']),
+    (MASTER, ['--count', '0'], ['--count', 'must be a positive integer']),
     (MASTER, ['--ioa', '1000'], ['--ioa'])])
 async def test_bad_arguments(env, name, args, words):
     status, out, err = await run(env, name, *args)

@@ -455,6 +455,32 @@ async def test_tls_verification_failure(env, certs):
         assert_error(status, err, 'certificate verify failed')
 
 
+@pytest.mark.parametrize('args, words', [
+    (['tls_client.py', '--port', '1', '--cafile', '{missing}'],
+     ['--cafile {missing}', 'No such file']),
+    (['tls_client.py', '--port', '1', '--cafile', '{bad}'],
+     ['--cafile {bad}', 'PEM']),
+    (['tls_server.py', '--cert', '{missing}', '--key', '{bad}'],
+     ['--cert {missing}', 'No such file']),
+    (['tls_server.py', '--cert', '{bad}', '--key', '{missing}'],
+     ['--key {missing}', 'No such file'])])
+async def test_tls_file_errors_name_the_file(env, tmp_path, args, words):
+    paths = {'missing': tmp_path / 'missing.pem', 'bad': tmp_path / 'bad.pem'}
+    paths['bad'].write_text('not PEM')
+    status, out, err = await run(env, *(a.format(**paths) for a in args))
+    assert_error(status, err, *(w.format(**paths) for w in words))
+
+
+async def test_tls_client_help_describes_options(env):
+    status, out, err = await run(env, 'tls_client.py', '-h')
+    assert status == 0
+    help_text = ' '.join(out.split())
+    for words in ["--host HOST server's host, default 127.0.0.1",
+                  "--port PORT server's port",
+                  "--message TEXT line to send, default 'hello over TLS'"]:
+        assert words in help_text, help_text
+
+
 async def test_unknown_argument(env):
     status, out, err = await run(env, 'echo_client.py', '--bogus')
     assert_error(status, err, '--bogus')
