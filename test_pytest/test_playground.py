@@ -229,9 +229,13 @@ async def test_tpkt_pair(env):
         srv.proc.send_signal(signal.SIGTERM)
         status, out, err = await srv.finish(EXIT_TIMEOUT)
         assert_quiet_exit(status, err)
-        assert '(3 packets echoed)' in out, out
-        assert '(2 packets echoed)' in out, out
+        assert 'closed by peer (3 packets echoed)' in out, out
+        assert 'closed by peer (2 packets echoed)' in out, out
+        # payload: the 3 byte COTP DT header and the text
         assert 'packet of 8 bytes' in out, out
+        assert 'packet of 3 bytes' in out, out
+        # a client's close is the normal end, not an error
+        assert 'cannot read' not in out, out
 
 
 async def test_tls_pair(env, certs):
