@@ -300,6 +300,36 @@ async def test_master_connect_timeout(env):
         await srv.async_close()
 
 
+@pytest.mark.parametrize('verbose', [False, True], ids=['quiet', '-v'])
+async def test_master_against_startdt_echo_one_error_line(env, verbose):
+    """A peer that echoes STARTDT act: the library's WARNING about it is
+    not printed before the error line (only with -v)"""
+    async def on_connection(conn):
+        try:
+            conn.write(await conn.readexactly(6))  # STARTDT act back
+            await conn.drain()
+            await conn.read()
+        except ConnectionError:
+            pass
+
+    srv = await tcp.listen(on_connection, tcp.Address('127.0.0.1', 0),
+                           bind_connections=True)
+    try:
+        port = srv.addresses[0].port
+        args = ['-v'] if verbose else []
+        status, out, err = await run(env, MASTER, '--port', str(port),
+                                     '--timeout', '0.5', *args)
+        if verbose:
+            assert status == 1, err
+            assert 'STARTDT act received' in err, err
+            assert err.splitlines()[-1].startswith('error: '), err
+        else:
+            assert_error(status, err, f'127.0.0.1:{port}', 'STARTDT con')
+
+    finally:
+        await srv.async_close()
+
+
 async def test_verbose_comm_log(env):
     """-v logs every APDU decoded on standard error (outstation and
     master); standard output keeps only the program's lines"""
