@@ -18,6 +18,7 @@ error); bad arguments, a port in use and a refused connection give one line
 from pathlib import Path
 import asyncio
 import contextlib
+import datetime
 import os
 import re
 import signal
@@ -231,6 +232,94 @@ async def test_master_refused_commands(env):
                     'SingleCommand=ON') in ' '.join(received(out))
 
         station.send_signal(signal.SIGINT)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+
+
+async def test_outstation_wrong_command_type(env):
+    """A set-point to the breaker's IOA 1000 (and a single command to the
+    set-point's IOA 2000) is refused with UNKNOWN_IO_ADDRESS; the
+    outstation says the command type is wrong for that IOA"""
+    async with outstation(env, '--period', '0.2') as (station, port):
+        for command, words in [('1000=5', ['IOA 1000', 'refused',
+                                           'UNKNOWN_IO_ADDRESS']),
+                               ('2000=on', ['IOA 2000', 'refused',
+                                            'UNKNOWN_IO_ADDRESS'])]:
+            status, out, err = await run(env, MASTER, '--port', str(port),
+                                         '--count', '1', '--command',
+                                         command)
+            assert_error(status, err, *words)
+
+        station.send_signal(signal.SIGINT)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+        lines = [line for line in out.splitlines()
+                 if line.startswith('command:')]
+        assert lines == [
+            'command: FloatingCommand to IOA 1000 refused: wrong command '
+            'type, IOA 1000 takes single commands (C_SC_NA_1)',
+            'command: SingleCommand to IOA 2000 refused: wrong command '
+            'type, IOA 2000 takes set-point commands, short float '
+            '(C_SE_NC_1)'], out
+
+
+async def test_outstation_help_lists_points(env):
+    status, out, err = await run(env, OUTSTATION, '-h')
+    assert (status, err) == (0, '')
+    for words in ['1000  C_SC_NA_1  accepted', '100   M_SP_NA_1  reported',
+                  '2000  C_SE_NC_1  accepted', '3     M_ME_NC_1  reported',
+                  '200   M_IT_NA_1  reported', 'UNKNOWN_IO_ADDRESS',
+                  '--utc']:
+        assert words in out, out
+
+
+async def test_utc_time_tags_agree_across_time_zones(env):
+    """Outstation and master both with --utc, in processes with different
+    local time zones (TZ): the master prints the spontaneous data's time
+    tags in UTC (offset +00:00) and they are the current time"""
+    station_env = dict(env, TZ='EST+5')
+    master_env = dict(env, TZ='JST-9')
+    async with outstation(station_env, '--period', '0.1',
+                          '--utc') as (station, port):
+        before = datetime.datetime.now(datetime.timezone.utc)
+        status, out, err = await run(master_env, MASTER, '--port',
+                                     str(port), '--count', '2', '--utc')
+        after = datetime.datetime.now(datetime.timezone.utc)
+        assert (status, err) == (0, ''), err
+
+        times = [datetime.datetime.fromisoformat(match.group(1))
+                 for match in re.finditer(r'time=(\S+)', out)]
+        assert len(times) >= 2, out
+        for t in times:
+            assert t.utcoffset() == datetime.timedelta(0), out
+            # time tags have millisecond resolution
+            assert (before - datetime.timedelta(milliseconds=1) <= t <=
+                    after + datetime.timedelta(milliseconds=1)), out
+
+        station.send_signal(signal.SIGTERM)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+
+
+async def test_local_time_tags_printed_with_offset(env):
+    """Without --utc, both in the same local time zone: the master prints
+    time tags with the zone's offset"""
+    local_env = dict(env, TZ='JST-9')
+    async with outstation(local_env, '--period', '0.1') as (station, port):
+        before = datetime.datetime.now(datetime.timezone.utc)
+        status, out, err = await run(local_env, MASTER, '--port',
+                                     str(port), '--count', '1')
+        after = datetime.datetime.now(datetime.timezone.utc)
+        assert (status, err) == (0, ''), err
+        times = [datetime.datetime.fromisoformat(match.group(1))
+                 for match in re.finditer(r'time=(\S+)', out)]
+        assert times, out
+        for t in times:
+            assert t.utcoffset() == datetime.timedelta(hours=9), out
+            assert (before - datetime.timedelta(milliseconds=1) <= t <=
+                    after + datetime.timedelta(milliseconds=1)), out
+
+        station.send_signal(signal.SIGTERM)
         status, out, err = await finish(station, EXIT_TIMEOUT)
         assert (status, err) == (0, '')
 
