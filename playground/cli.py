@@ -191,13 +191,17 @@ def main(program: Callable[[], int | None]) -> typing.NoReturn:
     """Exit with the status returned by ``program()``
 
     Ctrl-C or SIGTERM outside the event loop (for example while the program
-    imports or prepares) exits quietly with 0; `ERRORS` give ``error: ...``
-    and 1.
+    prepares) exits quietly with 0; `ERRORS` give ``error: ...`` and 1.
+    While the program still imports, its first import, ``quiet_start``,
+    does the same.
 
     """
     _quiet_logging()
 
-    # before the event loop takes over the signals, SIGTERM acts as Ctrl-C
+    # before the event loop takes over the signals, Ctrl-C raises
+    # KeyboardInterrupt (quiet_start's handler exited at once while the
+    # program imported) and SIGTERM acts as Ctrl-C
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if hasattr(signal, 'SIGTERM'):
         signal.signal(signal.SIGTERM, _raise_interrupt)
 

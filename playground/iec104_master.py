@@ -38,6 +38,8 @@ refused, lost or timed-out connection, or a bad argument, gives one line
 
 """
 
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
+
 from collections.abc import Callable
 import argparse
 import asyncio

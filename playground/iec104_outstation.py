@@ -49,6 +49,8 @@ one line ``error: ...`` and exit status 1.
 
 """
 
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
+
 import argparse
 import asyncio
 import datetime

@@ -18,6 +18,8 @@ line ``error: ...`` and exit status 1.
 
 """
 
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
+
 from pathlib import Path
 import asyncio
 import ssl

@@ -14,6 +14,8 @@ or an unreadable certificate, gives one line ``error: ...`` and status 1.
 
 """
 
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
+
 from pathlib import Path
 import ssl
 import tempfile

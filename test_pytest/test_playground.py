@@ -363,6 +363,40 @@ async def test_server_signal(env, name, sig):
                 await writer.wait_closed()
 
 
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM],
+                         ids=['SIGINT', 'SIGTERM'])
+@pytest.mark.parametrize('name, args', [
+    *((name, args) for name, args in sorted(SERVERS.items())),
+    ('iec104_outstation.py', ['0'])])
+async def test_signal_while_importing(env, name, args, sig):
+    """A signal while the program still imports (right after its first
+    import, quiet_start, seen in the -X importtime lines on standard
+    error) ends it quietly with 0: no KeyboardInterrupt traceback"""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, '-X', 'importtime', str(PLAYGROUND / name), *args,
+        cwd=REPO, env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        lines = []
+        while not lines or not lines[-1].rstrip().endswith('| quiet_start'):
+            line = await asyncio.wait_for(proc.stderr.readline(),
+                                          START_TIMEOUT)
+            assert line, lines
+            lines.append(line.decode())
+        proc.send_signal(sig)
+        out, err = await asyncio.wait_for(proc.communicate(), EXIT_TIMEOUT)
+        err_lines = [line for line in err.decode().splitlines()
+                     if not line.startswith('import time:')]
+        assert (proc.returncode, err_lines) == (0, []), err.decode()
+
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.communicate()
+
+
 async def test_signal_while_cleanup_hangs(env, tmp_path):
     """A program whose coroutine ignores cancellation still exits: at a
     second signal at once, or after PLAYGROUND_GRACE seconds"""
