@@ -42,7 +42,8 @@ Answers station interrogations (C_IC_NA_1, QOI 20), counter
 interrogations (C_CI_NA_1) and clock synchronisations (C_CS_NA_1);
 commands to other common addresses are confirmed negatively with cause
 UNKNOWN_ASDU_ADDRESS. Prints a line for every connection and every
-command; ``-v`` logs every APDU sent and received, decoded, on standard
+command, and one when a connection ends (with the reason, for example
+malformed data, unless the master closed it); ``-v`` logs every APDU sent and received, decoded, on standard
 error (the communication log ``hat.drivers.iec104.trace``). Stops on
 Ctrl-C or SIGTERM (exit status 0); a bad argument or a port in use gives
 one line ``error: ...`` and exit status 1.
@@ -244,6 +245,7 @@ class Station:
         remote = f'{conn.info.remote_addr.host}:{conn.info.remote_addr.port}'
         print(f'connection from {remote}', flush=True)
         self.connections.add(conn)
+        why = ''
         try:
             while True:
                 for msg in await conn.receive():
@@ -251,13 +253,19 @@ class Station:
                     if response:
                         conn.send(response)
 
-        except ConnectionError:
-            pass
+        except ConnectionError as e:
+            # the library's log records are printed only with -v: say why
+            # a connection ended unless it is the normal end
+            # (the error names the connection: the line does already)
+            text = cli.error_text(e).partition(' closed: ')[2] or \
+                cli.error_text(e)
+            if not text.endswith(('closed by peer', 'closed locally')):
+                why = f': {text}'
 
         finally:
             self.connections.discard(conn)
             await conn.async_close()
-            print(f'connection from {remote} closed', flush=True)
+            print(f'connection from {remote} closed{why}', flush=True)
 
 
 async def async_main(addr: tcp.Address,

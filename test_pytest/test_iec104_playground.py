@@ -324,6 +324,43 @@ async def test_local_time_tags_printed_with_offset(env):
         assert (status, err) == (0, '')
 
 
+async def test_outstation_says_why_a_connection_ended(env):
+    """Without -v the library logs nothing: the outstation's line for a
+    connection ended by malformed data says why; a peer's close is the
+    normal end (no reason)"""
+    async with outstation(env, '--period', '60') as (station, port):
+        for data, reason in [(bytes.fromhex('68 01 00'), 'malformed'),
+                             (b'', None)]:
+            reader, writer = await asyncio.open_connection('127.0.0.1', port)
+            try:
+                match = await expect_line(station,
+                                          r'connection from (\S+)$')
+                remote = match.group(1)
+                writer.write(bytes.fromhex('68 04 07 00 00 00'))
+                assert await asyncio.wait_for(reader.readexactly(6),
+                                              RUN_TIMEOUT) == \
+                    bytes.fromhex('68 04 0b 00 00 00')  # STARTDT con
+                writer.write(data)
+
+            finally:
+                writer.close()
+                with contextlib.suppress(ConnectionError):
+                    await writer.wait_closed()
+
+            match = await expect_line(
+                station, rf'connection from {re.escape(remote)} closed')
+            line = match.string.rstrip()
+            if reason:
+                assert reason in line, line
+                assert line.count(remote) == 1, line
+            else:
+                assert line.endswith(' closed'), line
+
+        station.send_signal(signal.SIGTERM)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+
+
 async def silent_slave(on_command):
     """iec104 slave answering interrogations; `on_command(conn, msg)` for
     every command received"""
