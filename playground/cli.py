@@ -13,8 +13,10 @@ Each of them uses this module for:
   (0..65535);
 * standard input: `stdin_lines` yields the lines typed or piped in without
   blocking the event loop, so Ctrl-C still works while it waits;
-* logging: `add_verbose` adds the option ``-v`` / ``--verbose`` and
-  `setup_logging` turns on, for ``-v``, the communication logs the
+* logging: the libraries' log records are not printed (a program reports
+  what failed in its own ``error: ...`` line, not twice); `add_verbose`
+  adds the option ``-v`` / ``--verbose`` and `setup_logging` turns on, for
+  ``-v``, WARNING and ERROR records and the communication logs the
   program names (records on standard error, so standard output keeps
   only the program's own lines);
 * running: `main` runs the program's ``main()`` and `run` its coroutine on
@@ -116,15 +118,31 @@ def add_verbose(parser: argparse.ArgumentParser, what: str) -> None:
 def setup_logging(verbose: bool, loggers: list[str]) -> None:
     """With `verbose`, log on standard error WARNING records and the DEBUG
     records of `loggers` (communication logs such as
-    ``hat.drivers.iec104.trace``); without it, change nothing"""
+    ``hat.drivers.iec104.trace``); without it, log nothing (as `main`
+    sets up: the program's own ``error: ...`` line says what failed)"""
+    import logging
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.NullHandler):
+            root.removeHandler(handler)
     if not verbose:
+        _quiet_logging()
         return
 
-    import logging
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format='%(asctime)s %(name)s: %(message)s')
     for name in loggers:
         logging.getLogger(name).setLevel(logging.DEBUG)
+
+
+def _quiet_logging() -> None:
+    # without any handler, Python prints WARNING and ERROR records on
+    # standard error ("last resort"): a library's WARNING before the
+    # program's own error line would say the same thing twice
+    import logging
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 def port(text: str) -> int:
@@ -173,11 +191,17 @@ def main(program: Callable[[], int | None]) -> typing.NoReturn:
     """Exit with the status returned by ``program()``
 
     Ctrl-C or SIGTERM outside the event loop (for example while the program
-    imports or prepares) exits quietly with 0; `ERRORS` give ``error: ...``
-    and 1.
+    prepares) exits quietly with 0; `ERRORS` give ``error: ...`` and 1.
+    While the program still imports, its first import, ``quiet_start``,
+    does the same.
 
     """
-    # before the event loop takes over the signals, SIGTERM acts as Ctrl-C
+    _quiet_logging()
+
+    # before the event loop takes over the signals, Ctrl-C raises
+    # KeyboardInterrupt (quiet_start's handler exited at once while the
+    # program imported) and SIGTERM acts as Ctrl-C
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if hasattr(signal, 'SIGTERM'):
         signal.signal(signal.SIGTERM, _raise_interrupt)
 

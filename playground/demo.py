@@ -11,6 +11,8 @@ line came back unchanged (1 otherwise, with ``demo FAILED: ...``).
 
 """
 
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
+
 from pathlib import Path
 import asyncio
 import sys

@@ -13,6 +13,8 @@ ends it at once, even while it waits for input (exit status 0).
 
 """
 
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
+
 from collections.abc import AsyncIterable, Iterable
 
 import cli

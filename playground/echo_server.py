@@ -11,6 +11,8 @@ in use gives one line ``error: ...`` and exit status 1.
 
 """
 
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
+
 import cli
 from hat.drivers import tcp
 

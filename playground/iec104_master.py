@@ -5,7 +5,7 @@ Run from the repository root (with ``iec104_outstation.py`` running)::
 
     .venv/bin/python playground/iec104_master.py [--host HOST]
         [--port PORT] [--asdu-address CA] [--command IOA=VALUE]
-        [--select] [--timeout SECONDS] [--count N] [-v]
+        [--select] [--timeout SECONDS] [--count N] [--utc] [-v]
 
 Connects to HOST:PORT (default 127.0.0.1:2404) within ``--timeout``
 seconds (default 10), sends a station interrogation (C_IC_NA_1) to common
@@ -22,6 +22,12 @@ must be confirmed positively within ``--timeout`` seconds: a negative
 confirmation (P/N = 1, or cause 44..47) or none in time gives one line
 ``error: ...`` and exit status 1. Prints ``sent: ...`` for every request.
 
+Time tags (CP56Time2a) are read in the process's local time zone (the
+``TZ`` environment variable), or in UTC with ``--utc`` (for an outstation
+or RTU that runs in UTC, such as ``iec104_outstation.py --utc``); they are
+printed in that zone with its UTC offset, for example
+``time=2024-05-17T11:45:30.250+00:00``.
+
 With ``--count N`` it exits after N spontaneous data messages, once the
 interrogation has ended (or has not ended within ``--timeout``) and the
 command is confirmed; otherwise it runs until Ctrl-C or SIGTERM
@@ -32,11 +38,13 @@ refused, lost or timed-out connection, or a bad argument, gives one line
 
 """
 
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
+
 from collections.abc import Callable
 import argparse
 import asyncio
+import datetime
 import math
-import sys
 import typing
 
 import cli
@@ -58,8 +66,9 @@ class Command(typing.NamedTuple):
     value: iec104.SingleValue | float
 
 
-def describe(msg: iec104.Msg) -> str:
-    """One line describing `msg`"""
+def describe(msg: iec104.Msg, tz: datetime.tzinfo | None = None) -> str:
+    """One line describing `msg`; its time tag read in the time zone `tz`
+    (``None``: local time) and printed in it with its UTC offset"""
     kind = type(msg).__name__.removesuffix('Msg')
     cause = getattr(msg.cause, 'name', msg.cause)
     parts = [kind, f'cause={cause}', f'ca={msg.asdu_address}']
@@ -73,7 +82,7 @@ def describe(msg: iec104.Msg) -> str:
                 getattr(msg.command, 'select', False)):
             parts.append('select')
         if msg.time is not None:
-            dt = iec104.time_to_datetime(msg.time).astimezone()
+            dt = iec104.time_to_datetime(msg.time, tz=tz).astimezone(tz)
             parts.append(f'time={dt.isoformat(timespec="milliseconds")}')
 
     elif isinstance(msg, iec104.InterrogationMsg):
@@ -119,7 +128,8 @@ async def run(addr: tcp.Address,
               command: Command | None,
               select: bool,
               timeout: float,
-              count: int | None
+              count: int | None,
+              tz: datetime.tzinfo | None = None
               ) -> int:
     """Interrogate, command if asked, print; returns the exit status
 
@@ -143,7 +153,7 @@ async def run(addr: tcp.Address,
         print(f'connected to {addr.host}:{addr.port}', flush=True)
 
         def send(msg: iec104.Msg) -> None:
-            print(f'sent: {describe(msg)}', flush=True)
+            print(f'sent: {describe(msg, tz)}', flush=True)
             conn.send([msg])
 
         send(iec104.InterrogationMsg(
@@ -186,7 +196,7 @@ async def run(addr: tcp.Address,
                         f'confirmation within {timeout:g} s') from None
 
             for msg in msgs:
-                print(f'received: {describe(msg)}', flush=True)
+                print(f'received: {describe(msg, tz)}', flush=True)
 
                 if isinstance(msg, iec104.InterrogationMsg):
                     if step == 'interrogation' and (
@@ -257,9 +267,12 @@ def main(argv: list[str] | None = None) -> int:
                         default=DEFAULT_TIMEOUT, metavar='SECONDS',
                         help=f'bound of connecting and of each command '
                              f'confirmation, default {DEFAULT_TIMEOUT:g}')
-    parser.add_argument('--count', type=int_arg(1, sys.maxsize),
+    parser.add_argument('--count', type=positive_int_arg,
                         metavar='N',
                         help='exit after N spontaneous data messages')
+    parser.add_argument('--utc', action='store_true',
+                        help='read time tags (CP56Time2a) in UTC; '
+                             'default: in the local time zone (TZ)')
     cli.add_verbose(parser, 'every APDU sent and received (decoded)')
     args = parser.parse_args(argv)
     if args.select and args.command is None:
@@ -270,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return await run(tcp.Address(args.host, args.port),
                              args.asdu_address, args.command, args.select,
-                             args.timeout, args.count)
+                             args.timeout, args.count,
+                             datetime.timezone.utc if args.utc else None)
 
         except ConnectionError as e:
             raise cli.Error(cli.error_text(
@@ -316,6 +330,21 @@ def timeout_arg(text: str) -> float:
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(
             f'invalid timeout {value}: must be more than 0 seconds')
+    return value
+
+
+def positive_int_arg(text: str) -> int:
+    """Argument type of a positive integer (``--count``)"""
+    try:
+        value = int(text)
+
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'invalid value {text!r}: not an integer') from None
+
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f'invalid value {value}: must be a positive integer')
     return value
 
 

@@ -4,37 +4,53 @@
 Run from the repository root, after the README's Quick start::
 
     .venv/bin/python playground/iec104_outstation.py [--host HOST]
-        [--asdu-address CA] [--period SECONDS] [-v] [PORT]
+        [--asdu-address CA] [--period SECONDS] [--utc] [-v] [PORT]
 
 Listens on HOST:PORT (default 127.0.0.1:2404; port 0 picks a free port)
-and prints ``listening on HOST:PORT``. Its station (common address CA,
-default 1) has these points:
+and prints ``listening on HOST:PORT``. Its station, common address CA
+(default 1), has these points (IOA: information object address)::
 
-=====  ==========  ======================================================
-IOA    TypeID      point
-=====  ==========  ======================================================
-1..3   M_ME_NC_1   measurements (short float) that change every PERIOD
-                   seconds (default 1) and are sent spontaneously with a
-                   CP56Time2a time tag (M_ME_TF_1)
-100    M_SP_NA_1   breaker position (single point), set by IOA 1000
-200    M_IT_NA_1   energy counter (integrated total), counts up
-1000   C_SC_NA_1   single command: sets the breaker (select before
-                   execute allowed); the new position is sent with cause
-                   REMOTE_COMMAND
-2000   C_SE_NC_1   set-point: sets measurement 3
-=====  ==========  ======================================================
+    IOA   TypeID     point
+    1, 2  M_ME_NC_1  reported: measurements (short float); they change
+                     every PERIOD seconds and are sent spontaneously with
+                     a CP56Time2a time tag (M_ME_TF_1)
+    3     M_ME_NC_1  reported: the set-point's value, set by IOA 2000
+    100   M_SP_NA_1  reported: breaker position (single point), set by
+                     IOA 1000
+    200   M_IT_NA_1  reported: energy counter (integrated total), counts
+                     up every PERIOD seconds
+    1000  C_SC_NA_1  accepted: single command ON/OFF, sets IOA 100
+    2000  C_SE_NC_1  accepted: set-point command (short float), sets IOA 3
+
+A station interrogation returns IOA 1, 2, 3 and 100, a counter
+interrogation IOA 200. An executed command is confirmed (ACT_CON), its
+point is sent with cause REMOTE_COMMAND, then ACT_TERM; a select
+(select before execute) is only confirmed. A command to any other IOA,
+or of another type to IOA 1000 or 2000 (a set-point to 1000, a single
+command to 2000), is confirmed negatively (P/N = 1) with cause
+UNKNOWN_IO_ADDRESS (47): the station has no such information object.
+IEC 60870-5-101/104 has no cause for "wrong type for this IOA", and
+UNKNOWN_TYPE (44) would say the station does not support the type at
+all, which is not true. The printed line tells the two apart: ``unknown
+IOA`` or ``wrong command type``.
+
+Time tags (CP56Time2a) are in the process's local time zone (the ``TZ``
+environment variable), or in UTC with ``--utc``; a master must read them
+in the same zone (``iec104_master.py --utc``).
 
 Answers station interrogations (C_IC_NA_1, QOI 20), counter
 interrogations (C_CI_NA_1) and clock synchronisations (C_CS_NA_1);
-commands to other IOAs or common addresses are confirmed negatively with
-cause UNKNOWN_IO_ADDRESS or UNKNOWN_ASDU_ADDRESS. Prints a line for every
-connection and every command; ``-v`` logs every APDU sent and received,
-decoded, on standard error (the communication log
-``hat.drivers.iec104.trace``). Stops on Ctrl-C or SIGTERM (exit status 0);
-a bad argument or a port in use gives one line ``error: ...`` and exit
-status 1.
+commands to other common addresses are confirmed negatively with cause
+UNKNOWN_ASDU_ADDRESS. Prints a line for every connection and every
+command, and one when a connection ends (with the reason, for example
+malformed data, unless the master closed it); ``-v`` logs every APDU sent and received, decoded, on standard
+error (the communication log ``hat.drivers.iec104.trace``). Stops on
+Ctrl-C or SIGTERM (exit status 0); a bad argument or a port in use gives
+one line ``error: ...`` and exit status 1.
 
 """
+
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
 
 import argparse
 import asyncio
@@ -57,6 +73,17 @@ COUNTER = 200
 BREAKER_COMMAND = 1000
 SETPOINT_COMMAND = 2000
 
+# command IOA: (command type it takes, its description)
+COMMAND_TYPES: dict[int, tuple[type[iec104.Command], str]] = {
+    BREAKER_COMMAND: (iec104.SingleCommand, 'single commands (C_SC_NA_1)'),
+    SETPOINT_COMMAND: (iec104.FloatingCommand,
+                       'set-point commands, short float (C_SE_NC_1)')}
+
+POINT_MAP: str = 'The s' + (__doc__ or '')[
+    (__doc__ or '').index('tation, common address CA'):
+    (__doc__ or '').index('Time tags')].replace('::\n', ':\n', 1)
+"""Points of the station (also the epilog of ``-h``)"""
+
 ACT_CON = iec104.CommandResCause.ACTIVATION_CONFIRMATION
 ACT_TERM = iec104.CommandResCause.ACTIVATION_TERMINATION
 
@@ -72,8 +99,11 @@ GOOD_COUNTER = iec104.CounterQuality(
 class Station:
     """Point values of the simulated station and its connections"""
 
-    def __init__(self, asdu_address: int):
+    def __init__(self,
+                 asdu_address: int,
+                 tz: datetime.tzinfo | None = None):
         self.asdu_address = asdu_address
+        self.tz = tz
         self.measurements = {ioa: 10.0 * ioa for ioa in MEASUREMENTS}
         self.breaker = iec104.SingleValue.OFF
         self.counter = 0
@@ -122,7 +152,8 @@ class Station:
             await asyncio.sleep(period)
             step += 1
             self.counter += 1
-            now = iec104.time_from_datetime(datetime.datetime.now())
+            now = iec104.time_from_datetime(
+                datetime.datetime.now(datetime.timezone.utc), tz=self.tz)
             msgs: list[iec104.Msg] = []
             for ioa in MEASUREMENTS[:2]:
                 value = 10.0 * ioa + math.sin(step / 5 + ioa) + \
@@ -198,8 +229,14 @@ class Station:
                                   iec104.DataResCause.REMOTE_COMMAND),
                     msg._replace(cause=ACT_TERM)]
 
-        print(f'command: unknown IOA {msg.io_address} (refused)',
-              flush=True)
+        if msg.io_address in COMMAND_TYPES:
+            print(f'command: {type(command).__name__} to IOA '
+                  f'{msg.io_address} refused: wrong command type, IOA '
+                  f'{msg.io_address} takes '
+                  f'{COMMAND_TYPES[msg.io_address][1]}', flush=True)
+        else:
+            print(f'command: unknown IOA {msg.io_address} (refused)',
+                  flush=True)
         return [msg._replace(is_negative_confirm=True,
                              cause=iec104.CommandResCause.UNKNOWN_IO_ADDRESS)]
 
@@ -208,6 +245,7 @@ class Station:
         remote = f'{conn.info.remote_addr.host}:{conn.info.remote_addr.port}'
         print(f'connection from {remote}', flush=True)
         self.connections.add(conn)
+        why = ''
         try:
             while True:
                 for msg in await conn.receive():
@@ -215,20 +253,27 @@ class Station:
                     if response:
                         conn.send(response)
 
-        except ConnectionError:
-            pass
+        except ConnectionError as e:
+            # the library's log records are printed only with -v: say why
+            # a connection ended unless it is the normal end
+            # (the error names the connection: the line does already)
+            text = cli.error_text(e).partition(' closed: ')[2] or \
+                cli.error_text(e)
+            if not text.endswith(('closed by peer', 'closed locally')):
+                why = f': {text}'
 
         finally:
             self.connections.discard(conn)
             await conn.async_close()
-            print(f'connection from {remote} closed', flush=True)
+            print(f'connection from {remote} closed{why}', flush=True)
 
 
 async def async_main(addr: tcp.Address,
                      asdu_address: int,
-                     period: float
+                     period: float,
+                     tz: datetime.tzinfo | None = None
                      ) -> None:
-    station = Station(asdu_address)
+    station = Station(asdu_address, tz)
     srv = await iec104.listen(station.serve, addr)
     try:
         for a in srv.addresses:
@@ -241,7 +286,9 @@ async def async_main(addr: tcp.Address,
 
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser(
-        description='IEC 60870-5-104 outstation simulator (slave)')
+        description='IEC 60870-5-104 outstation simulator (slave)',
+        epilog=POINT_MAP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--host', default=DEFAULT_HOST,
                         help=f'default {DEFAULT_HOST}')
     parser.add_argument('--asdu-address', type=asdu_address_arg,
@@ -252,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
                         metavar='SECONDS',
                         help=f'seconds between changes, default '
                              f'{DEFAULT_PERIOD}')
+    parser.add_argument('--utc', action='store_true',
+                        help='time tags (CP56Time2a) in UTC; default: in '
+                             'the local time zone (TZ)')
     parser.add_argument('port', nargs='?', type=cli.port,
                         default=DEFAULT_PORT, metavar='PORT',
                         help=f'default {DEFAULT_PORT}; 0 picks a free port')
@@ -260,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     cli.setup_logging(args.verbose, ['hat.drivers.iec104.trace'])
 
     return cli.run(lambda: async_main(tcp.Address(args.host, args.port),
-                                      args.asdu_address, args.period))
+                                      args.asdu_address, args.period,
+                                      datetime.timezone.utc if args.utc
+                                      else None))
 
 
 def asdu_address_arg(text: str) -> int:

@@ -13,9 +13,12 @@ in-process, sends one line and exits)::
 
 Prints what was sent and received and the TLS version and cipher. A failed
 connection or TLS verification (for example a ``--cafile`` that does not
-trust the server) gives one line ``error: ...`` and exit status 1.
+trust the server, or one that cannot be read, named in the line) gives one
+line ``error: ...`` and exit status 1.
 
 """
+
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
 
 from pathlib import Path
 import asyncio
@@ -24,17 +27,25 @@ import tempfile
 
 import cli
 from hat.drivers import tcp
-from tls_common import make_self_signed_cert
+from tls_common import file_error, make_self_signed_cert
 import tls_server
 
 
 TIMEOUT = 10
+DEFAULT_HOST = '127.0.0.1'
+DEFAULT_SERVER_HOSTNAME = 'localhost'
+DEFAULT_MESSAGE = 'hello over TLS'
 
 
 async def run_client(host: str, port: int, cafile: Path,
                      server_hostname: str, message: str) -> bool:
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
-                                     cafile=str(cafile))
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
+                                         cafile=str(cafile))
+
+    except OSError as e:
+        raise file_error('--cafile', cafile, e) from e
+
     conn = await tcp.connect(tcp.Address(host, port), name='tls-client',
                              ssl=ctx, server_hostname=server_hostname,
                              connect_timeout=TIMEOUT)
@@ -82,12 +93,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser(description='TLS echo client')
     parser.add_argument('--demo', action='store_true',
                         help='start the echo server in-process')
-    parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=cli.port)
+    parser.add_argument('--host', default=DEFAULT_HOST,
+                        help=f"server's host, default {DEFAULT_HOST}")
+    parser.add_argument('--port', type=cli.port,
+                        help="server's port (tls_server.py prints it); "
+                             "needed unless --demo")
     parser.add_argument('--cafile', type=Path,
-                        help="server's certificate (tls_server.py prints it)")
-    parser.add_argument('--server-hostname', default='localhost')
-    parser.add_argument('--message', default='hello over TLS')
+                        help="PEM certificate to trust: the server's "
+                             "(tls_server.py prints it); needed unless "
+                             "--demo")
+    parser.add_argument('--server-hostname', default=DEFAULT_SERVER_HOSTNAME,
+                        help=f'name the certificate must be for, default '
+                             f'{DEFAULT_SERVER_HOSTNAME}')
+    parser.add_argument('--message', default=DEFAULT_MESSAGE, metavar='TEXT',
+                        help=f'line to send, default {DEFAULT_MESSAGE!r}')
     args = parser.parse_args(argv)
 
     if args.demo:

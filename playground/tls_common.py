@@ -5,9 +5,21 @@ from pathlib import Path
 import datetime
 import ipaddress
 import shutil
+import ssl
 import subprocess
 
 import cli
+
+
+def file_error(option: str, path: Path | str, e: OSError) -> cli.Error:
+    """`cli.Error` naming the file `path` of `option` that could not be
+    loaded (`e`: the error of loading it)"""
+    if isinstance(e, ssl.SSLError):
+        text = e.reason or str(e)
+        text = f'not a valid PEM file ({text})'
+    else:
+        text = e.strerror or str(e)
+    return cli.Error(f'{option} {path}: {text}')
 
 
 def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:

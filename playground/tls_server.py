@@ -14,18 +14,32 @@ or an unreadable certificate, gives one line ``error: ...`` and status 1.
 
 """
 
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
+
 from pathlib import Path
 import ssl
 import tempfile
 
 import cli
 from hat.drivers import tcp
-from tls_common import make_self_signed_cert
+from tls_common import file_error, make_self_signed_cert
 
 
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    for option, path in (('--cert', cert), ('--key', key)):
+        try:
+            path.read_bytes()
+
+        except OSError as e:
+            raise file_error(option, path, e) from e
+
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
+    try:
+        ctx.load_cert_chain(cert, key)
+
+    except OSError as e:
+        raise file_error('--cert', cert, e) from e
+
     return ctx
 
 
@@ -65,7 +79,8 @@ async def async_main(host: str, port: int, cert: Path, key: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser(description='TLS echo server')
-    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--host', default='127.0.0.1',
+                        help='default 127.0.0.1')
     parser.add_argument('--port', type=cli.port, default=0,
                         help='0 picks a free port (default)')
     parser.add_argument('--cert', type=Path,

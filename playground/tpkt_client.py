@@ -8,12 +8,15 @@ Run from the repository root (with ``tpkt_server.py`` running)::
 Connects to HOST:PORT (default 127.0.0.1:10102) and sends every TEXT (or,
 with no TEXT arguments, every line typed on standard input until EOF) as one
 TPKT packet. As on a real ISO transport connection, the payload is a COTP
-data TPDU: the 3 byte header ``02 f0 80`` followed by the text. Prints what
+data TPDU: the 3 byte header ``02 f0 80`` followed by the text (the server
+prints ``hello`` as a packet of 8 bytes, an empty line as 3). Prints what
 was sent and what came back; exits with 1 if an echo differs, and with one
 line ``error: ...`` and 1 if the connection fails. Ctrl-C or SIGTERM ends
 it at once, even while it waits for input (exit status 0).
 
 """
+
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
 
 from collections.abc import AsyncIterable, Iterable
 
@@ -73,7 +76,13 @@ async def _aiter(texts: Iterable[str] | AsyncIterable[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.ArgumentParser(description='TPKT echo client')
+    parser = cli.ArgumentParser(
+        description='TPKT echo client',
+        epilog='Each TEXT is sent as one TPKT packet whose payload is a '
+               'COTP data TPDU, as on a real ISO transport connection: the '
+               '3 byte header 02 f0 80 followed by the text (so the server '
+               'reports "hello" as a packet of 8 bytes and an empty text '
+               'as 3 bytes).')
     parser.add_argument('--host', default=DEFAULT_HOST,
                         help=f'default {DEFAULT_HOST}')
     parser.add_argument('--port', type=cli.port, default=DEFAULT_PORT,

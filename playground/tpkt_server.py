@@ -7,10 +7,17 @@ Run from the repository root, after the README's Quick start::
 Listens on HOST:PORT (default 127.0.0.1:10102: the standard TPKT port 102
 needs privileges; 0 picks a free port), prints ``listening on HOST:PORT``
 and sends every received packet back as one packet with the same payload.
+Prints a line per connection and per packet (``packet of N bytes``: the
+payload, which from ``tpkt_client.py`` is a 3 byte COTP header and the
+text) and, when the client closes, ``connection from HOST:PORT closed by
+peer (N packets echoed)``; a reset or a malformed packet is printed as
+such.
 Stops on Ctrl-C or SIGTERM (exit status 0). A port out of range or already
 in use gives one line ``error: ...`` and exit status 1.
 
 """
+
+import quiet_start  # NOQA: F401 (first: Ctrl-C quiet from here on)
 
 import cli
 from hat.drivers import tcp, tpkt
@@ -37,6 +44,7 @@ async def _echo(conn: tpkt.Connection, verbose: bool) -> None:
         print(f'connection from {remote}', flush=True)
 
     count = 0
+    how = 'closed'
     try:
         while True:
             payload = await conn.read()
@@ -48,14 +56,26 @@ async def _echo(conn: tpkt.Connection, verbose: bool) -> None:
             count += 1
 
     except ConnectionError as e:
-        if verbose:
-            print(f'{remote}: {e}', flush=True)
+        if _closed_by_peer(e):
+            # the normal end of a connection: the client is done
+            how = 'closed by peer'
+        elif verbose:
+            print(f'{remote}: {cli.error_text(e)}', flush=True)
 
     finally:
         await conn.async_close()
         if verbose:
-            print(f'connection from {remote} closed '
+            print(f'connection from {remote} {how} '
                   f'({count} packets echoed)', flush=True)
+
+
+def _closed_by_peer(e: ConnectionError) -> bool:
+    # the peer closed between packets (not a reset, a packet cut short or
+    # a protocol error: those are reported)
+    text = str(e)
+    return (type(e) is ConnectionError and
+            ('closed by peer' in text or 'peer closed' in text) and
+            'in the middle' not in text)
 
 
 async def async_main(addr: tcp.Address) -> None:

@@ -1004,3 +1004,16 @@ async def test_empty_i_frame_delivered():
         await loop.sock_sendall(s, bytes.fromhex('68 04 00 00 00 00'))
         assert await bounded(conn.receive(), 'empty ASDU') == b''
         assert conn.is_open
+
+
+async def test_closed_by_peer_error_says_address_once():
+    async with raw_master(**FAST) as (conn, s):
+        s.close()
+        await bounded(conn.wait_closed(), 'close after the peer closed')
+        with pytest.raises(ConnectionError) as e:
+            conn.send(b'x')
+        local, remote = conn.info.local_addr, conn.info.remote_addr
+        address = f'{local.host}:{local.port} -> {remote.host}:{remote.port}'
+        text = str(e.value)
+        assert text.count(address) == 1, text
+        assert 'closed by peer' in text

@@ -18,6 +18,7 @@ error); bad arguments, a port in use and a refused connection give one line
 from pathlib import Path
 import asyncio
 import contextlib
+import datetime
 import os
 import re
 import signal
@@ -235,6 +236,131 @@ async def test_master_refused_commands(env):
         assert (status, err) == (0, '')
 
 
+async def test_outstation_wrong_command_type(env):
+    """A set-point to the breaker's IOA 1000 (and a single command to the
+    set-point's IOA 2000) is refused with UNKNOWN_IO_ADDRESS; the
+    outstation says the command type is wrong for that IOA"""
+    async with outstation(env, '--period', '0.2') as (station, port):
+        for command, words in [('1000=5', ['IOA 1000', 'refused',
+                                           'UNKNOWN_IO_ADDRESS']),
+                               ('2000=on', ['IOA 2000', 'refused',
+                                            'UNKNOWN_IO_ADDRESS'])]:
+            status, out, err = await run(env, MASTER, '--port', str(port),
+                                         '--count', '1', '--command',
+                                         command)
+            assert_error(status, err, *words)
+
+        station.send_signal(signal.SIGINT)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+        lines = [line for line in out.splitlines()
+                 if line.startswith('command:')]
+        assert lines == [
+            'command: FloatingCommand to IOA 1000 refused: wrong command '
+            'type, IOA 1000 takes single commands (C_SC_NA_1)',
+            'command: SingleCommand to IOA 2000 refused: wrong command '
+            'type, IOA 2000 takes set-point commands, short float '
+            '(C_SE_NC_1)'], out
+
+
+async def test_outstation_help_lists_points(env):
+    status, out, err = await run(env, OUTSTATION, '-h')
+    assert (status, err) == (0, '')
+    for words in ['1000  C_SC_NA_1  accepted', '100   M_SP_NA_1  reported',
+                  '2000  C_SE_NC_1  accepted', '3     M_ME_NC_1  reported',
+                  '200   M_IT_NA_1  reported', 'UNKNOWN_IO_ADDRESS',
+                  '--utc']:
+        assert words in out, out
+
+
+async def test_utc_time_tags_agree_across_time_zones(env):
+    """Outstation and master both with --utc, in processes with different
+    local time zones (TZ): the master prints the spontaneous data's time
+    tags in UTC (offset +00:00) and they are the current time"""
+    station_env = dict(env, TZ='EST+5')
+    master_env = dict(env, TZ='JST-9')
+    async with outstation(station_env, '--period', '0.1',
+                          '--utc') as (station, port):
+        before = datetime.datetime.now(datetime.timezone.utc)
+        status, out, err = await run(master_env, MASTER, '--port',
+                                     str(port), '--count', '2', '--utc')
+        after = datetime.datetime.now(datetime.timezone.utc)
+        assert (status, err) == (0, ''), err
+
+        times = [datetime.datetime.fromisoformat(match.group(1))
+                 for match in re.finditer(r'time=(\S+)', out)]
+        assert len(times) >= 2, out
+        for t in times:
+            assert t.utcoffset() == datetime.timedelta(0), out
+            # time tags have millisecond resolution
+            assert (before - datetime.timedelta(milliseconds=1) <= t <=
+                    after + datetime.timedelta(milliseconds=1)), out
+
+        station.send_signal(signal.SIGTERM)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+
+
+async def test_local_time_tags_printed_with_offset(env):
+    """Without --utc, both in the same local time zone: the master prints
+    time tags with the zone's offset"""
+    local_env = dict(env, TZ='JST-9')
+    async with outstation(local_env, '--period', '0.1') as (station, port):
+        before = datetime.datetime.now(datetime.timezone.utc)
+        status, out, err = await run(local_env, MASTER, '--port',
+                                     str(port), '--count', '1')
+        after = datetime.datetime.now(datetime.timezone.utc)
+        assert (status, err) == (0, ''), err
+        times = [datetime.datetime.fromisoformat(match.group(1))
+                 for match in re.finditer(r'time=(\S+)', out)]
+        assert times, out
+        for t in times:
+            assert t.utcoffset() == datetime.timedelta(hours=9), out
+            assert (before - datetime.timedelta(milliseconds=1) <= t <=
+                    after + datetime.timedelta(milliseconds=1)), out
+
+        station.send_signal(signal.SIGTERM)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+
+
+async def test_outstation_says_why_a_connection_ended(env):
+    """Without -v the library logs nothing: the outstation's line for a
+    connection ended by malformed data says why; a peer's close is the
+    normal end (no reason)"""
+    async with outstation(env, '--period', '60') as (station, port):
+        for data, reason in [(bytes.fromhex('68 01 00'), 'malformed'),
+                             (b'', None)]:
+            reader, writer = await asyncio.open_connection('127.0.0.1', port)
+            try:
+                match = await expect_line(station,
+                                          r'connection from (\S+)$')
+                remote = match.group(1)
+                writer.write(bytes.fromhex('68 04 07 00 00 00'))
+                assert await asyncio.wait_for(reader.readexactly(6),
+                                              RUN_TIMEOUT) == \
+                    bytes.fromhex('68 04 0b 00 00 00')  # STARTDT con
+                writer.write(data)
+
+            finally:
+                writer.close()
+                with contextlib.suppress(ConnectionError):
+                    await writer.wait_closed()
+
+            match = await expect_line(
+                station, rf'connection from {re.escape(remote)} closed')
+            line = match.string.rstrip()
+            if reason:
+                assert reason in line, line
+                assert line.count(remote) == 1, line
+            else:
+                assert line.endswith(' closed'), line
+
+        station.send_signal(signal.SIGTERM)
+        status, out, err = await finish(station, EXIT_TIMEOUT)
+        assert (status, err) == (0, '')
+
+
 async def silent_slave(on_command):
     """iec104 slave answering interrogations; `on_command(conn, msg)` for
     every command received"""
@@ -300,6 +426,36 @@ async def test_master_connect_timeout(env):
         await srv.async_close()
 
 
+@pytest.mark.parametrize('verbose', [False, True], ids=['quiet', '-v'])
+async def test_master_against_startdt_echo_one_error_line(env, verbose):
+    """A peer that echoes STARTDT act: the library's WARNING about it is
+    not printed before the error line (only with -v)"""
+    async def on_connection(conn):
+        try:
+            conn.write(await conn.readexactly(6))  # STARTDT act back
+            await conn.drain()
+            await conn.read()
+        except ConnectionError:
+            pass
+
+    srv = await tcp.listen(on_connection, tcp.Address('127.0.0.1', 0),
+                           bind_connections=True)
+    try:
+        port = srv.addresses[0].port
+        args = ['-v'] if verbose else []
+        status, out, err = await run(env, MASTER, '--port', str(port),
+                                     '--timeout', '0.5', *args)
+        if verbose:
+            assert status == 1, err
+            assert 'STARTDT act received' in err, err
+            assert err.splitlines()[-1].startswith('error: '), err
+        else:
+            assert_error(status, err, f'127.0.0.1:{port}', 'STARTDT con')
+
+    finally:
+        await srv.async_close()
+
+
 async def test_verbose_comm_log(env):
     """-v logs every APDU decoded on standard error (outstation and
     master); standard output keeps only the program's lines"""
@@ -349,6 +505,7 @@ async def test_master_signal(env, sig):
     (MASTER, ['--command', '1000=nan'], ['nan']),
     (MASTER, ['--select'], ['--command']),
     (MASTER, ['--timeout', '0'], ['timeout']),
+    (MASTER, ['--count', '0'], ['--count', 'must be a positive integer']),
     (MASTER, ['--ioa', '1000'], ['--ioa'])])
 async def test_bad_arguments(env, name, args, words):
     status, out, err = await run(env, name, *args)

@@ -229,9 +229,13 @@ async def test_tpkt_pair(env):
         srv.proc.send_signal(signal.SIGTERM)
         status, out, err = await srv.finish(EXIT_TIMEOUT)
         assert_quiet_exit(status, err)
-        assert '(3 packets echoed)' in out, out
-        assert '(2 packets echoed)' in out, out
+        assert 'closed by peer (3 packets echoed)' in out, out
+        assert 'closed by peer (2 packets echoed)' in out, out
+        # payload: the 3 byte COTP DT header and the text
         assert 'packet of 8 bytes' in out, out
+        assert 'packet of 3 bytes' in out, out
+        # a client's close is the normal end, not an error
+        assert 'cannot read' not in out, out
 
 
 async def test_tls_pair(env, certs):
@@ -359,6 +363,40 @@ async def test_server_signal(env, name, sig):
                 await writer.wait_closed()
 
 
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM],
+                         ids=['SIGINT', 'SIGTERM'])
+@pytest.mark.parametrize('name, args', [
+    *((name, args) for name, args in sorted(SERVERS.items())),
+    ('iec104_outstation.py', ['0'])])
+async def test_signal_while_importing(env, name, args, sig):
+    """A signal while the program still imports (right after its first
+    import, quiet_start, seen in the -X importtime lines on standard
+    error) ends it quietly with 0: no KeyboardInterrupt traceback"""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, '-X', 'importtime', str(PLAYGROUND / name), *args,
+        cwd=REPO, env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        lines = []
+        while not lines or not lines[-1].rstrip().endswith('| quiet_start'):
+            line = await asyncio.wait_for(proc.stderr.readline(),
+                                          START_TIMEOUT)
+            assert line, lines
+            lines.append(line.decode())
+        proc.send_signal(sig)
+        out, err = await asyncio.wait_for(proc.communicate(), EXIT_TIMEOUT)
+        err_lines = [line for line in err.decode().splitlines()
+                     if not line.startswith('import time:')]
+        assert (proc.returncode, err_lines) == (0, []), err.decode()
+
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.communicate()
+
+
 async def test_signal_while_cleanup_hangs(env, tmp_path):
     """A program whose coroutine ignores cancellation still exits: at a
     second signal at once, or after PLAYGROUND_GRACE seconds"""
@@ -453,6 +491,32 @@ async def test_tls_verification_failure(env, certs):
         status, out, err = await run(env, 'tls_client.py', '--port',
                                      str(port), '--cafile', str(other_cert))
         assert_error(status, err, 'certificate verify failed')
+
+
+@pytest.mark.parametrize('args, words', [
+    (['tls_client.py', '--port', '1', '--cafile', '{missing}'],
+     ['--cafile {missing}', 'No such file']),
+    (['tls_client.py', '--port', '1', '--cafile', '{bad}'],
+     ['--cafile {bad}', 'PEM']),
+    (['tls_server.py', '--cert', '{missing}', '--key', '{bad}'],
+     ['--cert {missing}', 'No such file']),
+    (['tls_server.py', '--cert', '{bad}', '--key', '{missing}'],
+     ['--key {missing}', 'No such file'])])
+async def test_tls_file_errors_name_the_file(env, tmp_path, args, words):
+    paths = {'missing': tmp_path / 'missing.pem', 'bad': tmp_path / 'bad.pem'}
+    paths['bad'].write_text('not PEM')
+    status, out, err = await run(env, *(a.format(**paths) for a in args))
+    assert_error(status, err, *(w.format(**paths) for w in words))
+
+
+async def test_tls_client_help_describes_options(env):
+    status, out, err = await run(env, 'tls_client.py', '-h')
+    assert status == 0
+    help_text = ' '.join(out.split())
+    for words in ["--host HOST server's host, default 127.0.0.1",
+                  "--port PORT server's port",
+                  "--message TEXT line to send, default 'hello over TLS'"]:
+        assert words in help_text, help_text
 
 
 async def test_unknown_argument(env):

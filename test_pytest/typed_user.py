@@ -17,6 +17,7 @@ loopback; exit status 0)::
 
 import asyncio
 import datetime
+import enum
 import logging
 
 from hat import aio
@@ -311,6 +312,13 @@ def iec104_utc(dt: datetime.datetime) -> datetime.datetime:
     return iec104.time_to_datetime(t, tz=datetime.timezone.utc)
 
 
+def iec104_cause_name(msg: iec104.Msg) -> str:
+    """Name of a received message's cause (as src_doc/iec104.rst shows):
+    a cause without an enum member is a plain int"""
+    cause = msg.cause
+    return cause.name if isinstance(cause, enum.Enum) else str(cause)
+
+
 def iec104_comm_log(on: bool) -> bool:
     """Switch the communication log; whether it is on"""
     logging.getLogger('hat.drivers.iec104.trace').setLevel(
@@ -381,6 +389,12 @@ async def main() -> None:
     dt = datetime.datetime(2024, 5, 17, 11, 45, tzinfo=datetime.timezone.utc)
     assert iec104_utc(dt) == dt
     assert iec104_comm_log(True) and not iec104_comm_log(False)
+    msg = iec104.InterrogationMsg(
+        is_test=False, originator_address=0, asdu_address=1, request=20,
+        is_negative_confirm=False,
+        cause=iec104.CommandResCause.ACTIVATION_TERMINATION)
+    assert iec104_cause_name(msg) == 'ACTIVATION_TERMINATION'
+    assert iec104_cause_name(msg._replace(cause=33)) == '33'
     print('typed user ok')
 
 

@@ -848,8 +848,11 @@ class Connection(Resource):
         return self._error_cls(self._closed_msg())
 
     def _closed_msg(self) -> str:
-        return (f'IEC 104 connection {self._describe()} closed: '
-                f'{self._reason or "closed locally"}')
+        # tcp's reasons name the connection too: say its address once
+        describe = self._describe()
+        reason = (self._reason or 'closed locally').replace(
+            f' {describe}', '')
+        return f'IEC 104 connection {describe} closed: {reason}'
 
     def _describe(self) -> str:
         local, remote = self._conn.info

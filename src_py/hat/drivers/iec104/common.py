@@ -727,8 +727,13 @@ def time_from_datetime(dt: datetime.datetime,
                        ) -> Time:
     """CP56Time2a from a datetime, in local time or in the time zone `tz`.
 
-    A naive `dt` is taken as local time (as wall-clock time in `tz` if
-    given); an aware `dt` is converted to local time (to `tz`).
+    The fields are written as wall-clock time in the process's local time
+    zone (default) or in `tz` if given. A naive `dt` is taken as
+    wall-clock time in that zone (local time, or `tz` if given: a naive
+    ``datetime.now()`` with ``tz=datetime.timezone.utc`` is therefore
+    wrong unless the process runs in UTC; pass an aware datetime such as
+    ``datetime.now(datetime.timezone.utc)``); an aware `dt` is converted
+    to that zone.
     Microseconds are rounded to the nearest millisecond first.
 
     The message types carry a `Time` as its wall-clock fields on the wire;
@@ -802,10 +807,13 @@ def time_to_datetime(t: Time,
     zone `tz`.
 
     The fields are read as wall-clock time in the process's local time
-    zone (in `tz` if given): year 2000 + `years` if `years` < 70, else
-    1900 + `years`; in the ambiguous hour at the end of summer time
-    `summer_time` tells the two apart. `day_of_week` and `invalid` are
-    ignored. See `time_from_datetime` on time zones.
+    zone (default) or in `tz` if given: year 2000 + `years` if `years` <
+    70, else 1900 + `years`; in the ambiguous hour at the end of summer
+    time `summer_time` tells the two apart. `day_of_week` and `invalid` are
+    ignored. Whatever the zone read in, the result is the same instant
+    expressed in UTC (``tzinfo`` is ``datetime.timezone.utc``): use
+    ``.astimezone()`` for local time or ``.astimezone(tz)`` for the
+    peer's wall-clock time. See `time_from_datetime` on time zones.
 
     Args:
         t: time of size `TimeSize.SEVEN`
@@ -814,7 +822,8 @@ def time_to_datetime(t: Time,
             process's local time zone
 
     Returns:
-        timezone-aware datetime in UTC
+        timezone-aware datetime with ``tzinfo=datetime.timezone.utc``
+        (not in `tz` nor in local time)
 
     Raises:
         TypeError: `t` is not a `Time` or `tz` not a `datetime.tzinfo` or
