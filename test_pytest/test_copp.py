@@ -133,8 +133,9 @@ async def test_connect_data_release():
                 with pytest.raises(KeyError):
                     conn.write(((1, 2, 3), ber.decode(h('0500'))))
 
-                # the responder answers a P-RELEASE without user data
-                # (cosp's release callback is per server: see listen)
+                # the responder (listen without release_cb) answers a
+                # P-RELEASE without user data, although its user is not
+                # reading
                 assert await bounded(conn.release(entity(
                     ACSE, '62 03 80 01 00'))) is None
                 await bounded(server_conn.wait_closed())
