@@ -409,6 +409,10 @@ class Connection(aio.Resource):
     async def release(self) -> None:
         """Release the association (A-RELEASE: RLRQ, wait for the RLRE)
 
+        A P-RELEASE response without user data (a session DN without user
+        data, as hat-drivers 0.6.23 answers) is accepted, for
+        interoperability.
+
         Raises:
             ConnectionError: not open, no RLRE in time, or an answer other
                 than an RLRE (the connection is closed in every case)
