@@ -236,3 +236,27 @@ async def test_acse_apdu_in_p_data_is_a_protocol_error(caplog):
     [record] = error_records(caplog)
     assert 'acse' in record.getMessage()
     assert '62 00' in record.getMessage()
+
+
+async def test_responder_answers_rlrq_with_rlre(caplog):
+    """Our responder answers a peer's RLRQ (P-RELEASE request) with an
+    RLRE (reason normal) in the P-RELEASE response (X.227 7.2; before, the
+    session DN carried no user data), while its user is not reading"""
+    async with acse_server() as (srv, conn_queue):
+        names = copp.SyntaxNames([ACSE, MMS])
+        aarq = codec.encode_entity(common.AarqApdu(
+            None, MMS_CONTEXT, *[None] * 13, [ber.External(
+                ber.decode(h('a8 00')), None, 3)]))
+        conn = await bounded(copp.connect(names, srv.addresses[0],
+                                          user_data=(ACSE, aarq)))
+        async with closing(conn):
+            server_conn = await bounded(conn_queue.get())
+            async with closing(server_conn):
+                rlrq = codec.encode_entity(common.RlrqApdu(
+                    common.ReleaseRequestReason.NORMAL, None))
+                name, element = await bounded(conn.release((ACSE, rlrq)))
+                assert name == ACSE
+                assert codec.decode_entity(element) == common.RlreApdu(
+                    common.ReleaseResponseReason.NORMAL, None)
+                await bounded(server_conn.wait_closed())
+    assert error_records(caplog) == []

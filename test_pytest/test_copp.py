@@ -9,6 +9,7 @@ aborted, later reads raising `ConnectionError`).
 
 """
 
+import asyncio
 import contextlib
 import inspect
 import logging
@@ -133,8 +134,9 @@ async def test_connect_data_release():
                 with pytest.raises(KeyError):
                     conn.write(((1, 2, 3), ber.decode(h('0500'))))
 
-                # the responder answers a P-RELEASE without user data
-                # (cosp's release callback is per server: see listen)
+                # the responder (listen without release_cb) answers a
+                # P-RELEASE without user data, although its user is not
+                # reading
                 assert await bounded(conn.release(entity(
                     ACSE, '62 03 80 01 00'))) is None
                 await bounded(server_conn.wait_closed())
@@ -314,3 +316,80 @@ async def test_bad_cpa(caplog):
     [record] = error_records(caplog)
     assert 'copp' in record.getMessage()
     assert '30 00' in record.getMessage()
+
+
+async def test_release_cb_of_listen_passes_user_data():
+    """listen's release_cb gets the peer's P-RELEASE user data, decoded
+    with that connection's contexts, and its result is the response's
+    user data; the responder's user is not reading"""
+    requests = []
+
+    def release_cb(data):
+        requests.append(data)
+        return entity(ACSE, '63 03 80 01 00')
+
+    async with copp_server(release_cb=release_cb) as (srv, conn_queue):
+        conn = await bounded(copp.connect(NAMES, srv.addresses[0]))
+        async with closing(conn):
+            server_conn = await bounded(conn_queue.get())
+            async with closing(server_conn):
+                result = await bounded(conn.release(
+                    entity(ACSE, '62 03 80 01 00')))
+                assert requests == [entity(ACSE, '62 03 80 01 00')]
+                assert result == entity(ACSE, '63 03 80 01 00')
+                await bounded(server_conn.wait_closed())
+
+    with pytest.raises(TypeError):
+        await copp.listen(lambda names, data: None, lambda conn: None,
+                          any_port, release_cb=1)
+
+
+async def test_reader_in_async_group_gets_connection_error_on_release():
+    """A peer's P-RELEASE ends a read pending in a task of the
+    connection's async group with ConnectionError (before the group's
+    tasks are cancelled)"""
+    async with copp_server() as (srv, conn_queue):
+        conn = await bounded(copp.connect(NAMES, srv.addresses[0]))
+        async with closing(conn):
+            server_conn = await bounded(conn_queue.get())
+            async with closing(server_conn):
+                async def read():
+                    try:
+                        await server_conn.read()
+                    except ConnectionError as e:
+                        return e
+
+                result = server_conn.async_group.spawn(read)
+                assert await bounded(conn.release()) is None
+                assert isinstance(await bounded(result), ConnectionError)
+
+
+async def test_receive_queue_bounded():
+    """With receive_queue_size P-DATA received and not read, the receive
+    task stops reading (TCP flow control holds the peer back): a bad PPDU
+    behind them is only processed once the user reads"""
+    async with copp_server(receive_queue_size=2) as (srv, conn_queue):
+        cp = h('''
+            31 1a a0 03 80 01 01
+            a2 13 a4 11 30 0f 02 01 01 06 04 52010001 30 04 06 02 5101
+        ''')
+        raw = await bounded(cosp.connect(srv.addresses[0], user_data=cp))
+        async with closing(raw):
+            server_conn = await bounded(conn_queue.get())
+            async with closing(server_conn):
+                # two in the queue, one held by the receive task, then a
+                # PPDU that cannot be decoded (ARP in an AB once read)
+                for value in ('01', '02', '03'):
+                    raw.write(h(f'61 0a 30 08 02 01 01 a0 03 02 01 {value}'))
+                raw.write(h('30 00'))
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(raw.read(), 0.3)
+                assert server_conn.is_open
+                for value in ('01', '02', '03'):
+                    assert await bounded(server_conn.read()) == entity(
+                        ACSE, f'02 01 {value}')
+                with pytest.raises(ConnectionError):
+                    await bounded(server_conn.read())
+                with pytest.raises(ConnectionError):
+                    await bounded(raw.read())
+                assert raw.abort_user_data is not None

@@ -13,7 +13,8 @@ warning or error, and read back the values we encoded.
 
 A second test captures a live association between our `hat.drivers.acse`
 initiator and responder on loopback (AARQ/AARE with MMS initiate PDUs,
-P-DATA both ways, release RLRQ in the session FINISH) and checks the same.
+P-DATA both ways, release RLRQ in the session FINISH answered by the RLRE
+in the DISCONNECT) and checks the same.
 
 Skipped without tshark (failed instead when ``HAT_DRIVERS_REQUIRE_TSHARK``
 is set).
@@ -323,11 +324,13 @@ async def test_wireshark_decodes_live_association(tmp_path, caplog):
     session = [row for row in rows if ':ses' in row['frame.protocols']]
     assert [row['frame.protocols'] for row in session] == [
         f'{stack}:acse:mms', f'{stack}:acse:mms', f'{stack}:mms',
-        f'{stack}:mms', f'{stack}:acse', 'eth:ethertype:ip:tcp:tpkt:cotp:ses']
+        f'{stack}:mms', f'{stack}:acse', f'{stack}:acse']
     cp, cpa = session[:2]
     assert cp['acse.aSO_context_name'] == '1.0.9506.2.3'
     assert cp['acse.ap_title_form2'] == '1.1.1.999.1,1.1.1.999'
     assert cpa['acse.aSO_context_name'] == '1.0.9506.2.3'
     assert cpa['acse.ap_title_form2'] == '1.1.1.999.1'
     assert session[4]['_ws.col.Info'] == 'Release-Request (normal)'
+    # the responder answers the RLRQ with an RLRE in the session DN
+    assert session[5]['_ws.col.Info'] == 'Release-Response (normal)'
     assert [r for r in caplog.records if r.levelname == 'ERROR'] == []

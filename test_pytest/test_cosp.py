@@ -378,6 +378,36 @@ async def test_peer_release_passes_user_data_up():
             await bounded(conn.wait_closed())
 
 
+async def test_release_cb_set_per_connection():
+    """`Connection.release_cb` set on an accepted connection (before its
+    first read) answers the peer's FN, replacing the server's; the
+    initiator's release returns the DN's user data it gives"""
+    released = []
+
+    def server_release_cb(data):
+        released.append(('server', data))
+        return b'server'
+
+    def conn_release_cb(data):
+        released.append(('conn', data))
+        return b'conn'
+
+    async with cosp_pair({'release_cb': server_release_cb}) as (conn1,
+                                                                 conn2):
+        assert conn2.release_cb is server_release_cb
+        with pytest.raises(TypeError):
+            conn2.release_cb = 1
+        assert conn2.release_cb is server_release_cb
+        conn2.release_cb = conn_release_cb
+        assert conn2.release_cb is conn_release_cb
+        reader = asyncio.create_task(read_all(conn2))
+        assert await bounded(conn1.release(b'fn')) == b'conn'
+        assert released == [('conn', b'fn')]
+        received, _ = await bounded(reader)
+        assert received == []
+        await bounded(conn2.wait_closed())
+
+
 # --- raw responder: what our initiator sends, release timing -------------
 
 async def accept_raw(conn_queue, ac=AC_V2):

@@ -22,14 +22,17 @@ data's abstract syntax); AP titles (form 2) and AE qualifiers (form 2) are
 read from the AARQ and the AARE into `ConnectionInfo` (0.6.23 never
 recognised them); a refused association is a rejecting AARE (result
 rejected-permanent) in a CPR (0.6.23: session abort); `close` releases the
-association (RLRQ, RLRE; 0.6.23 sent ABRT) and a peer's RLRQ on the
-initiator is answered with RLRE in the session DN; an ACSE APDU in P-DATA
+association (RLRQ, RLRE; 0.6.23 sent ABRT) and a peer's RLRQ is answered
+with RLRE in the session DN, on the initiator and on the responder (X.227
+7.2.2; 0.6.23 answered without RLRE); an ACSE APDU in P-DATA
 is a protocol error (one ERROR record with the octets as hex, ABRT with
 abort-source acse-service-provider, later calls raise `ConnectionError`).
 
-Limitation: the responder answers a peer's RLRQ with a session DN without
-RLRE (see `hat.drivers.copp.listen`: the session layer's release callback
-does not know the connection).
+Receiving: `Connection.read` reads the presentation connection on demand;
+the presentation layer's receive task, with its bounded queue, keeps a
+session read pending, so a peer's RLRQ is answered even when the user is
+not reading (see `hat.drivers.copp`). ACSE adds no task and no queue of
+its own.
 
 """
 
@@ -244,7 +247,8 @@ async def listen(validate_cb: ValidateCb,
     AARE (application context: the AARQ's; responding AP title and AE
     qualifier: the AARQ's called ones); ``None`` or an exception rejects the
     association with an AARE of result rejected-permanent (diagnostic
-    no-reason-given) in a CPR. Then `connection_cb` is called.
+    no-reason-given) in a CPR. Then `connection_cb` is called. A peer's
+    A-RELEASE request (RLRQ) is answered with an RLRE (reason normal).
 
     Args:
         validate_cb: see `ValidateCb`
@@ -309,7 +313,8 @@ async def listen(validate_cb: ValidateCb,
             acse_conn.abort()
             raise
 
-    srv = await copp.listen(on_validate, on_connection, addr, **kwargs)
+    srv = await copp.listen(on_validate, on_connection, addr,
+                            release_cb=_on_release, **kwargs)
     return Server(srv)
 
 
@@ -403,6 +408,10 @@ class Connection(aio.Resource):
 
     async def release(self) -> None:
         """Release the association (A-RELEASE: RLRQ, wait for the RLRE)
+
+        A P-RELEASE response without user data (a session DN without user
+        data, as hat-drivers 0.6.23 answers) is accepted, for
+        interoperability.
 
         Raises:
             ConnectionError: not open, no RLRE in time, or an answer other
@@ -502,7 +511,7 @@ def _abort(conn: copp.Connection,
 
 async def _on_release(entity: common.IdentifiedEntity | None
                       ) -> common.IdentifiedEntity | None:
-    """Initiator: answer the peer's RLRQ with RLRE"""
+    """Answer the peer's RLRQ with RLRE (initiator and responder)"""
     if entity is None or entity[0] != _ACSE:
         mlog.warning('acse: P-RELEASE request without RLRQ')
         return None

@@ -18,6 +18,22 @@ Service mapping (X.226 clause 7):
 * P-U-ABORT / P-P-ABORT: ARU-PPDU / ARP-PPDU in a session AB
   (`Connection.abort`, protocol errors).
 
+Receiving: each `Connection` has one receive task that reads the session
+connection (`hat.drivers.cosp.Connection.read`, which reads on demand)
+and puts the PDVs of each P-DATA into a queue of at most
+``receive_queue_size`` P-DATA (the keyword argument passed on to
+`hat.drivers.cosp`, default `hat.drivers.cosp.DEFAULT_RECEIVE_QUEUE_SIZE`);
+`Connection.read` takes from that queue. A task rather than reading only
+while the user reads, because a peer's P-RELEASE (session FN) or abort is
+only processed by a pending session read, and it must be answered even
+when the user is not reading (an MMS client waiting for nothing, a
+server whose user only writes). Memory stays bounded: with the queue
+full the task stops reading, so the session and transport stop reading
+and TCP flow control holds back a peer that sends without its data being
+read (a FN behind unread data then waits until the user reads). copp
+writes nothing in reply to P-DATA (only the ARP-PPDU ending the
+connection on a protocol error).
+
 Differences from 0.6.23, which follow X.226: contexts whose proposed
 transfer syntaxes do not include BER are rejected in the CPA
 (provider-rejection) and left out of `Connection.syntax_names` (0.6.23
@@ -36,6 +52,7 @@ hex, an ARP-PPDU in a session AB, and every later call raises
 
 """
 
+import collections
 import logging
 import typing
 
@@ -154,7 +171,8 @@ async def connect(syntax_names: common.SyntaxNames,
         release_cb: answers the peer's P-RELEASE request (see `ReleaseCb`;
             ``None``: released without user data)
         kwargs: passed to `hat.drivers.cosp.connect` (``release_timeout``,
-            ``connect_timeout``, ``ssl``, ...)
+            ``connect_timeout``, ``ssl``, ...; ``receive_queue_size`` also
+            bounds the P-DATA kept for `Connection.read`)
 
     Raises:
         TypeError, ValueError, KeyError: malformed argument (KeyError: the
@@ -180,13 +198,11 @@ async def connect(syntax_names: common.SyntaxNames,
         user_data=(None if user_data is None
                    else _user_data(syntax_names, user_data)))
     cp_octets = codec.encode_cp(cp)
+    _check_release_cb(release_cb)
 
     try:
         conn = await cosp.connect(addr, local_tsel, remote_tsel, local_ssel,
-                                  remote_ssel, cp_octets,
-                                  release_cb=_release_cb(release_cb,
-                                                         syntax_names),
-                                  **kwargs)
+                                  remote_ssel, cp_octets, **kwargs)
     except cosp.RefusedError as e:
         raise _refused(e, syntax_names) from e
 
@@ -236,12 +252,16 @@ async def connect(syntax_names: common.SyntaxNames,
                           remote_tsel=conn.info.remote_tsel,
                           remote_ssel=conn.info.remote_ssel,
                           remote_psel=remote_psel)
-    return Connection(conn, info, accepted, user_data, res_user_data)
+    return Connection(conn, info, accepted, user_data, res_user_data,
+                      release_cb, kwargs.get('receive_queue_size',
+                                 cosp.DEFAULT_RECEIVE_QUEUE_SIZE))
 
 
 async def listen(validate_cb: ValidateCb,
                  connection_cb: ConnectionCb,
                  addr: tcp.Address = tpkt.DEFAULT_LISTEN_ADDRESS,
+                 *,
+                 release_cb: ReleaseCb | None = None,
                  **kwargs: typing.Any
                  ) -> 'Server':
     """Create a listening presentation responder (X.226 7.1)
@@ -262,15 +282,18 @@ async def listen(validate_cb: ValidateCb,
         validate_cb: see `ValidateCb`
         connection_cb: called with each established `Connection`
         addr: local address (default ``Address('0.0.0.0', 102)``)
+        release_cb: answers the P-RELEASE requests of the peers of every
+            accepted connection (see `ReleaseCb`; ``None``: released
+            without user data); set on each session connection
+            (`hat.drivers.cosp.Connection.release_cb`) to decode the user
+            data with that connection's contexts
         kwargs: passed to `hat.drivers.cosp.listen`
 
-    Limitation: a P-RELEASE request received by an accepted connection is
-    answered without user data (its user data is not delivered):
-    `hat.drivers.cosp`'s release callback is given per server, without
-    the connection, whose contexts identify the user data; `connect` has
-    no such limit.
-
     """
+    _check_release_cb(release_cb)
+    receive_queue_size = kwargs.get('receive_queue_size',
+                                    cosp.DEFAULT_RECEIVE_QUEUE_SIZE)
+
     async def on_validate(cn_user_data: cosp.Data | None) -> bytes:
         cp_octets = b'' if cn_user_data is None else bytes(cn_user_data)
         try:
@@ -338,7 +361,7 @@ async def listen(validate_cb: ValidateCb,
             remote_ssel=conn.info.remote_ssel,
             remote_psel=_psel_from_bytes(cp.calling_presentation_selector))
         copp_conn = Connection(conn, info, syntax_names, req_user_data,
-                               res_user_data)
+                               res_user_data, release_cb, receive_queue_size)
         try:
             await aio.call(connection_cb, copp_conn)
         except BaseException:
@@ -370,7 +393,8 @@ class Server(aio.Resource):
 class Connection(aio.Resource):
     """Presentation connection created by `connect` and `listen`
 
-    Its `async_group` is that of the session connection below.
+    Its `async_group` is that of the session connection below; its receive
+    task (see the module documentation) runs in it.
 
     """
 
@@ -379,15 +403,31 @@ class Connection(aio.Resource):
                  info: ConnectionInfo,
                  syntax_names: common.SyntaxNames,
                  conn_req_user_data: common.IdentifiedEntity | None,
-                 conn_res_user_data: common.IdentifiedEntity | None):
+                 conn_res_user_data: common.IdentifiedEntity | None,
+                 release_cb: ReleaseCb | None,
+                 receive_queue_size: int):
         # established by `connect` or `listen`: not for users
         self._conn = conn
         self._info = info
         self._syntax_names = syntax_names
         self._conn_req_user_data = conn_req_user_data
         self._conn_res_user_data = conn_res_user_data
-        self._pending: list[common.IdentifiedEntity] = []
+        # PDVs of one P-DATA per item; bounded: the receive task stops
+        # reading while it is full
+        self._queue: aio.Queue[list[common.IdentifiedEntity]] = aio.Queue(
+            receive_queue_size)
+        self._pending: collections.deque[common.IdentifiedEntity] = \
+            collections.deque()
         self._error: str | None = None
+        self._release_cb = release_cb
+        self._putting = False
+        # set before the first session read: no FN is processed earlier
+        conn.release_cb = self._on_release
+        if self.async_group.is_open:
+            self.async_group.spawn(self._receive_loop)
+        else:
+            # the session connection closed in the meantime
+            self._queue.close()
 
     @property
     def async_group(self) -> aio.Group:
@@ -520,26 +560,97 @@ class Connection(aio.Resource):
         Raises:
             ConnectionError: the connection is closed, or a protocol error
                 ended it (`hat.drivers.cosp.ConnectionClosedError`, also a
-                `hat.aio.QueueClosedError` as 0.6.23 raised)
+                `hat.aio.QueueClosedError` as 0.6.23 raised); the values
+                received before are returned first
 
         """
         while not self._pending:
-            if self._error is not None:
-                raise cosp.ConnectionClosedError(self._error)
-            data = await self._conn.read()
             try:
-                user_data = codec.decode_user_data(data)
-                self._pending = _entities(self._syntax_names, user_data,
-                                          data)
-            except (codec.PpduDecodeError, _Error) as e:
-                msg = e.msg if isinstance(e, _Error) else str(e)
-                _log_protocol_error(self._conn, msg, data)
-                self._error = f'copp: protocol error: {msg}'
-                _abort_provider(self._conn,
-                                common.AbortReason.INVALID_PPDU_PARAMETER_VALUE,
-                                None)
-                raise cosp.ConnectionClosedError(self._error) from None
-        return self._pending.pop(0)
+                self._pending.extend(await self._queue.get())
+
+            except aio.QueueClosedError:
+                raise cosp.ConnectionClosedError(
+                    self._error or 'copp: connection closed') from None
+
+        return self._pending.popleft()
+
+    async def _on_release(self, data: cosp.Data | None) -> bytes | None:
+        # session release callback: the peer's P-RELEASE request
+        try:
+            if self._release_cb is None:
+                return None
+
+            entity = None
+            if data is not None:
+                try:
+                    entity = _first_entity(self._syntax_names,
+                                           codec.decode_user_data(data), data)
+
+                except (codec.PpduDecodeError, _Error) as e:
+                    msg = e.msg if isinstance(e, _Error) else str(e)
+                    _log_protocol_error(self._conn, f'P-RELEASE request '
+                                        f'user data: {msg}', data)
+
+            result: common.IdentifiedEntity | None = await aio.call(
+                self._release_cb, entity)
+            if result is None:
+                return None
+
+            return codec.encode_user_data(
+                _user_data(self._syntax_names, result))
+
+        finally:
+            # readers get ConnectionClosedError now, before the session
+            # closes the transport (and with it the async group, whose
+            # tasks are cancelled); not while the receive task holds a
+            # P-DATA for the queue (a release collision): nothing read is
+            # dropped
+            self._error = self._error or 'copp: released by the peer'
+            if not self._putting:
+                self._queue.close()
+
+    async def _receive_loop(self) -> None:
+        try:
+            while True:
+                try:
+                    data = await self._conn.read()
+
+                except ConnectionError as e:
+                    self._error = self._error or str(e)
+                    return
+
+                try:
+                    entities = _entities(self._syntax_names,
+                                         codec.decode_user_data(data), data)
+
+                except (codec.PpduDecodeError, _Error) as e:
+                    msg = e.msg if isinstance(e, _Error) else str(e)
+                    _log_protocol_error(self._conn, msg, data)
+                    self._error = f'copp: protocol error: {msg}'
+                    _abort_provider(
+                        self._conn,
+                        common.AbortReason.INVALID_PPDU_PARAMETER_VALUE,
+                        None)
+                    return
+
+                if entities:
+                    self._putting = True
+                    try:
+                        await self._queue.put(entities)
+
+                    finally:
+                        self._putting = False
+
+        except aio.QueueClosedError:
+            pass
+
+        except Exception as e:
+            self._error = self._error or f'copp: receiving failed: {e!r}'
+            mlog.error('%s', self._error, exc_info=e)
+            self._conn.abort()
+
+        finally:
+            self._queue.close()
 
 
 # --- helpers ----------------------------------------------------------------
@@ -694,27 +805,7 @@ def _refused(e: cosp.RefusedError,
                         cpr.provider_reason, user_data)
 
 
-def _release_cb(release_cb: ReleaseCb | None,
-                syntax_names: common.SyntaxNames
-                ) -> cosp.ReleaseCb | None:
-    """Session release callback answering a P-RELEASE request"""
-    if release_cb is None:
-        return None
-    cb = release_cb
-
-    async def on_release(data: cosp.Data | None) -> bytes | None:
-        entity = None
-        if data is not None:
-            try:
-                entity = _first_entity(syntax_names,
-                                       codec.decode_user_data(data), data)
-            except (codec.PpduDecodeError, _Error) as e:
-                msg = e.msg if isinstance(e, _Error) else str(e)
-                mlog.error('copp: P-RELEASE request user data: %s (%s)',
-                           msg, _hex(data))
-        result: common.IdentifiedEntity | None = await aio.call(cb, entity)
-        if result is None:
-            return None
-        return codec.encode_user_data(_user_data(syntax_names, result))
-
-    return on_release
+def _check_release_cb(release_cb: typing.Any) -> None:
+    if release_cb is not None and not callable(release_cb):
+        raise TypeError(f'release_cb must be callable or None, not '
+                        f'{type(release_cb).__name__}')

@@ -518,6 +518,30 @@ class Connection(cotp_common.Resource):
         return self._release_user_data
 
     @property
+    def release_cb(self) -> ReleaseCb | None:
+        """Release callback answering a FN from the peer (``None``: DN
+        without user data)
+
+        Given to `connect` or `listen`; settable per connection, for
+        example by a layer above that needs the connection (its
+        presentation contexts) to answer the FN: set it in the
+        ``connection_cb`` of `listen`, before the first `read`, and a FN
+        is never processed before it is set (SPDUs are only read on demand).
+
+        Raises:
+            TypeError: set to something neither callable nor ``None``
+
+        """
+        return self._release_cb
+
+    @release_cb.setter
+    def release_cb(self, release_cb: ReleaseCb | None) -> None:
+        if release_cb is not None and not callable(release_cb):
+            raise TypeError(f'release_cb must be callable or None, not '
+                            f'{type(release_cb).__name__}')
+        self._release_cb = release_cb
+
+    @property
     def abort_user_data(self) -> bytes | None:
         """User data of the AB received from the peer (``None`` if none
         was received or it had none)"""
