@@ -43,8 +43,9 @@ interrogations (C_CI_NA_1) and clock synchronisations (C_CS_NA_1);
 commands to other common addresses are confirmed negatively with cause
 UNKNOWN_ASDU_ADDRESS. Prints a line for every connection and every
 command, and one when a connection ends (with the reason, for example
-malformed data, unless the master closed it); ``-v`` logs every APDU sent and received, decoded, on standard
-error (the communication log ``hat.drivers.iec104.trace``). Stops on
+malformed data, unless the master closed it); ``-v`` logs every APDU
+sent and received, decoded, on standard error (the communication log
+``hat.drivers.iec104.trace``). Stops on
 Ctrl-C or SIGTERM (exit status 0); a bad argument or a port in use gives
 one line ``error: ...`` and exit status 1.
 
