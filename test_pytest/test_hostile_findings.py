@@ -1,0 +1,88 @@
+"""Regression tests for bugs found by hostile testing (fault injection and
+odd input against the documented promises of tcp and iec104)."""
+
+import datetime
+import os
+import time
+
+import pytest
+
+from hat.drivers import iec104
+
+
+UTC = datetime.timezone.utc
+# central European time, without depending on a tz database
+CET = 'CET-1CEST,M3.5.0,M10.5.0/3'
+
+
+@pytest.fixture
+def fixed_tz():
+    """The process's local time zone set to `CET` (restored after)"""
+    old = os.environ.get('TZ')
+    os.environ['TZ'] = CET
+    time.tzset()
+    try:
+        yield
+
+    finally:
+        if old is None:
+            del os.environ['TZ']
+        else:
+            os.environ['TZ'] = old
+        time.tzset()
+
+
+def _zone(key):
+    zoneinfo = pytest.importorskip('zoneinfo')
+    try:
+        return zoneinfo.ZoneInfo(key)
+
+    except zoneinfo.ZoneInfoNotFoundError:
+        pytest.skip('no time zone database')
+
+
+# time_from_datetime dropped `fold` (rounding to milliseconds by adding a
+# timedelta resets it), so the second 02:30 of the night summer time ends
+# (CEST -> CET) was taken for the first: one hour early, SU set
+
+
+@pytest.mark.xfail(strict=True, reason='time_from_datetime drops fold')
+def test_time_from_datetime_keeps_fold_local(fixed_tz):
+    """A naive local time in the repeated hour with fold=1 (CET, as
+    `datetime.now()` gives it then) is the second 02:30: SU clear, and it
+    converts back to 01:30 UTC, not 00:30"""
+    second = datetime.datetime(2024, 10, 27, 2, 30, 0, 400, fold=1)
+    t = iec104.time_from_datetime(second)
+    assert (t.hours, t.minutes, t.summer_time) == (2, 30, False)
+    assert iec104.time_to_datetime(t) == datetime.datetime(
+        2024, 10, 27, 1, 30, tzinfo=UTC)
+
+    first = second.replace(fold=0)
+    t = iec104.time_from_datetime(first)
+    assert (t.hours, t.minutes, t.summer_time) == (2, 30, True)
+    assert iec104.time_to_datetime(t) == datetime.datetime(
+        2024, 10, 27, 0, 30, tzinfo=UTC)
+
+
+@pytest.mark.xfail(strict=True, reason='time_from_datetime drops fold')
+def test_time_from_datetime_keeps_fold_aware():
+    """An aware datetime in a zone with summer time, fold=1 in the repeated
+    hour: the instant is kept whatever `tz` the fields are made in"""
+    zone = _zone('Europe/Zagreb')
+    for fold, utc_hour, summer in [(0, 0, True), (1, 1, False)]:
+        dt = datetime.datetime(2024, 10, 27, 2, 30, 0, 999, tzinfo=zone,
+                               fold=fold)
+        expected = datetime.datetime(2024, 10, 27, utc_hour, 30,
+                                     0, 1000, tzinfo=UTC)
+
+        t = iec104.time_from_datetime(dt, tz=UTC)
+        assert (t.hours, t.minutes, t.milliseconds) == (utc_hour, 30, 1)
+        assert iec104.time_to_datetime(t, tz=UTC) == expected
+
+        t = iec104.time_from_datetime(dt, tz=zone)
+        assert (t.hours, t.minutes, t.summer_time) == (2, 30, summer)
+        assert iec104.time_to_datetime(t, tz=zone) == expected
+
+        t = iec104.time_from_datetime(dt.replace(tzinfo=None), tz=zone)
+        assert (t.hours, t.minutes, t.summer_time) == (2, 30, summer)
+        assert iec104.time_to_datetime(t, tz=zone) == expected
