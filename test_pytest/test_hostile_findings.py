@@ -46,7 +46,6 @@ def _zone(key):
 # (CEST -> CET) was taken for the first: one hour early, SU set
 
 
-@pytest.mark.xfail(strict=True, reason='time_from_datetime drops fold')
 def test_time_from_datetime_keeps_fold_local(fixed_tz):
     """A naive local time in the repeated hour with fold=1 (CET, as
     `datetime.now()` gives it then) is the second 02:30: SU clear, and it
@@ -64,7 +63,6 @@ def test_time_from_datetime_keeps_fold_local(fixed_tz):
         2024, 10, 27, 0, 30, tzinfo=UTC)
 
 
-@pytest.mark.xfail(strict=True, reason='time_from_datetime drops fold')
 def test_time_from_datetime_keeps_fold_aware():
     """An aware datetime in a zone with summer time, fold=1 in the repeated
     hour: the instant is kept whatever `tz` the fields are made in"""
