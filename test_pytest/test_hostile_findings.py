@@ -1,6 +1,7 @@
 """Regression tests for bugs found by hostile testing (fault injection and
 odd input against the documented promises of tcp and iec104)."""
 
+import asyncio
 import datetime
 import os
 import time
@@ -8,6 +9,7 @@ import time
 import pytest
 
 from hat.drivers import iec104
+from hat.drivers import tcp
 
 
 UTC = datetime.timezone.utc
@@ -84,3 +86,35 @@ def test_time_from_datetime_keeps_fold_aware():
         t = iec104.time_from_datetime(dt.replace(tzinfo=None), tz=zone)
         assert (t.hours, t.minutes, t.summer_time) == (2, 30, summer)
         assert iec104.time_to_datetime(t, tz=zone) == expected
+
+
+# iec104 (apci): a peer's FIN that arrives together with STARTDT con closed
+# the TCP connection, whose async group is the link connection's: the read
+# loop was cancelled before it saw the ConnectionError, and the link took
+# the close for a local one ('closed locally')
+
+@pytest.mark.xfail(strict=True, reason="peer's FIN reported as closed "
+                   "locally")
+@pytest.mark.timeout(10)
+async def test_iec104_peer_close_with_startdt_con_is_not_local():
+    async def handle(reader, writer):
+        await reader.readexactly(6)  # STARTDT act
+        writer.write(b'\x68\x04\x0b\x00\x00\x00')  # STARTDT con, then FIN
+        writer.close()
+
+    srv = await asyncio.start_server(handle, '127.0.0.1', 0)
+    try:
+        port = srv.sockets[0].getsockname()[1]
+        conn = await iec104.connect(tcp.Address('127.0.0.1', port))
+        try:
+            with pytest.raises(ConnectionError) as info:
+                await asyncio.wait_for(conn.receive(), 5)
+            assert 'closed by peer' in str(info.value)
+            assert 'closed locally' not in str(info.value)
+
+        finally:
+            await conn.async_close()
+
+    finally:
+        srv.close()
+        await srv.wait_closed()
