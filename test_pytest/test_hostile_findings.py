@@ -93,8 +93,6 @@ def test_time_from_datetime_keeps_fold_aware():
 # loop was cancelled before it saw the ConnectionError, and the link took
 # the close for a local one ('closed locally')
 
-@pytest.mark.xfail(strict=True, reason="peer's FIN reported as closed "
-                   "locally")
 @pytest.mark.timeout(10)
 async def test_iec104_peer_close_with_startdt_con_is_not_local():
     async def handle(reader, writer):
