@@ -10,6 +10,7 @@ import pytest
 
 from hat.drivers import iec104
 from hat.drivers import tcp
+from hat.drivers.iec104 import codec
 
 
 UTC = datetime.timezone.utc
@@ -116,3 +117,22 @@ async def test_iec104_peer_close_with_startdt_con_is_not_local():
     finally:
         srv.close()
         await srv.wait_closed()
+
+
+# iec104 codec: a finite normalized value too large to scale (1e308 * 32767
+# is inf) raised OverflowError from encode_asdu (and Connection.send)
+# instead of the ValueError naming the field
+
+@pytest.mark.xfail(strict=True, reason='OverflowError, not ValueError')
+@pytest.mark.parametrize('value', [1e308, -1e308])
+def test_normalized_value_huge_float_is_value_error(value):
+    quality = iec104.MeasurementQuality(invalid=False, not_topical=False,
+                                        substituted=False, blocked=False,
+                                        overflow=False)
+    msg = iec104.DataMsg(
+        is_test=False, originator_address=0, asdu_address=1, io_address=1,
+        data=iec104.NormalizedData(value=iec104.NormalizedValue(value),
+                                   quality=quality),
+        time=None, cause=iec104.DataResCause.SPONTANEOUS)
+    with pytest.raises(ValueError, match='data.value.value'):
+        codec.encode_asdu(msg)
