@@ -123,7 +123,6 @@ async def test_iec104_peer_close_with_startdt_con_is_not_local():
 # is inf) raised OverflowError from encode_asdu (and Connection.send)
 # instead of the ValueError naming the field
 
-@pytest.mark.xfail(strict=True, reason='OverflowError, not ValueError')
 @pytest.mark.parametrize('value', [1e308, -1e308])
 def test_normalized_value_huge_float_is_value_error(value):
     quality = iec104.MeasurementQuality(invalid=False, not_topical=False,
