@@ -135,3 +135,22 @@ def test_normalized_value_huge_float_is_value_error(value):
         time=None, cause=iec104.DataResCause.SPONTANEOUS)
     with pytest.raises(ValueError, match='data.value.value'):
         codec.encode_asdu(msg)
+
+
+# tcp.connect: a local_addr port out of range raised OverflowError (from
+# bind) instead of the documented ValueError for a malformed argument
+
+@pytest.mark.xfail(strict=True, reason='OverflowError, not ValueError')
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize('port', [70000, -1])
+async def test_connect_local_addr_port_out_of_range(port):
+    srv = await tcp.listen(lambda conn: conn.close(),
+                           tcp.Address('127.0.0.1', 0))
+    try:
+        with pytest.raises(ValueError, match='local_addr'):
+            conn = await tcp.connect(srv.addresses[0],
+                                     local_addr=('127.0.0.1', port))
+            await conn.async_close()
+
+    finally:
+        await srv.async_close()
