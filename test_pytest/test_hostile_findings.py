@@ -140,7 +140,6 @@ def test_normalized_value_huge_float_is_value_error(value):
 # tcp.connect: a local_addr port out of range raised OverflowError (from
 # bind) instead of the documented ValueError for a malformed argument
 
-@pytest.mark.xfail(strict=True, reason='OverflowError, not ValueError')
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize('port', [70000, -1])
 async def test_connect_local_addr_port_out_of_range(port):
