@@ -153,3 +153,46 @@ async def test_connect_local_addr_port_out_of_range(port):
 
     finally:
         await srv.async_close()
+
+
+# tcp: closing keeps the final response only where the peer's input is
+# unread at the time of close(). A peer that sends a little more after
+# close() while the response is still being flushed gets a RST (Linux
+# resets a socket closed with unread input, or that receives data after
+# close), and the RST destroys the response: the peer reads a truncated
+# stream and ConnectionResetError. The TLS close lingers (reads and
+# discards until the peer's EOF) and keeps it.
+
+@pytest.mark.xfail(strict=True, reason='plain TCP close does not linger '
+                   'when input arrives after close() while output is '
+                   'unsent: the response is truncated by RST')
+@pytest.mark.timeout(30)
+async def test_response_kept_when_peer_sends_after_close():
+    size = 16 * 1024 * 1024
+    closed = asyncio.Event()
+
+    async def on_connection(conn):
+        await conn.readexactly(3)
+        conn.write(b'r' * size)
+        conn.close()  # nothing unread now: no lingering
+        closed.set()
+
+    srv = await tcp.listen(on_connection, tcp.Address('127.0.0.1', 0))
+    try:
+        conn = await tcp.connect(srv.addresses[0])
+        try:
+            conn.write(b'req')
+            await asyncio.wait_for(closed.wait(), 10)
+            conn.write(b'more')  # arrives after the peer's close()
+            received = 0
+            with pytest.raises(ConnectionError) as info:
+                while True:
+                    received += len(await conn.read())
+            assert received == size
+            assert not isinstance(info.value, ConnectionResetError)
+
+        finally:
+            await conn.async_close()
+
+    finally:
+        await srv.async_close()
