@@ -338,6 +338,7 @@ async def connect(addr: Address,
     """
     host, port = _check_addr(addr, listening=False)
     _check_ssl(kwargs, listening=False)
+    _check_local_addr(kwargs.get('local_addr'))
     settings = _make_settings(name, input_buffer_limit, half_close,
                               close_timeout, keepalive_idle,
                               keepalive_interval, keepalive_count, kwargs)
@@ -2175,6 +2176,15 @@ def _check_addr(addr: typing.Any, listening: bool
         raise ValueError(f'address port out of range: {port}')
 
     return host, port
+
+
+def _check_local_addr(local_addr: typing.Any) -> None:
+    # asyncio's bind raises OverflowError for a port out of range
+    if isinstance(local_addr, tuple) and len(local_addr) >= 2:
+        port = local_addr[1]
+        if (isinstance(port, int) and not isinstance(port, bool) and
+                not 0 <= port <= 0xFFFF):
+            raise ValueError(f'local_addr port out of range: {port}')
 
 
 def _to_bytes(data: typing.Any) -> bytes:

@@ -818,8 +818,23 @@ class Connection(Resource):
 
     def _on_close(self) -> None:
         if self._reason is None:
+            self._tcp_reason()
+        if self._reason is None:
             self._reason = 'closed locally'
         self._shutdown()
+
+    def _tcp_reason(self) -> None:
+        # the async group is the TCP connection's: TCP closes it on the
+        # peer's FIN or RST, and calls may come (or the group's tasks be
+        # cancelled) before the read loop has seen the error. Then the
+        # reason is TCP's, which a write tells.
+        try:
+            self._conn.write(b'')
+
+        except ConnectionError as e:
+            if not str(e).endswith('closed locally'):
+                self._reason = _error_text(e)
+                self._error_cls = _error_class(e)
 
     def _shutdown(self) -> None:
         # fail every pending call (idempotent)
@@ -845,6 +860,8 @@ class Connection(Resource):
                    exc_info=e)
 
     def _closed_error(self) -> ConnectionError:
+        if self._reason is None:
+            self._tcp_reason()
         return self._error_cls(self._closed_msg())
 
     def _closed_msg(self) -> str:

@@ -616,7 +616,8 @@ def _encode_nva(name: str, value: typing.Any) -> bytes:
     v = _check_number(f'{name}.value', value.value)
     if not math.isfinite(v):
         raise ValueError(f'{name}.value: {v} is not finite')
-    nva = round(v * 0x7FFF)
+    # a huge finite value scales to inf (round would raise OverflowError)
+    nva = round(v * 0x7FFF) if abs(v) <= 2 else 0x10000
     if not -0x8000 <= nva <= 0x7FFF:
         raise ValueError(f'{name}.value: {v} out of range -1.0..1.0')
     return _S_I16.pack(nva)

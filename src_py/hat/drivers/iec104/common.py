@@ -770,7 +770,10 @@ def time_from_datetime(dt: datetime.datetime,
                         f'{type(tz).__name__}')
 
     ms = round(dt.microsecond / 1000)
-    dt = dt.replace(microsecond=0) + datetime.timedelta(milliseconds=ms)
+    # adding a timedelta resets fold: keep it, or the second occurrence of
+    # the hour repeated at the end of summer time is taken for the first
+    dt = (dt.replace(microsecond=0) +
+          datetime.timedelta(milliseconds=ms)).replace(fold=dt.fold)
     ms = dt.microsecond // 1000
     if tz is not None:
         local = (dt.replace(tzinfo=tz) if dt.tzinfo is None
