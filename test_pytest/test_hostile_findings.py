@@ -157,20 +157,14 @@ async def test_connect_local_addr_port_out_of_range(port):
 
 # tcp: closing keeps the final response only where the peer's input is
 # unread at the time of close(). A peer that sends a little more after
-# close() while the response is still being flushed gets a RST (Linux
-# resets a socket closed with unread input, or that receives data after
-# close), and the RST destroys the response: the peer reads a truncated
-# stream and ConnectionResetError. The TLS close lingers (reads and
-# discards until the peer's EOF) and keeps it. Not fixed here: lingering
-# on plain TCP too whenever written data is unaccepted (transport buffer
-# or SIOCOUTQ) fixes this test, but makes close wait for the peer's EOF
-# (up to close_timeout) after nearly every write, which breaks
-# test_iec104_apci.py::test_receive_queue_limit_close_while_paused: a
-# decision for the owner of tcp's close.
+# close() while the response is still being flushed: Linux resets a
+# socket that receives data after close and drops what it had not sent, so
+# the peer read a truncated stream and ConnectionResetError. A plain TCP
+# close with written data the peer has not acknowledged now sends FIN after
+# it and reads and discards input until the peer has acknowledged all
+# (then closes: data in the peer's kernel survives a later RST), as the TLS
+# close does before close_notify.
 
-@pytest.mark.xfail(strict=True, reason='plain TCP close does not linger '
-                   'when input arrives after close() while output is '
-                   'unsent: the response is truncated by RST')
 @pytest.mark.timeout(30)
 async def test_response_kept_when_peer_sends_after_close():
     size = 16 * 1024 * 1024

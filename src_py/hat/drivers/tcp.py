@@ -35,7 +35,10 @@ as on plain TCP ones (where a guarantee differs on TLS, it says so):
   `Connection.close` is discarded. Where the peer's input is still unread
   in the socket (or reading is paused), the socket is kept, reading and
   discarding, until the peer's EOF, so that a final response reaches the
-  peer followed by FIN and not by a reset. On TLS, closing discards input
+  peer followed by FIN and not by a reset; where written data is not yet
+  acknowledged by the peer, FIN follows it and input is discarded until
+  the peer has acknowledged all of it (input arriving at a closed socket
+  would make the kernel reset the connection and drop the unsent rest). On TLS, closing discards input
   until the peer has accepted all data, then sends close_notify, and keeps
   discarding (records the event loop's TLS layer would fail on) until the
   peer's close_notify or EOF (Linux; elsewhere a peer that still sends
@@ -1015,19 +1018,31 @@ class Connection(aio.Resource):
 
         elif self._settings.tls:
             # TLS: discard input until the peer has accepted all data, then
-            # close_notify (see _LingeringProtocol.tls_step)
+            # close_notify (see _LingeringProtocol.close_step)
             protocol = _LingeringProtocol(self)
             transport.set_protocol(protocol)
             if self._reading_paused:
                 self._reading_paused = False
                 transport.resume_reading()
-            protocol.tls_step(-1, 0)
+            protocol.close_step(-1, 0)
             timer = True
 
         else:
             sock = transport.get_extra_info('socket')
             if not self._reading_paused and not _unread(sock):
-                transport.close()
+                if timer or _queued(sock):
+                    # written data the peer has not acknowledged yet: input
+                    # arriving after a close would make the kernel answer
+                    # with RST and drop it. FIN after the data, then
+                    # discard input until the peer has acknowledged all
+                    # (see _LingeringProtocol.close_step).
+                    protocol = _LingeringProtocol(self)
+                    transport.set_protocol(protocol)
+                    transport.write_eof()
+                    protocol.close_step(-1, 0)
+                    timer = True
+                else:
+                    transport.close()
 
             elif err_no := _sock_error(sock):
                 # reset (or failed) before this close: nothing to linger
@@ -1726,13 +1741,8 @@ class Connection(aio.Resource):
     def _unsent(self) -> int:
         # bytes written but not yet accepted by the peer, as far as known:
         # the transport's buffer and, on Linux, the kernel's send queue
-        size = self._transport.get_write_buffer_size()
-        sock = self._transport.get_extra_info('socket')
-        if _SIOCOUTQ is not None and sock is not None:
-            with contextlib.suppress(OSError, ValueError):
-                queued = fcntl.ioctl(sock.fileno(), _SIOCOUTQ, bytes(4))
-                size += struct.unpack('i', queued)[0]
-        return size
+        return (self._transport.get_write_buffer_size() +
+                _queued(self._transport.get_extra_info('socket')))
 
     def _on_data(self, data: bytes | bytearray) -> None:
         if data.__class__ is not bytes:
@@ -2050,12 +2060,15 @@ class _LingeringProtocol(_Protocol):
             dup.close()
         self.conn._on_lost(exc)
 
-    def tls_step(self, last_unsent: int, delay: float) -> None:
-        # TLS close: polls (after 1 ms, doubling up to 0.1 s) until the
-        # peer has accepted all data (nothing unsent twice in a row, a
-        # timer apart: the event loop has moved what its transport under
-        # the TLS layer still held to the socket), then sends close_notify.
-        # The connection's close timer bounds it.
+    def close_step(self, last_unsent: int, delay: float) -> None:
+        # polls (after 1 ms, doubling up to 0.1 s) until the peer has
+        # accepted all data (nothing unsent twice in a row, a timer apart:
+        # on TLS the event loop has moved what its transport under the TLS
+        # layer still held to the socket), then closes the transport: on
+        # plain TCP (FIN was sent after the data) input arriving later can
+        # no longer cost the peer data it has not got; on TLS that sends
+        # close_notify. The connection's close timer bounds it; the peer's
+        # EOF ends it early.
         self._timer = None
         conn = self.conn
         try:
@@ -2067,7 +2080,11 @@ class _LingeringProtocol(_Protocol):
             if unsent or last_unsent:
                 delay = min(max(delay * 2, 0.001), 0.1)
                 self._timer = conn._loop.call_later(
-                    delay, self.tls_step, unsent, delay)
+                    delay, self.close_step, unsent, delay)
+                return
+
+            if not conn._settings.tls:
+                transport.close()
                 return
 
             if _SIOCINQ is not None:
@@ -2403,6 +2420,18 @@ def _sock_reset(sock: typing.Any) -> bool:
     # whether the kernel has found the connection reset or failed (Linux
     # TCP_INFO's tcpi_state TCP_CLOSE); False where unknown
     return _tcp_state(sock) == _TCP_CLOSE
+
+
+def _queued(sock: typing.Any) -> int:
+    # bytes in the kernel's send queue not yet acknowledged by the peer (0
+    # where unknown)
+    if _SIOCOUTQ is None or sock is None:
+        return 0
+    try:
+        data = fcntl.ioctl(sock.fileno(), _SIOCOUTQ, bytes(4))
+    except (OSError, ValueError):
+        return 0
+    return int.from_bytes(data, sys.byteorder, signed=True)
 
 
 def _peer_done(sock: typing.Any) -> bool:
