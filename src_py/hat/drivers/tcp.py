@@ -38,8 +38,9 @@ as on plain TCP ones (where a guarantee differs on TLS, it says so):
   peer followed by FIN and not by a reset; where written data is not yet
   acknowledged by the peer, FIN follows it and input is discarded until
   the peer has acknowledged all of it (input arriving at a closed socket
-  would make the kernel reset the connection and drop the unsent rest). On TLS, closing discards input
-  until the peer has accepted all data, then sends close_notify, and keeps
+  would make the kernel reset the connection and drop the unsent rest).
+  On TLS, closing discards input until the peer has accepted all data,
+  then sends close_notify, and keeps
   discarding (records the event loop's TLS layer would fail on) until the
   peer's close_notify or EOF (Linux; elsewhere a peer that still sends
   after close_notify may get a reset). If the peer accepts no data, or
