@@ -110,3 +110,37 @@ async def test_copp_pdv_of_huge_context_id_is_one_protocol_error(caplog):
     assert 'unknown presentation context' in message
     assert user_data[:8].hex(' ') in message
     assert record.exc_info is None
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'copp bounds its receive queue by P-DATA count (receive_queue_size, 16), '
+    'not by size: a P-DATA of max_tsdu_size (1 MiB) packed with 9-octet '
+    'PDVs decodes to 116506 (name, Element) pairs holding about 48 MB, 45 '
+    'times its octets, so one peer can make a connection hold about 0.8 GB; '
+    'needs a bound on decoded PDVs (or queued octets) per connection'))
+async def test_copp_p_data_of_tiny_pdvs_is_not_amplified_in_memory():
+    import tracemalloc
+    cp = bytes.fromhex('31 1a a0 03 80 01 01 a2 13 a4 11 30 0f 02 01 01 06 04'
+                       ' 52 01 00 01 30 04 06 02 51 01')
+    pdv = bytes.fromhex('30 07 02 01 01 a0 02 05 00')  # context 1: NULL
+    body = pdv * ((1 << 18) // len(pdv))  # 256 KiB: the ratio matters
+    user_data = tlv(0x61, body)
+    async with copp_server() as (srv, conn_queue):
+        raw = await bounded(cosp.connect(srv.addresses[0], user_data=cp))
+        try:
+            server_conn = await bounded(conn_queue.get())
+            tracemalloc.start()
+            try:
+                before, _ = tracemalloc.get_traced_memory()
+                raw.write(user_data)
+                await bounded(server_conn.read())
+                held, _ = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            server_conn.abort()
+            await bounded(server_conn.wait_closed())
+        finally:
+            await bounded(raw.async_close())
+    # what the connection holds for one received P-DATA: at most a small
+    # multiple of its octets
+    assert held - before < 8 * len(user_data)
