@@ -181,3 +181,11 @@ async def test_acse_release_with_many_unread_p_data_is_not_held_back():
             await bounded(conn.async_close(), timeout=10)
     finally:
         await srv.async_close()
+
+
+async def test_copp_connect_with_a_list_of_names_raises_type_error():
+    # 0.6.23's copp.connect takes a SyntaxNames; a plain list gave an
+    # AttributeError from inside connect
+    with pytest.raises(TypeError, match='syntax_names'):
+        await copp.connect([(1, 0, 9506, 2, 1)],
+                           copp.Address('127.0.0.1', 1))

@@ -183,6 +183,9 @@ async def connect(syntax_names: common.SyntaxNames,
             `user_data` rejected, ...)
 
     """
+    if not isinstance(syntax_names, common.SyntaxNames):
+        raise TypeError(f'syntax_names must be SyntaxNames, not '
+                        f'{type(syntax_names).__name__}')
     calling_psel = _psel_to_bytes(local_psel)
     called_psel = _psel_to_bytes(remote_psel)
     cp = common.CpPpdu(
