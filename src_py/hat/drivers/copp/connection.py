@@ -183,6 +183,9 @@ async def connect(syntax_names: common.SyntaxNames,
             `user_data` rejected, ...)
 
     """
+    if not isinstance(syntax_names, common.SyntaxNames):
+        raise TypeError(f'syntax_names must be SyntaxNames, not '
+                        f'{type(syntax_names).__name__}')
     calling_psel = _psel_to_bytes(local_psel)
     called_psel = _psel_to_bytes(remote_psel)
     cp = common.CpPpdu(
@@ -714,6 +717,14 @@ def _user_data(syntax_names: common.SyntaxNames,
         None, syntax_names.get_id(name), element)])
 
 
+def _int_text(value: int) -> str:
+    # str() of an int of more than 4300 digits raises ValueError (CPython's
+    # int_max_str_digits): a peer's INTEGER is named by its size instead
+    if value.bit_length() > 64:
+        return f'(an INTEGER of {value.bit_length() // 8 + 1} octets)'
+    return str(value)
+
+
 def _entities(syntax_names: common.SyntaxNames,
               user_data: common.UserData,
               octets: ber.Bytes) -> list[common.IdentifiedEntity]:
@@ -725,7 +736,8 @@ def _entities(syntax_names: common.SyntaxNames,
             name = syntax_names.get_name(pdv_list.context_id)
         except KeyError:
             raise _Error(f'PDV of unknown presentation context '
-                         f'{pdv_list.context_id}', octets) from None
+                         f'{_int_text(pdv_list.context_id)}',
+                         octets) from None
         data = pdv_list.data
         if isinstance(data, ber.Element):
             result.append((name, data))

@@ -491,8 +491,17 @@ def _d_int(e: ber.Element) -> int:
 def _d_unsigned(e: ber.Element, high: int = -1) -> int:
     value = _d_int(e)
     if value < 0 or (high >= 0 and value > high):
-        raise _Fault(_Kind.RANGE, f'{_name(e)}: {value} out of range')
+        raise _Fault(_Kind.RANGE, f'{_name(e)}: {_int_text(value)} '
+                                   f'out of range')
     return value
+
+
+def _int_text(value: int) -> str:
+    # str() of an int of more than 4300 digits raises ValueError (CPython's
+    # int_max_str_digits): a peer's INTEGER is named by its size instead
+    if value.bit_length() > 64:
+        return f'(an INTEGER of {value.bit_length() // 8 + 1} octets)'
+    return str(value)
 
 
 def _d_bool(e: ber.Element) -> bool:
@@ -1224,7 +1233,8 @@ def _dec_data_access_error(e: ber.Element) -> common.DataAccessError:
     value = _d_int(e)
     error = _DATA_ACCESS_ERRORS.get(value)
     if error is None:
-        raise _Fault(_Kind.RANGE, f'unknown DataAccessError {value}')
+        raise _Fault(_Kind.RANGE, f'unknown DataAccessError '
+                                   f'{_int_text(value)}')
     return error
 
 
@@ -1861,7 +1871,8 @@ def decode_pdu(data: common.Bytes) -> Pdu:
                 raise _Fault(_Kind.ARGUMENT, 'no invokeID')
             value = _d_int(first)
             if not 0 <= value <= _UNSIGNED32_MAX:
-                raise _Fault(_Kind.INVOKE_ID, f'invokeID {value}')
+                raise _Fault(_Kind.INVOKE_ID, f'invokeID '
+                                 f'{_int_text(value)}')
             invoke_id = value
             rest = [i for i in children[1:]
                     if not (i.tag_class == _CONTEXT and i.tag == 79)]
