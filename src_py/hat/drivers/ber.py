@@ -539,6 +539,16 @@ def encode_integer(value: int) -> bytes:
     return value.to_bytes(size, 'big', signed=True)
 
 
+def integer_text(value: int) -> str:
+    """Text of a decoded INTEGER for messages: the number, or for one wider
+    than 64 bits ``(an INTEGER of N octets)`` (``str()`` of an int of more
+    than 4300 digits raises ValueError, CPython's int_max_str_digits, so a
+    peer's INTEGER is named by its size instead)"""
+    if value.bit_length() > 64:
+        return f'(an INTEGER of {value.bit_length() // 8 + 1} octets)'
+    return str(value)
+
+
 def decode_integer(contents: Bytes) -> int:
     """INTEGER (or ENUMERATED) contents: two's complement, any size
 

@@ -353,14 +353,6 @@ def _universal(element: ber.Element,
     return element
 
 
-def _int_text(value: int) -> str:
-    # str() of an int of more than 4300 digits raises ValueError (CPython's
-    # int_max_str_digits): a peer's INTEGER is named by its size instead
-    if value.bit_length() > 64:
-        return f'(an INTEGER of {value.bit_length() // 8 + 1} octets)'
-    return str(value)
-
-
 def _decode_enum(element: ber.Element, enum_type: type[_E]) -> _E:
     if element.constructed:
         raise ber.DecodeError(f'{enum_type.__name__} must be primitive')
@@ -369,7 +361,7 @@ def _decode_enum(element: ber.Element, enum_type: type[_E]) -> _E:
         return enum_type(value)
     except ValueError:
         raise ber.DecodeError(f'invalid {enum_type.__name__} '
-                              f'{_int_text(value)}'
+                              f'{ber.integer_text(value)}'
                               ) from None
 
 

@@ -381,14 +381,6 @@ def _get_enum(fields: dict[_Key, ber.Element],
     return _decode_enum(element, enum_type)
 
 
-def _int_text(value: int) -> str:
-    # str() of an int of more than 4300 digits raises ValueError (CPython's
-    # int_max_str_digits): a peer's INTEGER is named by its size instead
-    if value.bit_length() > 64:
-        return f'(an INTEGER of {value.bit_length() // 8 + 1} octets)'
-    return str(value)
-
-
 def _decode_enum(element: ber.Element, enum_type: type[_E]) -> _E:
     if element.constructed:
         raise ber.DecodeError(f'{enum_type.__name__} must be primitive')
@@ -397,7 +389,7 @@ def _decode_enum(element: ber.Element, enum_type: type[_E]) -> _E:
         return enum_type(value)
     except ValueError:
         raise ber.DecodeError(f'invalid {enum_type.__name__} '
-                              f'{_int_text(value)}'
+                              f'{ber.integer_text(value)}'
                               ) from None
 
 
@@ -476,7 +468,7 @@ def _decode_connect_set(data: ber.Bytes, what: str
     if value == 0 or (_C, 1) in fields:
         raise ber.DecodeError('X.410-1984 mode not supported')
     if value != 1:
-        raise ber.DecodeError(f'invalid mode-value {_int_text(value)}')
+        raise ber.DecodeError(f'invalid mode-value {ber.integer_text(value)}')
     params = fields.get((_C, 2))
     if params is None:
         return {}

@@ -717,14 +717,6 @@ def _user_data(syntax_names: common.SyntaxNames,
         None, syntax_names.get_id(name), element)])
 
 
-def _int_text(value: int) -> str:
-    # str() of an int of more than 4300 digits raises ValueError (CPython's
-    # int_max_str_digits): a peer's INTEGER is named by its size instead
-    if value.bit_length() > 64:
-        return f'(an INTEGER of {value.bit_length() // 8 + 1} octets)'
-    return str(value)
-
-
 def _entities(syntax_names: common.SyntaxNames,
               user_data: common.UserData,
               octets: ber.Bytes) -> list[common.IdentifiedEntity]:
@@ -736,7 +728,7 @@ def _entities(syntax_names: common.SyntaxNames,
             name = syntax_names.get_name(pdv_list.context_id)
         except KeyError:
             raise _Error(f'PDV of unknown presentation context '
-                         f'{_int_text(pdv_list.context_id)}',
+                         f'{ber.integer_text(pdv_list.context_id)}',
                          octets) from None
         data = pdv_list.data
         if isinstance(data, ber.Element):

@@ -491,17 +491,9 @@ def _d_int(e: ber.Element) -> int:
 def _d_unsigned(e: ber.Element, high: int = -1) -> int:
     value = _d_int(e)
     if value < 0 or (high >= 0 and value > high):
-        raise _Fault(_Kind.RANGE, f'{_name(e)}: {_int_text(value)} '
+        raise _Fault(_Kind.RANGE, f'{_name(e)}: {ber.integer_text(value)} '
                                    f'out of range')
     return value
-
-
-def _int_text(value: int) -> str:
-    # str() of an int of more than 4300 digits raises ValueError (CPython's
-    # int_max_str_digits): a peer's INTEGER is named by its size instead
-    if value.bit_length() > 64:
-        return f'(an INTEGER of {value.bit_length() // 8 + 1} octets)'
-    return str(value)
 
 
 def _d_bool(e: ber.Element) -> bool:
@@ -1234,7 +1226,7 @@ def _dec_data_access_error(e: ber.Element) -> common.DataAccessError:
     error = _DATA_ACCESS_ERRORS.get(value)
     if error is None:
         raise _Fault(_Kind.RANGE, f'unknown DataAccessError '
-                                   f'{_int_text(value)}')
+                                   f'{ber.integer_text(value)}')
     return error
 
 
@@ -1872,7 +1864,7 @@ def decode_pdu(data: common.Bytes) -> Pdu:
             value = _d_int(first)
             if not 0 <= value <= _UNSIGNED32_MAX:
                 raise _Fault(_Kind.INVOKE_ID, f'invokeID '
-                                 f'{_int_text(value)}')
+                                 f'{ber.integer_text(value)}')
             invoke_id = value
             rest = [i for i in children[1:]
                     if not (i.tag_class == _CONTEXT and i.tag == 79)]
