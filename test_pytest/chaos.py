@@ -17,6 +17,7 @@ import asyncio
 import gc
 import os
 import random
+import re
 import resource
 import socket
 import struct
@@ -203,6 +204,12 @@ def forbidden_messages(records) -> list[str]:
 _PERIOD = 251  # prime, so chunk boundaries never line up with the pattern
 _BLOCK_SIZE = MiB
 _BLOCK = bytes(range(_PERIOD)) * (_BLOCK_SIZE // _PERIOD + 2)
+
+
+def count_number(text: str, number: int) -> int:
+    """How many times `number` appears in `text` as a whole number (not as
+    part of a longer run of digits: errno 98 inside port 52985 is no hit)"""
+    return len(re.findall(rf'(?<!\d){number}(?!\d)', text))
 
 
 def pattern(offset: int, size: int) -> bytes:
