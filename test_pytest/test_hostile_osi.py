@@ -112,12 +112,6 @@ async def test_copp_pdv_of_huge_context_id_is_one_protocol_error(caplog):
     assert record.exc_info is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'copp bounds its receive queue by P-DATA count (receive_queue_size, 16), '
-    'not by size: a P-DATA of max_tsdu_size (1 MiB) packed with 9-octet '
-    'PDVs decodes to 116506 (name, Element) pairs holding about 48 MB, 45 '
-    'times its octets, so one peer can make a connection hold about 0.8 GB; '
-    'needs a bound on decoded PDVs (or queued octets) per connection'))
 async def test_copp_p_data_of_tiny_pdvs_is_not_amplified_in_memory():
     import tracemalloc
     cp = bytes.fromhex('31 1a a0 03 80 01 01 a2 13 a4 11 30 0f 02 01 01 06 04'

@@ -376,6 +376,33 @@ def decode_all(data: Bytes, max_depth: int = MAX_DEPTH) -> list[Element]:
     return result
 
 
+def iter_decode(data: Bytes,
+                max_depth: int = MAX_DEPTH
+                ) -> typing.Iterator[Element]:
+    """Decode a sequence of elements filling `data` one at a time
+
+    The elements of `decode_all`, each decoded when the iteration reaches
+    it, so that a long sequence of small elements is never held decoded at
+    once (an `Element` takes some hundred octets of memory however short
+    its encoding).
+
+    Args:
+        data: concatenated element encodings
+        max_depth: limit of nested indefinite-length elements
+
+    Raises:
+        DecodeError: when the iteration reaches octets that are not a BER
+            element (the elements before them have been yielded)
+
+    """
+    mv = _view(data)
+    end = len(mv)
+    i = 0
+    while i < end:
+        element, i = _decode_at(mv, i, end, max_depth)
+        yield element
+
+
 def _decode_at(mv: memoryview,
                i: int,
                end: int,

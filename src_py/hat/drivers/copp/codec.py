@@ -13,6 +13,8 @@ SPDU tells which PPDU to expect: see `hat.drivers.copp.common`)::
     User-data     encode_user_data / decode_user_data
                                                  (61 ...: fully encoded,
                                                   40 ...: simply encoded)
+                  iter_pdv_lists                 (61 ...: one PDV-list at
+                                                  a time)
 
 Encoding writes definite lengths, components in the order of the ASN.1
 module, and omits absent (``None``) components; a bad field raises
@@ -271,6 +273,37 @@ def decode_user_data(data: ber.Bytes) -> common.UserData:
     """
     with _errors('User-data'):
         return _decode_user_data(ber.decode(data))
+
+
+def iter_pdv_lists(data: ber.Bytes) -> typing.Iterator[common.PdvList]:
+    """Decode the fully-encoded User-data of a P-DATA one PDV-list at a time
+
+    The PDV-lists of `decode_user_data`, each decoded when the iteration
+    reaches it, so that a P-DATA of many small PDVs is never held decoded
+    at once (a receiver bounds what it holds by PDVs, not by P-DATA).
+
+    Raises:
+        PpduDecodeError: at the first iteration, for octets that are not
+            one fully-encoded-data element (simply-encoded data included)
+            or that have no PDV-list; later, at a malformed PDV-list (the
+            PDV-lists before it have been yielded)
+
+    """
+    with _errors('User-data'):
+        element = ber.decode(data)
+        if element.tag_class == _A and element.tag == 0:
+            raise ber.DecodeError('simply-encoded data (not PDV-lists)')
+        _expect(element, _A, 1, True, 'fully-encoded-data')
+        items = ber.iter_decode(element.contents)
+        item = next(items, None)
+        if item is None:
+            raise ber.DecodeError('fully-encoded-data without PDV-list')
+    while item is not None:
+        with _errors('User-data'):
+            pdv_list = _decode_pdv_list(item)
+        yield pdv_list
+        with _errors('User-data'):
+            item = next(items, None)
 
 
 # --- helpers ----------------------------------------------------------------

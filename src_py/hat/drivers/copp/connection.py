@@ -52,7 +52,6 @@ hex, an ARP-PPDU in a session AB, and every later call raises
 
 """
 
-import collections
 import logging
 import typing
 
@@ -415,12 +414,11 @@ class Connection(aio.Resource):
         self._syntax_names = syntax_names
         self._conn_req_user_data = conn_req_user_data
         self._conn_res_user_data = conn_res_user_data
-        # PDVs of one P-DATA per item; bounded: the receive task stops
-        # reading while it is full
-        self._queue: aio.Queue[list[common.IdentifiedEntity]] = aio.Queue(
+        # decoded PDVs, at most receive_queue_size: the receive task
+        # decodes the next PDV of a P-DATA only when there is room, and
+        # reads the next P-DATA only once every PDV of the last is queued
+        self._queue: aio.Queue[common.IdentifiedEntity] = aio.Queue(
             receive_queue_size)
-        self._pending: collections.deque[common.IdentifiedEntity] = \
-            collections.deque()
         self._error: str | None = None
         self._release_cb = release_cb
         self._putting = False
@@ -567,15 +565,12 @@ class Connection(aio.Resource):
                 received before are returned first
 
         """
-        while not self._pending:
-            try:
-                self._pending.extend(await self._queue.get())
+        try:
+            return await self._queue.get()
 
-            except aio.QueueClosedError:
-                raise cosp.ConnectionClosedError(
-                    self._error or 'copp: connection closed') from None
-
-        return self._pending.popleft()
+        except aio.QueueClosedError:
+            raise cosp.ConnectionClosedError(
+                self._error or 'copp: connection closed') from None
 
     async def _on_release(self, data: cosp.Data | None) -> bytes | None:
         # session release callback: the peer's P-RELEASE request
@@ -622,24 +617,29 @@ class Connection(aio.Resource):
                     self._error = self._error or str(e)
                     return
 
-                try:
-                    entities = _entities(self._syntax_names,
-                                         codec.decode_user_data(data), data)
+                # one PDV decoded at a time, queued before the next is
+                # decoded: what the connection holds is bounded in PDVs
+                entities = _iter_entities(self._syntax_names, data)
+                while True:
+                    try:
+                        entity = next(entities, None)
 
-                except (codec.PpduDecodeError, _Error) as e:
-                    msg = e.msg if isinstance(e, _Error) else str(e)
-                    _log_protocol_error(self._conn, msg, data)
-                    self._error = f'copp: protocol error: {msg}'
-                    _abort_provider(
-                        self._conn,
-                        common.AbortReason.INVALID_PPDU_PARAMETER_VALUE,
-                        None)
-                    return
+                    except (codec.PpduDecodeError, _Error) as e:
+                        msg = e.msg if isinstance(e, _Error) else str(e)
+                        _log_protocol_error(self._conn, msg, data)
+                        self._error = f'copp: protocol error: {msg}'
+                        _abort_provider(
+                            self._conn,
+                            common.AbortReason.INVALID_PPDU_PARAMETER_VALUE,
+                            None)
+                        return
 
-                if entities:
+                    if entity is None:
+                        break
+
                     self._putting = True
                     try:
-                        await self._queue.put(entities)
+                        await self._queue.put(entity)
 
                     finally:
                         self._putting = False
@@ -742,6 +742,38 @@ def _entities(syntax_names: common.SyntaxNames,
         else:
             raise _Error('arbitrary (BIT STRING) PDV not supported', octets)
     return result
+
+
+def _iter_entities(syntax_names: common.SyntaxNames,
+                   octets: ber.Bytes
+                   ) -> typing.Iterator[common.IdentifiedEntity]:
+    """The PDVs of a P-DATA's user data, each decoded when reached
+
+    Raises `codec.PpduDecodeError` or `_Error` when it reaches one that
+    is malformed, simply-encoded data or a PDV it cannot deliver.
+    """
+    for pdv_list in codec.iter_pdv_lists(octets):
+        try:
+            name = syntax_names.get_name(pdv_list.context_id)
+        except KeyError:
+            raise _Error(f'PDV of unknown presentation context '
+                         f'{ber.integer_text(pdv_list.context_id)}',
+                         octets) from None
+        data = pdv_list.data
+        if isinstance(data, ber.Element):
+            yield name, data
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            elements = ber.iter_decode(data)
+            while True:
+                try:
+                    element = next(elements, None)
+                except ber.DecodeError as e:
+                    raise _Error(f'octet-aligned PDV: {e}', octets) from e
+                if element is None:
+                    break
+                yield name, element
+        else:
+            raise _Error('arbitrary (BIT STRING) PDV not supported', octets)
 
 
 def _first_entity(syntax_names: common.SyntaxNames,
