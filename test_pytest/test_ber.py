@@ -176,6 +176,15 @@ def test_decode_all():
         ber.Element(U, 5, False, b'')]
 
 
+def test_iter_decode_yields_before_the_error():
+    elements = ber.iter_decode(bytes.fromhex('0500 020100 0205'))
+    assert next(elements) == ber.Element(U, 5, False, b'')
+    assert next(elements) == ber.Element(U, 2, False, b'\x00')
+    with pytest.raises(ber.DecodeError, match='exceeds'):
+        next(elements)
+    assert list(ber.iter_decode(b'')) == []
+
+
 def test_decode_long_form_lengths():
     # BER allows the long form for short lengths and leading zeros
     # (X.690 8.1.3.2, 8.1.3.5)
@@ -298,6 +307,23 @@ def test_arbitrary_octets_decode_or_raise(data):
         again = ber.decode(encoded)
         assert to_tree(again) == to_tree(element)
         assert encode_walk(again) == encoded
+
+
+@property_timeout
+@settings
+@hypothesis.given(st.binary(max_size=400))
+def test_iter_decode_is_decode_all(data):
+    """iter_decode yields the elements of decode_all, or raises where
+    decode_all raises"""
+    result = []
+    try:
+        for element in ber.iter_decode(data):
+            result.append(element)
+    except ber.DecodeError:
+        with pytest.raises(ber.DecodeError):
+            ber.decode_all(data)
+        return
+    assert result == ber.decode_all(data)
 
 
 @property_timeout

@@ -474,3 +474,75 @@ def test_arbitrary_octets(octets):
         except codec.PpduDecodeError:
             continue
         assert decode(encode(ppdu)) == ppdu
+
+
+def _iter_result(octets):
+    """PDV-lists yielded by iter_pdv_lists before it raised, and the error
+    (None: it ended)"""
+    result = []
+    try:
+        for pdv_list in codec.iter_pdv_lists(octets):
+            result.append(pdv_list)
+    except codec.PpduDecodeError as e:
+        return result, e
+    return result, None
+
+
+@property_timeout
+@settings
+@hypothesis.given(st.one_of(st.binary(max_size=80), mutated))
+def test_iter_pdv_lists_arbitrary_octets(octets):
+    """iter_pdv_lists yields the PDV-lists of decode_user_data, one at a
+    time, or raises its one error once it reaches a malformed one"""
+    pdv_lists, error = _iter_result(octets)
+    try:
+        decoded = codec.decode_user_data(octets)
+    except codec.PpduDecodeError:
+        decoded = None
+    if isinstance(decoded, common.FullyEncodedData):
+        assert error is None
+        assert pdv_lists == decoded.pdv_lists
+    else:
+        # simply-encoded or not User-data: an error, after at most the
+        # valid PDV-lists before the malformed one
+        assert error is not None
+
+
+@round_trip_settings
+@hypothesis.given(user_data)
+def test_iter_pdv_lists_round_trip(data):
+    encoded = codec.encode_user_data(data)
+    pdv_lists, error = _iter_result(encoded)
+    if isinstance(data, common.FullyEncodedData):
+        assert error is None
+        assert pdv_lists == data.pdv_lists
+    else:
+        assert 'simply-encoded' in str(error)
+
+
+def test_iter_pdv_lists_decodes_on_demand():
+    """The PDV-lists before a malformed one are yielded; the error comes
+    when the iteration reaches it"""
+    good = h('30 07 02 01 01 a0 02 05 00')
+    bad = h('30 03 02 01 01')
+    octets = ber.encode_tlv(ber.Class.APPLICATION, 1, True,
+                            good * 2 + bad + good)
+    pdv_lists = codec.iter_pdv_lists(octets)
+    expected = common.PdvList(None, 1, ber.Element(ber.Class.UNIVERSAL, 5,
+                                                   False, b''))
+    assert next(pdv_lists) == expected
+    assert next(pdv_lists) == expected
+    with pytest.raises(codec.PpduDecodeError, match='PDV-list'):
+        next(pdv_lists)
+
+
+@pytest.mark.parametrize('octets, match', [
+    ('61 00', 'without PDV-list'),
+    ('40 01 00', 'simply-encoded'),
+    ('30 00', 'unexpected'),
+    ('61 04 30 02 02 01', 'exceeds'),
+    ('61 09 30 07 02 01 01 a0 02 05 00 00', 'after'),
+])
+def test_iter_pdv_lists_invalid_first(octets, match):
+    with pytest.raises(codec.PpduDecodeError, match=match):
+        next(codec.iter_pdv_lists(h(octets)))

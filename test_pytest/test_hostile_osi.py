@@ -140,14 +140,6 @@ async def test_copp_p_data_of_tiny_pdvs_is_not_amplified_in_memory():
     assert held - before < 8 * len(user_data)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'our release waits for the DN by reading the session, but stops reading '
-    'once receive_queue_size P-DATA wait unread in copp and as many in cosp: '
-    'with more unread P-DATA before the DN (an IEC 61850 server streaming '
-    'reports while the client closes) release() runs into release_timeout '
-    '(ReleaseTimeoutError; close() takes the whole timeout) although the '
-    'peer answered at once; design decision needed (drop or count unread '
-    'data after our FN, or read to the DN with a bound in octets)'))
 async def test_acse_release_with_many_unread_p_data_is_not_held_back():
     from hat.drivers import acse
     mms = (1, 0, 9506, 2, 1)

@@ -463,6 +463,9 @@ class Connection(cotp_common.Resource):
         # DT user data a release received on behalf of `read`
         self._buffer: collections.deque[bytes] = collections.deque()
         self._buffer_limit = receive_queue_size
+        # DT user data a release read and discarded (buffer full)
+        self._discarded_count = 0
+        self._discarded_octets = 0
         self._error: str | None = None
         self._dn: asyncio.Future[bytes | None] | None = None
         self._release_user_data: bytes | None = None
@@ -627,14 +630,35 @@ class Connection(cotp_common.Resource):
 
     async def _wait_dn(self, dn: 'asyncio.Future[bytes | None]'
                        ) -> bytes | None:
-        # a pending read receives the DN, or this reads it (the DT user
-        # data before it is kept for read, up to the buffer limit)
-        async with self._read_lock:
-            while (not dn.done() and
-                    len(self._buffer) < self._buffer_limit):
-                data = await self._receive_one()
-                if data is not None:
-                    self._buffer.append(data)
+        # a pending read receives the DN, or this reads it: one SPDU per
+        # hold of the read lock, so that reads waiting for the lock take
+        # their turn (and the buffer) in between; the DT user data before
+        # the DN is kept for read up to the buffer limit, discarded beyond
+        # it (ISO 8327-1 STA03: S-DATA indications until the DN; the
+        # release never waits for a reader)
+        try:
+            while not dn.done():
+                async with self._read_lock:
+                    if dn.done():
+                        break
+                    data = await self._receive_one()
+                    if data is None:
+                        continue
+                    if len(self._buffer) < self._buffer_limit:
+                        self._buffer.append(data)
+                    else:
+                        self._discarded_count += 1
+                        self._discarded_octets += len(data)
+        finally:
+            if self._discarded_count:
+                mlog.warning('cosp: %s: release: %d DT SPDUs (%d octets of '
+                             'user data) received before the DN discarded '
+                             'unread: %d TSDUs were already waiting for '
+                             'read (receive_queue_size)', self._describe(),
+                             self._discarded_count, self._discarded_octets,
+                             self._buffer_limit)
+                self._discarded_count = 0
+                self._discarded_octets = 0
         return await asyncio.shield(dn)
 
     def abort(self, user_data: common.Data | None = None) -> None:
