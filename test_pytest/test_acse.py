@@ -8,6 +8,7 @@ side, abort, and bad input (one ERROR record, the association aborted).
 
 """
 
+import asyncio
 import contextlib
 import inspect
 import logging
@@ -151,6 +152,48 @@ async def test_release_by_responder_answered_with_rlre(caplog):
                 await bounded(server_conn.release())
                 await bounded(conn.wait_closed())
     assert error_records(caplog) == []
+
+
+async def test_release_while_the_peer_streams_data(caplog):
+    """An MMS client releasing while its server streams reports it does not
+    read: the release reads on to the RLRE, discarding what does not fit
+    receive_queue_size (one WARNING), and completes well within
+    release_timeout, however much the server had sent"""
+    report = (MMS, ber.Element(ber.Class.CONTEXT, 3, False, bytes(4096)))
+    async with acse_server(release_timeout=20) as (srv, conn_queue):
+        conn = await bounded(acse.connect([MMS], MMS_CONTEXT,
+                                          srv.addresses[0],
+                                          release_timeout=20))
+        async with closing(conn):
+            server_conn = await bounded(conn_queue.get())
+            async with closing(server_conn):
+                streaming = asyncio.Event()
+                written = 0
+
+                async def stream():
+                    nonlocal written
+                    try:
+                        while True:
+                            server_conn.write(report)
+                            written += 1
+                            if written == 100:
+                                streaming.set()
+                            await server_conn.drain()
+                    except ConnectionError:
+                        pass
+
+                task = asyncio.create_task(stream())
+                await bounded(streaming.wait())
+                # raises unless the answer is an RLRE
+                await bounded(conn.release(), timeout=5)
+                await bounded(task)
+                await bounded(server_conn.wait_closed())
+                assert written >= 100
+    assert error_records(caplog) == []
+    [warning] = [r for r in caplog.records
+                 if r.levelno == logging.WARNING and
+                 'discarded unread' in r.getMessage()]
+    assert warning.name == 'hat.drivers.cosp.connection'
 
 
 async def test_aare_names_the_proposed_application_context():

@@ -393,3 +393,77 @@ async def test_receive_queue_bounded():
                 with pytest.raises(ConnectionError):
                     await bounded(raw.read())
                 assert raw.abort_user_data is not None
+
+
+CP_ACSE = h('''
+    31 1a a0 03 80 01 01
+    a2 13 a4 11 30 0f 02 01 01 06 04 52010001 30 04 06 02 5101
+''')
+
+
+def pdv(context_id, value):
+    # PDV-list: context, single-ASN1-type [0] { INTEGER value }
+    return h(f'30 08 02 01 {context_id:02x} a0 03 02 01 {value:02x}')
+
+
+async def test_receive_queue_bounded_in_pdvs():
+    """The queue holds receive_queue_size PDVs, not P-DATA: the PDVs of
+    one P-DATA are decoded as there is room, and the next P-DATA (a bad
+    PPDU here) is only read once all of them are queued; every PDV is
+    delivered in order"""
+    async with copp_server(receive_queue_size=2) as (srv, conn_queue):
+        raw = await bounded(cosp.connect(srv.addresses[0],
+                                         user_data=CP_ACSE))
+        async with closing(raw):
+            server_conn = await bounded(conn_queue.get())
+            async with closing(server_conn):
+                body = b''.join(pdv(1, value) for value in range(1, 7))
+                raw.write(ber.encode_tlv(ber.Class.APPLICATION, 1, True,
+                                         body))
+                raw.write(h('30 00'))
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(raw.read(), 0.3)
+                assert server_conn.is_open
+                for value in range(1, 4):
+                    assert await bounded(server_conn.read()) == entity(
+                        ACSE, f'02 01 {value:02x}')
+                # PDVs 4 and 5 queued, 6 held by the receive task: the bad
+                # PPDU is not read yet
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(raw.read(), 0.1)
+                for value in range(4, 7):
+                    assert await bounded(server_conn.read()) == entity(
+                        ACSE, f'02 01 {value:02x}')
+                with pytest.raises(ConnectionError):
+                    await bounded(server_conn.read())
+                with pytest.raises(ConnectionError):
+                    await bounded(raw.read())
+                assert raw.abort_user_data is not None
+
+
+async def test_p_data_with_a_bad_later_pdv(caplog):
+    """PDVs are decoded one at a time: those before a bad PDV (of an
+    unknown context) are delivered, then the protocol error ends the
+    connection (one ERROR record with the P-DATA's octets)"""
+    async with copp_server() as (srv, conn_queue):
+        raw = await bounded(cosp.connect(srv.addresses[0],
+                                         user_data=CP_ACSE))
+        async with closing(raw):
+            server_conn = await bounded(conn_queue.get())
+            async with closing(server_conn):
+                p_data = ber.encode_tlv(ber.Class.APPLICATION, 1, True,
+                                        pdv(1, 1) + pdv(1, 2) + pdv(9, 3))
+                raw.write(p_data)
+                assert await bounded(server_conn.read()) == entity(
+                    ACSE, '02 01 01')
+                assert await bounded(server_conn.read()) == entity(
+                    ACSE, '02 01 02')
+                with pytest.raises(ConnectionError):
+                    await bounded(server_conn.read())
+                with pytest.raises(ConnectionError):
+                    await bounded(raw.read())
+                assert raw.abort_user_data is not None
+    [record] = error_records(caplog)
+    message = record.getMessage()
+    assert 'unknown presentation context 9' in message
+    assert p_data.hex(' ') in message

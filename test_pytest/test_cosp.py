@@ -601,6 +601,59 @@ async def test_release_keeps_data_for_read():
             conn_task.cancel()
 
 
+async def test_release_discards_unread_data_beyond_receive_queue_size(
+        caplog):
+    """Nobody reading: the release reads on to the DN, keeps
+    receive_queue_size TSDUs for read, discards the rest (one WARNING) and
+    returns at once, however much data came before the DN"""
+    async with raw_server() as (srv, conn_queue):
+        conn_task = asyncio.create_task(cosp.connect(
+            srv.addresses[0], receive_queue_size=2, release_timeout=20))
+        try:
+            raw, _ = await accept_raw(conn_queue)
+            conn = await bounded(conn_task)
+            release = asyncio.create_task(conn.release())
+            assert await bounded(raw.read()) == h('09 03 11 01 01')
+            for value in b'abcde':
+                raw.write(h('01 00 01 00') + bytes([value]))
+            raw.write(h('0a 00'))
+            # well within release_timeout
+            assert await bounded(release, timeout=5) is None
+            assert await bounded(conn.read()) == b'a'
+            assert await bounded(conn.read()) == b'b'
+            with pytest.raises(cosp.ConnectionClosedError):
+                await bounded(conn.read())
+        finally:
+            conn_task.cancel()
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.WARNING
+    assert '3 DT SPDUs (3 octets' in record.getMessage()
+
+
+async def test_release_delivers_data_to_a_reader():
+    """A reader reading during the release gets every DT before the DN, in
+    order, whatever receive_queue_size (nothing is discarded)"""
+    count = 200
+    async with raw_server() as (srv, conn_queue):
+        conn_task = asyncio.create_task(cosp.connect(
+            srv.addresses[0], receive_queue_size=1))
+        try:
+            raw, _ = await accept_raw(conn_queue)
+            conn = await bounded(conn_task)
+            reader = asyncio.create_task(read_all(conn))
+            release = asyncio.create_task(conn.release())
+            assert await bounded(raw.read()) == h('09 03 11 01 01')
+            for i in range(count):
+                raw.write(h('01 00 01 00') + i.to_bytes(2, 'big'))
+            raw.write(h('0a 00'))
+            assert await bounded(release) is None
+            received, error = await bounded(reader)
+            assert received == [i.to_bytes(2, 'big') for i in range(count)]
+            assert 'released' in str(error)
+        finally:
+            conn_task.cancel()
+
+
 async def test_release_collision():
     """Both sides send FN: each answers the other's with DN and closes"""
     async with cosp_pair() as (conn1, conn2):
