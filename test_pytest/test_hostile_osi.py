@@ -5,7 +5,11 @@ test passing. An INTEGER of more than 4300 decimal digits (about 1786
 octets) cannot be turned into a ``str`` in CPython (``int_max_str_digits``),
 so error messages that format a peer's INTEGER raised a plain `ValueError`
 instead of the codec's one error class (or, in copp, made the receive task
-fail without naming the octets).
+fail without naming the octets). copp's receive queue was bounded by
+P-DATA, not their size (a P-DATA of tiny PDVs decoded to 45 times its
+octets; now PDVs are decoded one at a time into a queue bounded in PDVs),
+and our release waited behind unread P-DATA until ``release_timeout`` (now
+it reads on to the DN, discarding what nobody reads beyond the bounds).
 
 """
 
