@@ -772,3 +772,96 @@ async def test_tls_request_cb_failure(tls_files, caplog):
         assert await bounded(conn.send_confirmed(mms.IdentifyRequest())) == \
             mms.IdentifyResponse('v', 'm', 'r', [])
         assert len(error_records(caplog)) == 1
+
+
+async def test_undecodable_response(caplog):
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            req = await read_pdu(raw)
+            # a status response without vmdLogicalStatus
+            octets = bytes([0xa1, 0x05, 0x02, 0x01, req.invoke_id, 0xa0,
+                            0x00])
+            raw.write((MMS, ber.decode(octets)))
+            with pytest.raises(mms.RejectedError) as e:
+                await bounded(task)
+            assert not e.value.by_peer
+            assert e.value.reason == codec.RejectReason.CONFIRMED_RESPONSE
+            assert await read_pdu(raw) == codec.RejectPdu(
+                req.invoke_id, codec.RejectReason.CONFIRMED_RESPONSE, 3)
+            [record] = error_records(caplog)
+            assert octets.hex(' ') in record.getMessage()
+            assert conn.is_open
+
+
+async def test_peer_exceeding_negotiated_limit_held():
+    # the peer sends 3 requests with maxServOutstandingCalling 2: the
+    # third is served only once one of the first two is answered
+    inside = []
+    entered = asyncio.Event()
+    releases = {}
+
+    async def request_cb(conn, req):
+        release = releases[req.value[0].name.identifier] = asyncio.Event()
+        inside.append(req)
+        entered.set()
+        await release.wait()
+        return mms.ReadResponse([mms.IntegerData(1)])
+
+    def read(i):
+        return codec.ConfirmedRequestPdu(i, mms.ReadRequest([
+            mms.NameVariableSpecification(
+                mms.VmdSpecificObjectName(str(i)))]))
+
+    async with mms_server(request_cb) as (srv, conn_queue):
+        async with raw_client(srv.addresses[0], calling=2) as raw:
+            conn = await bounded(conn_queue.get())
+            async with closing(conn):
+                assert conn.max_serv_outstanding_calling == 2
+                for i in (1, 2, 3):
+                    write_pdu(raw, read(i))
+                while len(inside) < 2:
+                    entered.clear()
+                    await bounded(entered.wait())
+                await asyncio.sleep(0.05)
+                assert len(inside) == 2
+                releases['1'].set()
+                assert (await read_pdu(raw)).invoke_id == 1
+                while len(inside) < 3:
+                    entered.clear()
+                    await bounded(entered.wait())
+                releases['2'].set()
+                releases['3'].set()
+                ids = {(await read_pdu(raw)).invoke_id for _ in range(2)}
+                assert ids == {2, 3}
+
+
+async def test_server_requests_limited_to_called():
+    # the server sends at most maxServOutstandingCalled requests
+    inside = []
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def client_cb(conn, req):
+        inside.append(req)
+        entered.set()
+        await release.wait()
+        return mms.StatusResponse(0, 0)
+
+    async with pair(client_cb=client_cb, max_serv_outstanding_calling=5,
+                    max_serv_outstanding_called=1) as (conn, srv_conn):
+        assert srv_conn.max_serv_outstanding_called == 1
+        tasks = [asyncio.create_task(
+                     srv_conn.send_confirmed(mms.StatusRequest()))
+                 for _ in range(3)]
+        await bounded(entered.wait())
+        # a round trip the other way: the client read all that was sent
+        res = await bounded(conn.send_confirmed(mms.StatusRequest()))
+        assert res == mms.ErrorResponse(mms.ErrorClass.SERVICE, 0)
+        assert len(inside) == 1
+        release.set()
+        assert await bounded(asyncio.gather(*tasks)) == \
+            [mms.StatusResponse(0, 0)] * 3
