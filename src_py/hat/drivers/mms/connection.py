@@ -489,6 +489,38 @@ class Server(aio.Resource):
         """Listening addresses (with the real bound ports)"""
         return self._srv.addresses
 
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        return self.async_group.is_open
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self.async_group.is_closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once closed"""
+        return self.async_group.is_closed
+
+    async def wait_closing(self) -> None:
+        """Wait until closing or closed"""
+        await self.async_group.wait_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until closed"""
+        await self.async_group.wait_closed()
+
+    def close(self) -> None:
+        """Stop listening (accepted associations stay open); never raises"""
+        self.async_group.close()
+
+    async def async_close(self) -> None:
+        """As `close`, and wait until closed"""
+        self.async_group.close()
+        await self.async_group.wait_closed()
+
 
 class _Pending(typing.NamedTuple):
     future: asyncio.Future[common.Response]
@@ -541,6 +573,40 @@ class Connection(aio.Resource):
     def async_group(self) -> aio.Group:
         """Async group (closing it concludes and releases)"""
         return self._async_group
+
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        return self.async_group.is_open
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self.async_group.is_closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once closed"""
+        return self.async_group.is_closed
+
+    async def wait_closing(self) -> None:
+        """Wait until closing or closed"""
+        await self.async_group.wait_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until closed"""
+        await self.async_group.wait_closed()
+
+    def close(self) -> None:
+        """Close in the background: conclude (bounded by
+        ``conclude_timeout``), ACSE release, close (see the module
+        documentation); never raises"""
+        self.async_group.close()
+
+    async def async_close(self) -> None:
+        """As `close`, and wait until closed"""
+        self.async_group.close()
+        await self.async_group.wait_closed()
 
     @property
     def info(self) -> acse.ConnectionInfo:
