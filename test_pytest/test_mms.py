@@ -865,3 +865,26 @@ async def test_server_requests_limited_to_called():
         release.set()
         assert await bounded(asyncio.gather(*tasks)) == \
             [mms.StatusResponse(0, 0)] * 3
+
+
+async def test_both_close_at_once():
+    async with pair() as (conn, srv_conn):
+        conn.close()
+        srv_conn.close()
+        # each answers the other's conclude: no conclude_timeout (5 s)
+        await bounded(conn.wait_closed(), timeout=3)
+        await bounded(srv_conn.wait_closed(), timeout=3)
+
+
+async def test_connection_cb_raising_closes(caplog):
+    def connection_cb(conn):
+        raise Exception('connection_cb failed')
+
+    srv = await mms.listen(connection_cb, default_request_cb, any_port)
+    try:
+        conn = await mms.connect(default_request_cb, srv.addresses[0])
+        async with closing(conn):
+            await bounded(conn.wait_closed())
+        assert len(error_records(caplog)) == 1
+    finally:
+        await bounded(srv.async_close())

@@ -137,27 +137,29 @@ callers (one PDU per waiting `send_confirmed` call).
 Release and abort
 -----------------
 
-`Connection.close` (``async_close``, the async group closing) never
-raises: it fails pending `send_confirmed` calls with `ConnectionError`,
-cancels the requests being served (their requests stay unanswered), sends
-a conclude-RequestPDU, waits at most ``conclude_timeout`` seconds
-(keyword of `connect` / `listen`, default `DEFAULT_CONCLUDE_TIMEOUT`) for
-the conclude-ResponsePDU or conclude-ErrorPDU (anything else received
-meanwhile is dropped), then releases the ACSE association (RLRQ / RLRE,
-bounded by the session's ``release_timeout``) and closes the transport
-(bounded by tcp's ``close_timeout``): at most ``conclude_timeout`` +
-``release_timeout`` + ``close_timeout`` seconds in all (5 + 10 + 10 by
-default) against a peer that answers nothing. 0.6.23 sent the conclude
-request and then aborted at once. A peer's conclude-RequestPDU
-is answered with a conclude-ResponsePDU, or with a conclude-ErrorPDU
-(class conclude, value 1 further-communication-required) while our own
-requests are outstanding or the peer's are being served (ISO 9506-1: no
-conclude with transactions outstanding); after a conclude-ResponsePDU the
-association accepts no new requests (`ConnectionError`) and the peer's
-RLRQ is answered with an RLRE by `hat.drivers.acse`; if the peer does not
-release within ``conclude_timeout`` seconds, we release. `Connection.abort`
-sends an ACSE ABRT (for errors only). A peer's release, abort or a lost
-transport closes the association: pending calls raise `ConnectionError`.
+`Connection.close` (``async_close``, the async group closing) never raises:
+it fails pending `send_confirmed` calls with `ConnectionError`, cancels the
+requests being served (their requests stay unanswered), sends a
+conclude-RequestPDU, waits at most ``conclude_timeout`` seconds (keyword of
+`connect` / `listen`, default `DEFAULT_CONCLUDE_TIMEOUT`) for the
+conclude-ResponsePDU or conclude-ErrorPDU (a conclude-RequestPDU of a peer
+closing at the same time is answered with a conclude-ResponsePDU; anything
+else received meanwhile is dropped), then releases the ACSE association
+(RLRQ / RLRE, bounded by the session's ``release_timeout``) and closes the
+transport (bounded by tcp's ``close_timeout``): at most
+``conclude_timeout`` + ``release_timeout`` + ``close_timeout`` seconds in
+all (5 + 10 + 10 by default) against a peer that answers nothing. 0.6.23
+sent the conclude request and then aborted at once. A peer's
+conclude-RequestPDU is answered with a conclude-ResponsePDU, or with a
+conclude-ErrorPDU (class conclude, value 1 further-communication-required)
+while our own requests are outstanding or the peer's are being served (ISO
+9506-1: no conclude with transactions outstanding); after a
+conclude-ResponsePDU the association accepts no new requests
+(`ConnectionError`) and the peer's RLRQ is answered with an RLRE by
+`hat.drivers.acse`; if the peer does not release within
+``conclude_timeout`` seconds, we release. `Connection.abort` sends an ACSE
+ABRT (for errors only). A peer's release, abort or a lost transport closes
+the association: pending calls raise `ConnectionError`.
 
 Errors: `ConnectionError` for everything once the association is gone or
 closing; `TypeError` / `ValueError` from the codec for bad requests;
@@ -457,6 +459,8 @@ async def listen(connection_cb: ConnectionCb,
                               res.max_serv_outstanding_calling,
                               res.max_serv_outstanding_called,
                               res.local_detail_called)
+        if connection_cb is None:
+            return
         try:
             await aio.call(connection_cb, mms_conn)
 
@@ -869,6 +873,10 @@ class Connection(aio.Resource):
                 mlog.info('mms: conclude refused by the peer (%s)',
                           _error_text(pdu.error))
                 return
+            if isinstance(pdu, codec.ConcludeRequestPdu):
+                # both sides close at once: answer, wait for our answer
+                self._write(codec.encode_pdu(codec.ConcludeResponsePdu()))
+                continue
             mlog.debug('mms: dropped while concluding: %s',
                        type(pdu).__name__)
 
