@@ -742,12 +742,23 @@ async def test_backpressure_peer_not_reading():
 
 
 async def test_unconfirmed_queue_bounded():
-    async with pair(unconfirmed_queue_size=2) as (conn, srv_conn):
+    def request_cb(conn, req):
+        return mms.StatusResponse(0, 0)
+
+    async with pair(server_cb=request_cb,
+                    unconfirmed_queue_size=2) as (conn, srv_conn):
         for i in range(5):
             srv_conn.send_unconfirmed(mms.UnsolicitedStatusUnconfirmed(i, 0))
+        # the queue is full: reading pauses, the response is not read
+        with pytest.raises(mms.ResponseTimeoutError):
+            await bounded(conn.send_confirmed(mms.StatusRequest(),
+                                              timeout=0.3))
+        # reading the queue resumes reading; nothing was lost
         for i in range(5):
             assert await bounded(conn.receive_unconfirmed()) == \
                 mms.UnsolicitedStatusUnconfirmed(i, 0)
+        assert await bounded(conn.send_confirmed(mms.StatusRequest())) == \
+            mms.StatusResponse(0, 0)
 
 
 @pytest.mark.timeout(20)

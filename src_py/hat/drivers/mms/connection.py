@@ -161,6 +161,30 @@ conclude-ResponsePDU the association accepts no new requests
 ABRT (for errors only). A peer's release, abort or a lost transport closes
 the association: pending calls raise `ConnectionError`.
 
+Differences from 0.6.23 (summary)
+---------------------------------
+
+* close concludes (waiting for the answer) and releases (RLRQ / RLRE)
+  instead of aborting; a peer's conclude and release are answered
+  properly; ``abort`` is new;
+* the AARE names the application context ``1.0.9506.2.3`` (acse);
+* Initiate: negotiated values are min(proposed, own) and are enforced
+  (0.6.23 answered 5/5 and ignored them), ``local_detail`` is proposed,
+  the CBB and service bits say what is implemented;
+* requests are served concurrently (a task each) up to the negotiated
+  number, a handler may call ``send_confirmed``; our requests are limited
+  to the negotiated number (the rest queued in order);
+* response timeouts (`ResponseTimeoutError`), `RejectedError` for a
+  rejected request, a response of another service is rejected;
+* undecodable or unsupported requests and failing handlers are answered
+  (RejectPDU, confirmed-ErrorPDU) and the association stays up; a received
+  RejectPDU, cancel or conclude-ErrorPDU fails at most one request;
+* the unconfirmed queue is bounded, replies are flow controlled;
+* ``send_unconfirmed`` and ``send_confirmed`` raise `ConnectionError` once
+  the association is closing (0.6.23 dropped unconfirmed PDUs silently);
+  encoding errors are the codec's `TypeError` / `ValueError` naming the
+  problem (0.6.23: bare ``ValueError()``, ``AttributeError``, ...).
+
 Errors: `ConnectionError` for everything once the association is gone or
 closing; `TypeError` / `ValueError` from the codec for bad requests;
 `ResponseTimeoutError` and `RejectedError` for one request, the
