@@ -564,13 +564,20 @@ async def test_cancel_answered():
 @pytest.mark.parametrize('result', ['raise', None,
                                     mms.IdentifyResponse('v', 'm', 'r', []),
                                     mms.StatusResponse('x', 0)])
-async def test_request_cb_failure(caplog, result):
-    def request_cb(conn, req):
+@pytest.mark.parametrize('is_async', [False, True])
+async def test_request_cb_failure(caplog, result, is_async):
+    def sync_cb(conn, req):
         if isinstance(req, mms.IdentifyRequest):
             return mms.IdentifyResponse('v', 'm', 'r', [])
         if result == 'raise':
             raise Exception('handler failed')
         return result
+
+    async def async_cb(conn, req):
+        await asyncio.sleep(0)
+        return sync_cb(conn, req)
+
+    request_cb = async_cb if is_async else sync_cb
 
     async with pair(server_cb=request_cb) as (conn, srv_conn):
         res = await bounded(conn.send_confirmed(mms.StatusRequest()))

@@ -194,6 +194,7 @@ association staying up.
 
 import asyncio
 import collections
+import inspect
 import logging
 import sys
 import types
@@ -913,6 +914,7 @@ class Connection(aio.Resource):
                 return
 
             octets = ber.encode(element)
+            reply: codec.Pdu | bytes | None
             try:
                 pdu = codec.decode_pdu(octets)
 
@@ -927,7 +929,8 @@ class Connection(aio.Resource):
 
             if reply is not None:
                 try:
-                    self._write(codec.encode_pdu(reply))
+                    self._write(reply if isinstance(reply, bytes)
+                                else codec.encode_pdu(reply))
                     await self._conn.drain()
 
                 except ConnectionError as e:
@@ -966,7 +969,7 @@ class Connection(aio.Resource):
                     f'{e}', reject.reason, reject.code, False))
         return reject
 
-    async def _on_pdu(self, pdu: codec.Pdu) -> codec.Pdu | None:
+    async def _on_pdu(self, pdu: codec.Pdu) -> codec.Pdu | bytes | None:
         if isinstance(pdu, codec.ConfirmedRequestPdu):
             # a request beyond the negotiated number being served (the
             # peer exceeds it): reading pauses until one is answered
@@ -1032,7 +1035,7 @@ class Connection(aio.Resource):
         return codec.RejectPdu(None, codec.RejectReason.PDU_ERROR, 0)
 
     def _on_request(self, pdu: codec.ConfirmedRequestPdu
-                    ) -> codec.Pdu | None:
+                    ) -> codec.Pdu | bytes | None:
         if not self._async_group.is_open:
             return None
         if self._request_cb is None or self._concluded:
@@ -1041,28 +1044,41 @@ class Connection(aio.Resource):
         if pdu.invoke_id in self._serving:
             return codec.RejectPdu(pdu.invoke_id,
                                    codec.RejectReason.CONFIRMED_REQUEST, 3)
+        try:
+            result = self._request_cb(self, pdu.request)
+            if not inspect.isawaitable(result):
+                # a plain function: answered here, no task needed
+                return _encode_response(pdu.invoke_id, pdu.request,
+                                        result)
+
+        except Exception as e:
+            return self._request_failed(pdu, e)
+
         self._serving_count += 1
-        task = self._async_group.spawn(self._serve, pdu)
+        task = self._async_group.spawn(self._serve, pdu, result)
         self._serving[pdu.invoke_id] = task
         return None
 
-    async def _serve(self, pdu: codec.ConfirmedRequestPdu) -> None:
+    def _request_failed(self, pdu: codec.ConfirmedRequestPdu,
+                        e: Exception) -> bytes:
+        mlog.error('mms: %s -> %s: request %s (invoke ID %s) failed: %s',
+                   self.info.local_addr, self.info.remote_addr,
+                   type(pdu.request).__name__, pdu.invoke_id, e,
+                   exc_info=e)
+        return codec.encode_pdu(codec.ConfirmedErrorPdu(
+            pdu.invoke_id, None, codec.ServiceError(
+                common.ErrorClass.SERVICE, 0, None, None)))
+
+    async def _serve(self, pdu: codec.ConfirmedRequestPdu,
+                     result: typing.Awaitable[common.Response]) -> None:
         invoke_id = pdu.invoke_id
         try:
             try:
-                res: common.Response = await aio.call(
-                    self._request_cb, self, pdu.request)
+                res = await result
                 octets = _encode_response(invoke_id, pdu.request, res)
 
             except Exception as e:
-                mlog.error('mms: %s -> %s: request %s (invoke ID %s) '
-                           'failed: %s', self.info.local_addr,
-                           self.info.remote_addr,
-                           type(pdu.request).__name__, invoke_id, e,
-                           exc_info=e)
-                octets = codec.encode_pdu(codec.ConfirmedErrorPdu(
-                    invoke_id, None, codec.ServiceError(
-                        common.ErrorClass.SERVICE, 0, None, None)))
+                octets = self._request_failed(pdu, e)
 
             self._serving.pop(invoke_id, None)
             try:
