@@ -73,13 +73,14 @@ ID is one WARNING record and dropped (0.6.23 had no timeout at all).
 Serving requests (server role; both sides may serve)
 ----------------------------------------------------
 
-Each confirmed request is served in a task of its own (``request_cb(conn,
-request)``, plain or coroutine function), so one slow request never holds
-up the others, responses, unconfirmed PDUs or conclude (0.6.23 served one
-at a time inside its receive loop), and a handler may call
-`Connection.send_confirmed` on its own connection (0.6.23 deadlocked). At
-most the negotiated number of the peer's requests is served at a time (the
-responder: maxServOutstandingCalling, the initiator:
+``request_cb(conn, request)`` is called as each confirmed request arrives;
+when it returns an awaitable (a coroutine function), that is awaited in a
+task of its own, so one slow request never holds up the others, responses,
+unconfirmed PDUs or conclude (0.6.23 served one at a time inside its
+receive loop), and a handler may call `Connection.send_confirmed` on its
+own connection (0.6.23 deadlocked); a plain function's result is answered
+at once. At most the negotiated number of the peer's requests is served at
+a time (the responder: maxServOutstandingCalling, the initiator:
 maxServOutstandingCalled). Reading goes on while that many are served
 (responses, unconfirmed PDUs and conclude are still received); a request
 beyond that number (a peer exceeding the negotiated maximum, as 0.6.23
