@@ -906,3 +906,37 @@ async def test_connection_cb_raising_closes(caplog):
         assert len(error_records(caplog)) == 1
     finally:
         await bounded(srv.async_close())
+
+
+async def test_abort():
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            await read_pdu(raw)
+            conn.abort()
+            with pytest.raises(ConnectionError):
+                await bounded(task)
+            # no conclude: the peer sees the abort at once
+            with pytest.raises(ConnectionError, match='abort'):
+                await bounded(raw.read())
+            await bounded(conn.wait_closed())
+            conn.abort()
+
+
+async def test_peer_abort_fails_pending():
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            await read_pdu(raw)
+            raw.abort()
+            with pytest.raises(ConnectionError):
+                await bounded(task)
+            await bounded(conn.wait_closed())
+            with pytest.raises(ConnectionError):
+                await conn.send_confirmed(mms.StatusRequest())
