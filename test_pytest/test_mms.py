@@ -390,8 +390,8 @@ async def test_unconfirmed_readable_after_close():
 
 def raw_connect(srv, **kwargs):
     # a raw server does not answer the conclude: close after 0.2 s
-    return mms.connect(default_request_cb, srv.addresses[0],
-                       conclude_timeout=0.2, **kwargs)
+    kwargs.setdefault('conclude_timeout', 0.2)
+    return mms.connect(default_request_cb, srv.addresses[0], **kwargs)
 
 
 def entity(pdu):
@@ -450,7 +450,7 @@ async def raw_client(addr, calling=5, called=5):
 
 async def test_close_concludes_then_releases():
     async with raw_server() as (srv, conn_queue):
-        conn = await raw_connect(srv)
+        conn = await raw_connect(srv, conclude_timeout=10)
         async with closing(conn):
             raw = await bounded(conn_queue.get())
             closed = asyncio.create_task(conn.async_close())
