@@ -940,3 +940,19 @@ async def test_peer_abort_fails_pending():
             await bounded(conn.wait_closed())
             with pytest.raises(ConnectionError):
                 await conn.send_confirmed(mms.StatusRequest())
+
+
+async def test_server_close_leaves_associations_open():
+    def request_cb(conn, req):
+        return mms.StatusResponse(0, 0)
+
+    conn_queue = aio.Queue()
+    srv = await mms.listen(conn_queue.put_nowait, request_cb, any_port)
+    conn = await mms.connect(default_request_cb, srv.addresses[0])
+    async with closing(conn):
+        srv_conn = await bounded(conn_queue.get())
+        async with closing(srv_conn):
+            await bounded(srv.async_close())
+            assert srv_conn.is_open
+            assert await bounded(conn.send_confirmed(
+                mms.StatusRequest())) == mms.StatusResponse(0, 0)
