@@ -60,6 +60,8 @@ DEFAULT_PORT = 102
 DEFAULT_TIMEOUT = 10.0
 READ_BATCH = 16
 
+R = typing.TypeVar('R')
+
 # OptFlds of an IEC 61850-8-1 report (bit 0 reserved)
 OPT_NAMES = ['reserved', 'sequence-number', 'report-time-stamp',
              'reason-for-inclusion', 'data-set-name', 'data-reference',
@@ -200,9 +202,12 @@ class Client:
         self.conn = conn
         self.timeout = timeout
 
-    async def request(self, request: mms.Request) -> mms.Response:
-        """Send `request`; a response of the wrong kind or an error
-        response raises `cli.Error`"""
+    async def request(self,
+                      request: mms.Request,
+                      expected: type[R]
+                      ) -> R:
+        """Send `request`; an error response or a response that is not
+        `expected` raises `cli.Error`"""
         try:
             response = await asyncio.wait_for(
                 self.conn.send_confirmed(request), self.timeout)
@@ -215,6 +220,9 @@ class Client:
             raise cli.Error(f'{type(request).__name__} refused: '
                             f'{response.error_class.name} '
                             f'{response.value}')
+        if not isinstance(response, expected):
+            raise cli.Error(f'{type(request).__name__}: unexpected '
+                            f'{type(response).__name__}')
         return response
 
     async def name_list(self,
@@ -226,10 +234,11 @@ class Client:
         names: list[str] = []
         continue_after = None
         while True:
-            response = await self.request(mms.GetNameListRequest(
-                object_class=object_class, object_scope=scope,
-                continue_after=continue_after))
-            assert isinstance(response, mms.GetNameListResponse)
+            response = await self.request(
+                mms.GetNameListRequest(object_class=object_class,
+                                       object_scope=scope,
+                                       continue_after=continue_after),
+                mms.GetNameListResponse)
             names.extend(response.identifiers)
             if not response.more_follows or not response.identifiers:
                 return names
@@ -244,11 +253,11 @@ class Client:
         batches = [references[i:i + READ_BATCH]
                    for i in range(0, len(references), READ_BATCH)]
         responses = await asyncio.gather(
-            *(self.request(mms.ReadRequest([r.spec for r in batch]))
+            *(self.request(mms.ReadRequest([r.spec for r in batch]),
+                           mms.ReadResponse)
               for batch in batches))
         results: list[mms.DataAccessError | mms.Data] = []
         for batch, response in zip(batches, responses, strict=True):
-            assert isinstance(response, mms.ReadResponse)
             if len(response.results) != len(batch):
                 raise cli.Error(f'read: {len(response.results)} results '
                                 f'for {len(batch)} variables')
@@ -257,17 +266,18 @@ class Client:
 
     async def write(self, reference: Reference, data: mms.Data) -> None:
         """Write `data`; refused: `cli.Error`"""
-        response = await self.request(mms.WriteRequest([reference.spec],
-                                                       [data]))
-        assert isinstance(response, mms.WriteResponse)
+        response = await self.request(
+            mms.WriteRequest([reference.spec], [data]), mms.WriteResponse)
         [result] = response.results
         if result is not None:
             raise cli.Error(f'write: {reference} refused: {result.name}')
 
     async def type_of(self, reference: Reference) -> mms.TypeDescription:
-        response = await self.request(mms.GetVariableAccessAttributesRequest(
-            mms.DomainSpecificObjectName(reference.domain, reference.item)))
-        assert isinstance(response, mms.GetVariableAccessAttributesResponse)
+        response = await self.request(
+            mms.GetVariableAccessAttributesRequest(
+                mms.DomainSpecificObjectName(reference.domain,
+                                             reference.item)),
+            mms.GetVariableAccessAttributesResponse)
         return response.type_description
 
 
@@ -350,8 +360,8 @@ async def run(addr: mms.Address,
         print(f'connected to {addr.host}:{addr.port}', flush=True)
         client = Client(conn, timeout)
 
-        identify = await client.request(mms.IdentifyRequest())
-        assert isinstance(identify, mms.IdentifyResponse)
+        identify = await client.request(mms.IdentifyRequest(),
+                                        mms.IdentifyResponse)
         print(f'identify: vendor={identify.vendor!r} '
               f'model={identify.model!r} revision={identify.revision!r}',
               flush=True)
@@ -380,6 +390,12 @@ async def run(addr: mms.Address,
                                     strict=True):
             print(f'read: {reference} = {describe(value)}', flush=True)
 
+        if reports:
+            for rcb in [v for v in variables
+                        if '$RP$' in v.item and v.item.endswith('$RptEna')]:
+                await client.write(rcb, mms.BooleanData(True))
+                print(f'reports enabled: {rcb}', flush=True)
+
         for write in writes:
             type_description = await client.type_of(write.reference)
             data = value_of(write.text, type_description, write.reference)
@@ -391,23 +407,23 @@ async def run(addr: mms.Address,
         if not reports and count is None:
             return 0
 
+        # data set members, to name the values of reports without
+        # data references
         members: dict[str, list[str]] = {}
         for reference in lists:
-            response = await client.request(
-                mms.GetNamedVariableListAttributesRequest(
-                    mms.DomainSpecificObjectName(reference.domain,
-                                                 reference.item)))
-            assert isinstance(response,
-                              mms.GetNamedVariableListAttributesResponse)
+            try:
+                response = await client.request(
+                    mms.GetNamedVariableListAttributesRequest(
+                        mms.DomainSpecificObjectName(reference.domain,
+                                                     reference.item)),
+                    mms.GetNamedVariableListAttributesResponse)
+
+            except cli.Error:
+                continue
+
             members[str(reference)] = [
                 _spec_text(getattr(spec, 'name', spec))
                 for spec in response.specification]
-
-        if reports:
-            for rcb in [v for v in variables
-                        if '$RP$' in v.item and v.item.endswith('$RptEna')]:
-                await client.write(rcb, mms.BooleanData(True))
-                print(f'reports enabled: {rcb}', flush=True)
 
         received = 0
         while count is None or received < count:
