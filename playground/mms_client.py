@@ -216,6 +216,10 @@ class Client:
             raise cli.Error(f'{type(request).__name__}: no response within '
                             f'{self.timeout:g} s') from None
 
+        except mms.RejectedError as e:
+            raise cli.Error(f'{type(request).__name__} rejected: '
+                            f'{e.reason.name} code {e.code}') from None
+
         if isinstance(response, mms.ErrorResponse):
             raise cli.Error(f'{type(request).__name__} refused: '
                             f'{response.error_class.name} '

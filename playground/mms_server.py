@@ -280,7 +280,7 @@ class Simulator:
     async def on_connection(self, conn: mms.Connection) -> None:
         remote = f'{conn.info.remote_addr.host}:{conn.info.remote_addr.port}'
         print(f'association from {remote}', flush=True)
-        self.associations[conn] = Association(conn)
+        self.associations.setdefault(conn, Association(conn))
 
         async def wait_closed() -> None:
             try:
