@@ -34,16 +34,18 @@ GetNamedVariableListAttributes. Writes are denied (DataAccessError
 OBJECT_ACCESS_DENIED) except two: the SPC's control value,
 ``GGIO1$CO$SPCSO1$Oper$ctlVal`` (a boolean) or the whole
 ``GGIO1$CO$SPCSO1$Oper`` structure (its ctlVal first), which sets
-``GGIO1$ST$SPCSO1$stVal``; and ``LLN0$RP$urcb01$RptEna``. Writing
-RptEna = true enables the report control block for that association (each
-association has its own instance, as IEC 61850 unbuffered reports are
-per client); from then on the server sends InformationReports (IEC
-61850-8-1 report format: RptID ``SIMLD0/LLN0$urcb01``, OptFlds with
-sequence-number, report-time-stamp, data-set-name and data-reference, the
-SeqNum, TimeOfEntry as BinaryTime, the data set name, the inclusion bit
-string, the references and the values of the members that changed) every
-PERIOD seconds (default 1) and after each control. Reports a slow client
-has not taken yet are dropped, never queued (unbuffered).
+``GGIO1$ST$SPCSO1$stVal``; and the report control block's ``RptEna``,
+``OptFlds``, ``TrgOps`` (these two only while disabled) and ``GI`` (a
+general interrogation: a report of every member) under
+``LLN0$RP$urcb01``. Each association has its own instance of the report
+control block, as IEC 61850 unbuffered reports are per client. Writing
+RptEna = true enables it; from then on the server sends InformationReports
+(IEC 61850-8-1 report format: RptID ``SIMLD0/LLN0$urcb01``, OptFlds, the
+fields the OptFlds select - by default SeqNum, TimeOfEntry as BinaryTime,
+the data set name and the data references -, the inclusion bit string and
+the values of the members that changed) every PERIOD seconds (default 1)
+and after each control, while TrgOps has data change set. Reports a slow
+client has not taken yet are dropped, never queued (unbuffered).
 
 Prints a line for every association and control, and one when an
 association ends. ``-v`` logs the libraries' warnings and errors on
@@ -97,6 +99,15 @@ OPT_CONF_REV = 8
 OPT_SEGMENTATION = 9
 OPT_FLDS = [i in (OPT_SEQ_NUM, OPT_TIME_STAMP, OPT_DATA_SET, OPT_DATA_REF)
             for i in range(10)]
+# not in reports of an unbuffered RCB (IEC 61850-7-2 17.2.2)
+OPT_BUFFERED = (0, OPT_BUF_OVFL, OPT_ENTRY_ID)
+
+# TrgOps (bit 0 reserved): data change (1), integrity (4) and general
+# interrogation (5) as default; ReasonCode bits of a report
+TRG_DATA_CHANGE = 1
+TRG_OPS = [i in (TRG_DATA_CHANGE, 4, 5) for i in range(6)]
+REASON_DATA_CHANGE = 1
+REASON_GI = 5
 
 ACCESS_OBJECT_NON_EXISTENT = 2
 DEFINITION_OBJECT_UNDEFINED = 1
@@ -181,20 +192,23 @@ def build_model() -> dict[str, Tree]:
                               mms.BitStringData([False, False]))}}},
             'CF': {'SPCSO1': {'ctlModel': _integer(1, 8)}}},
         'LLN0': {
+            # the URCB's attributes in the order of IEC 61850-8-1 ed. 2
             'RP': {'urcb01': {
                 'RptID': _visible(RPT_ID, -129),
                 'RptEna': _boolean(False),
+                'Resv': _boolean(False),
                 'DatSet': _visible(f'{DOMAIN}/{DATA_SET}', -129),
                 'ConfRev': _unsigned(1),
                 'OptFlds': Leaf(mms.BitStringTypeDescription(10),
                                 mms.BitStringData(OPT_FLDS)),
                 'BufTm': _unsigned(0),
                 'SqNum': _unsigned(0, 8),
-                # TrgOps: data change, integrity
                 'TrgOps': Leaf(mms.BitStringTypeDescription(6),
-                               mms.BitStringData([False, True, False, False,
-                                                  True, False])),
-                'IntgPd': _unsigned(0)}}},
+                               mms.BitStringData(TRG_OPS)),
+                'IntgPd': _unsigned(0),
+                'GI': _boolean(False),
+                'Owner': Leaf(mms.OctetStringTypeDescription(-64),
+                              mms.OctetStringData(b''))}}},
         'MMXU1': {
             'MX': {'TotW': _mv(1000.0),
                    'Hz': _mv(50.0)}}}
@@ -257,11 +271,14 @@ class Model:
 # --- the server ------------------------------------------------------------
 
 class Association:
-    """An association's own report control block instance"""
+    """An association's own instance of the report control block: its
+    RptEna, OptFlds, TrgOps and SqNum"""
 
     def __init__(self, conn: mms.Connection):
         self.conn = conn
         self.enabled = False
+        self.opt_flds = list(OPT_FLDS)
+        self.trg_ops = list(TRG_OPS)
         self.seq_num = 0
         self.drain: asyncio.Future[None] | None = None
         self.dropped = 0
@@ -408,22 +425,35 @@ class Simulator:
         if name is None or self.model.node(name) is None:
             return mms.DataAccessError.OBJECT_NON_EXISTENT
 
-        # the association's own RptEna and SqNum
+        # the association's own instance of the RCB
+        own = association_rcb(association)
+        if name.startswith(f'{RCB}$') and name[len(RCB) + 1:] in own:
+            return own[name[len(RCB) + 1:]]
         value = self.model.value(name)
-        if name == f'{RCB}$RptEna':
-            return mms.BooleanData(association.enabled)
-        if name == f'{RCB}$SqNum':
-            return mms.UnsignedData(association.seq_num)
-        if name == RCB:
-            assert isinstance(value, mms.StructureData)
-            elements = list(value.elements)
-            keys = list(typing.cast(Tree, self.model.node(RCB)))
-            elements[keys.index('RptEna')] = mms.BooleanData(
-                association.enabled)
-            elements[keys.index('SqNum')] = mms.UnsignedData(
-                association.seq_num)
-            return mms.StructureData(elements)
+        if name in (RCB, 'LLN0$RP', 'LLN0'):
+            return self._with_rcb(name, value, own)
         return value
+
+    def _with_rcb(self,
+                  name: str,
+                  value: mms.Data,
+                  own: dict[str, mms.Data]
+                  ) -> mms.Data:
+        # the structure `name` (RCB or one containing it) with the RCB's
+        # attributes of the association
+        node = self.model.node(name)
+        assert isinstance(node, dict) and isinstance(value,
+                                                     mms.StructureData)
+        elements = list(value.elements)
+        for i, key in enumerate(node):
+            path = f'{name}${key}'
+            if path == RCB:
+                elements[i] = self._with_rcb(path, elements[i], own)
+            elif name == RCB and key in own:
+                elements[i] = own[key]
+            elif RCB.startswith(f'{path}$'):
+                elements[i] = self._with_rcb(path, elements[i], own)
+        return mms.StructureData(elements)
 
     def _write(self,
                association: Association,
@@ -439,6 +469,31 @@ class Simulator:
             association.enabled = data.value
             print(f'reports {"enabled" if data.value else "disabled"} for '
                   f'{_remote(association.conn)}', flush=True)
+            return None
+
+        if name in (f'{RCB}$OptFlds', f'{RCB}$TrgOps'):
+            size = 10 if name.endswith('OptFlds') else 6
+            if not isinstance(data, mms.BitStringData) or \
+                    len(data.value) != size:
+                return mms.DataAccessError.TYPE_INCONSISTENT
+            if association.enabled:
+                # IEC 61850-7-2: not while the RCB is enabled
+                return mms.DataAccessError.TEMPORARILY_UNAVAILABLE
+            bits = [bool(bit) for bit in data.value]
+            if size == 10:
+                association.opt_flds = [
+                    bit and i not in OPT_BUFFERED
+                    for i, bit in enumerate(bits)]
+            else:
+                association.trg_ops = bits
+            return None
+
+        if name == f'{RCB}$GI':
+            if not isinstance(data, mms.BooleanData):
+                return mms.DataAccessError.TYPE_INCONSISTENT
+            if data.value and association.enabled:
+                # general interrogation: every member, once
+                self.report(DATA_SET_MEMBERS, [association], REASON_GI)
             return None
 
         if name in (CONTROL, f'{CONTROL}$ctlVal'):
@@ -479,14 +534,25 @@ class Simulator:
                 changed.append('GGIO1$ST$Ind1$stVal')
             self.report(changed)
 
-    def report(self, changed: list[str]) -> None:
+    def report(self,
+               changed: list[str],
+               associations: list[Association] | None = None,
+               reason: int = REASON_DATA_CHANGE
+               ) -> None:
         """Send a report of the `changed` data set members to every
-        association with the report control block enabled"""
+        association (of `associations`) with the report control block
+        enabled (for a data change: and TrgOps data change set)"""
+        if associations is None:
+            associations = list(self.associations.values())
         included = [member in changed for member in DATA_SET_MEMBERS]
         members = [member for member in DATA_SET_MEMBERS
                    if member in changed]
-        for association in list(self.associations.values()):
+        for association in associations:
             if not association.enabled or not association.conn.is_open:
+                continue
+
+            if reason == REASON_DATA_CHANGE and \
+                    not association.trg_ops[TRG_DATA_CHANGE]:
                 continue
 
             if association.drain is not None and \
@@ -495,17 +561,8 @@ class Simulator:
                 association.dropped += 1
                 continue
 
-            report = mms.InformationReportUnconfirmed(
-                specification=mms.VmdSpecificObjectName('RPT'),
-                data=[mms.VisibleStringData(RPT_ID),
-                      mms.BitStringData(OPT_FLDS),
-                      mms.UnsignedData(association.seq_num),
-                      mms.BinaryTimeData(_utc_now()),
-                      mms.VisibleStringData(f'{DOMAIN}/{DATA_SET}'),
-                      mms.BitStringData(included),
-                      *(mms.VisibleStringData(f'{DOMAIN}/{member}')
-                        for member in members),
-                      *(self.model.value(member) for member in members)])
+            report = self._report(association, included, members,
+                                  reason)
             association.seq_num = (association.seq_num + 1) % 256
             try:
                 association.conn.send_unconfirmed(report)
@@ -515,6 +572,49 @@ class Simulator:
 
             association.drain = association.conn.async_group.spawn(
                 association.conn.drain)
+
+
+    def _report(self,
+                association: Association,
+                included: list[bool],
+                members: list[str],
+                reason: int
+                ) -> mms.InformationReportUnconfirmed:
+        # IEC 61850-8-1 clause 17.2 (report format), the fields the
+        # association's OptFlds select
+        opt = association.opt_flds
+        data: list[mms.Data] = [mms.VisibleStringData(RPT_ID),
+                                mms.BitStringData(list(opt))]
+        if opt[OPT_SEQ_NUM]:
+            data.append(mms.UnsignedData(association.seq_num))
+        if opt[OPT_TIME_STAMP]:
+            data.append(mms.BinaryTimeData(_utc_now()))
+        if opt[OPT_DATA_SET]:
+            data.append(mms.VisibleStringData(f'{DOMAIN}/{DATA_SET}'))
+        if opt[OPT_CONF_REV]:
+            data.append(mms.UnsignedData(1))
+        if opt[OPT_SEGMENTATION]:
+            data.extend([mms.UnsignedData(0), mms.BooleanData(False)])
+        data.append(mms.BitStringData(included))
+        if opt[OPT_DATA_REF]:
+            data.extend(mms.VisibleStringData(f'{DOMAIN}/{member}')
+                        for member in members)
+        data.extend(self.model.value(member) for member in members)
+        if opt[OPT_REASON]:
+            data.extend(mms.BitStringData([i == reason for i in range(7)])
+                        for _ in members)
+        return mms.InformationReportUnconfirmed(
+            specification=mms.VmdSpecificObjectName('RPT'),
+            data=typing.cast(list[mms.DataAccessError | mms.Data], data))
+
+
+def association_rcb(association: Association) -> dict[str, mms.Data]:
+    """The RCB attributes of an association's own instance"""
+    return {'RptEna': mms.BooleanData(association.enabled),
+            'OptFlds': mms.BitStringData(list(association.opt_flds)),
+            'SqNum': mms.UnsignedData(association.seq_num),
+            'TrgOps': mms.BitStringData(list(association.trg_ops)),
+            'GI': mms.BooleanData(False)}
 
 
 def _spec(item_id: str) -> mms.NameVariableSpecification:
