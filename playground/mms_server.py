@@ -45,7 +45,8 @@ fields the OptFlds select - by default SeqNum, TimeOfEntry as BinaryTime,
 the data set name and the data references -, the inclusion bit string and
 the values of the members that changed) every PERIOD seconds (default 1)
 and after each control, while TrgOps has data change set. Reports a slow
-client has not taken yet are dropped, never queued (unbuffered).
+client does not take are dropped (unbuffered): at most 16 wait to be
+written per association.
 
 Prints a line for every association and control, and one when an
 association ends. ``-v`` logs the libraries' warnings and errors on
@@ -73,6 +74,9 @@ DEFAULT_PORT = 102
 DEFAULT_PERIOD = 1.0
 
 DOMAIN = 'SIMLD0'
+REPORTS_PENDING = 16
+"""Reports sent to an association while the layers below have not taken
+the earlier ones (more are dropped)"""
 NAMES_PER_RESPONSE = 20
 
 DATA_SET = 'LLN0$Events'
@@ -281,6 +285,7 @@ class Association:
         self.trg_ops = list(TRG_OPS)
         self.seq_num = 0
         self.drain: asyncio.Future[None] | None = None
+        self.pending = 0
         self.dropped = 0
 
 
@@ -555,9 +560,10 @@ class Simulator:
                     not association.trg_ops[TRG_DATA_CHANGE]:
                 continue
 
-            if association.drain is not None and \
-                    not association.drain.done():
-                # unbuffered: the client has not taken the last one yet
+            draining = (association.drain is not None and
+                        not association.drain.done())
+            if draining and association.pending >= REPORTS_PENDING:
+                # unbuffered: the client does not take them, drop
                 association.dropped += 1
                 continue
 
@@ -570,8 +576,12 @@ class Simulator:
             except ConnectionError:
                 continue
 
-            association.drain = association.conn.async_group.spawn(
-                association.conn.drain)
+            if draining:
+                association.pending += 1
+            else:
+                association.pending = 1
+                association.drain = association.conn.async_group.spawn(
+                    association.conn.drain)
 
 
     def _report(self,

@@ -35,6 +35,7 @@ import sys
 import pytest
 
 from chaos import count_number
+import iec61850_peer
 from hat.drivers import mms
 
 
@@ -132,7 +133,7 @@ def lines_of(out, prefix):
             if line.startswith(prefix)]
 
 
-# --- the two programs --------------------------------------------------------
+# --- the two programs ------------------------------------------------------
 
 async def test_client_against_server(env):
     """Browse, read, write the SPC, enable reports and print three; the
@@ -328,7 +329,7 @@ async def test_help_shows_model(env):
     assert 'MMXU1$MX$TotW' in out and 'LLN0$RP$urcb01' in out
 
 
-# --- in-process ----------------------------------------------------------------
+# --- in-process ------------------------------------------------------------
 
 @contextlib.asynccontextmanager
 async def simulator_connection():
@@ -506,3 +507,139 @@ def test_describe():
          mms.DataAccessError.OBJECT_INVALIDATED])) == (
         "{1.5, true, '10'B, '01'H, 'x', 2024-05-17T11:45:30.250+00:00, "
         "<OBJECT_INVALIDATED>}")
+
+
+# --- against libiec61850 ---------------------------------------------------
+
+async def test_libiec61850_client_against_simulator():
+    """A libiec61850 client (in a subprocess) browses the simulator,
+    reads, writes the SPC (and is denied a measured value), reads the data
+    set, enables the report control block as libiec61850 does (TrgOps,
+    OptFlds and RptEna in one write) and receives reports with the right
+    RptID, SeqNum, TimeOfEntry (BinaryTime in milliseconds) and values"""
+    iec61850_peer.pyiec61850_or_skip()
+    simulator = mms_server.Simulator()
+    srv = await mms_server.serve(mms.Address('127.0.0.1', 0), simulator)
+    try:
+        port = srv.addresses[0].port
+        async with iec61850_peer.Iec61850Client('127.0.0.1', port,
+                                                RUN_TIMEOUT) as client:
+            await client.op_ok('connect')
+            answer = await client.op_ok('identify')
+            assert (answer['vendor'], answer['model'],
+                    answer['revision']) == (
+                'Hat Open', 'hat-drivers mms_server.py', '1')
+            answer = await client.op_ok('domains')
+            assert answer['names'] == ['SIMLD0']
+            # more names than one response holds: libiec61850 continues
+            answer = await client.op_ok('variables', 'SIMLD0')
+            assert answer['names'] == simulator.model.names
+            answer = await client.op_ok('lists', 'SIMLD0')
+            assert answer['names'] == ['LLN0$Events']
+
+            answer = await client.op_ok('read', 'SIMLD0/MMXU1.TotW.mag.f',
+                                        'MX')
+            assert answer['value'] == 1000.0
+
+            await client.op_ok('write', 'SIMLD0/GGIO1.SPCSO1.Oper.ctlVal',
+                               'CO', 'bool', 'true')
+            answer = await client.op_ok('read', 'SIMLD0/GGIO1.SPCSO1.stVal',
+                                        'ST')
+            assert answer['value'] is True
+            answer = await client.op('write', 'SIMLD0/MMXU1.TotW.mag.f',
+                                     'MX', 'float', '5')
+            assert not answer['ok'], answer
+            assert 'ACCESS_DENIED' in answer.get('error_name', ''), answer
+
+            answer = await client.op_ok('spec', 'SIMLD0/MMXU1.TotW', 'MX')
+            assert answer['spec']['type'] == 'structure', answer
+
+            answer = await client.op_ok('dataset', 'SIMLD0/LLN0.Events')
+            assert len(answer['values']) == len(
+                mms_server.DATA_SET_MEMBERS)
+            assert answer['values'][-1] is True           # SPCSO1 stVal
+
+            answer = await client.op_ok('report-enable',
+                                        'SIMLD0/LLN0.RP.urcb01')
+            assert answer['rpt_id'] == mms_server.RPT_ID
+            [association] = simulator.associations.values()
+            assert association.enabled
+
+            now_ms = datetime.datetime.now(
+                datetime.timezone.utc).timestamp() * 1000
+            simulator.model.set('MMXU1$MX$TotW$mag$f',
+                                mms.FloatingPointData(1500.0))
+            simulator.report(['MMXU1$MX$TotW$mag$f'])
+            simulator.model.set_status('GGIO1$ST$Ind1',
+                                       mms.BooleanData(True))
+            simulator.report(['GGIO1$ST$Ind1$stVal'])
+
+            answer = await client.op_ok('reports', 2, 10)
+            first, second = answer['reports']
+            assert 'exception' not in first, first
+            assert first['rpt_id'] == mms_server.RPT_ID
+            assert [first['seq_num'], second['seq_num']] == [0, 1]
+            assert abs(first['time_of_entry_ms'] - now_ms) < 60_000, first
+            assert first['values'][0] == 1500.0
+            assert second['values'][2] is True
+            assert first['reasons'][0] is not None           # data change
+
+            await client.op_ok('release')
+
+    finally:
+        await srv.async_close()
+        await simulator.close_all()
+
+
+async def test_client_against_libiec61850_server(env):
+    """mms_client.py against a libiec61850 IedServer: identifies, browses,
+    reads its values, writes a description (DC) and prints its reports,
+    named by the data set's members (libiec61850 sends no references)"""
+    iec61850_peer.pyiec61850_or_skip()
+    ld = iec61850_peer.LD
+    async with iec61850_peer.Iec61850Server() as server:
+        async with program(env, CLIENT, '--port', str(server.port),
+                           '--reports', '--count', '2', '--write',
+                           f'{ld}/GGIO1$DC$AnIn1$d=hello') as proc:
+            lines = []
+            while not lines or not lines[-1].startswith('reports enabled'):
+                line = await asyncio.wait_for(proc.stdout.readline(),
+                                              START_TIMEOUT)
+                assert line, lines
+                lines.append(line.decode().rstrip('\n'))
+
+            value = 2.5
+            while proc.returncode is None:
+                server.update(iec61850_peer.AN_IN, value)
+                value += 1
+                # the next change once the client took this one's report
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(proc.wait()), 0.2)
+            status, out, err = await finish(proc, RUN_TIMEOUT)
+
+        out = '\n'.join(lines) + '\n' + out
+        assert (status, err) == (0, ''), err
+        identify = iec61850_peer.IDENTITY
+        assert lines_of(out, 'identify: ') == [
+            f'vendor={identify[0]!r} model={identify[1]!r} '
+            f'revision={identify[2]!r}']
+        assert ld in lines_of(out, 'domain: ')
+        assert f'{ld}/LLN0$Events' in lines_of(out, 'list: ')
+        reads = dict(line.split(' = ', 1)
+                     for line in lines_of(out, 'read: '))
+        assert reads[f'{ld}/GGIO1$MX$AnIn1$mag$f'] == '1.5'
+        assert reads[f'{ld}/GGIO1$ST$IntIn1$stVal'] == '7'
+        assert reads[f'{ld}/GGIO1$ST$Str1$stVal'] == "'initial'"
+        assert lines_of(out, 'write: ')[-1] == \
+            f'{ld}/GGIO1$DC$AnIn1$d: ok'
+        assert server.get_string(iec61850_peer.AN_IN_DESC) == 'hello'
+
+        reports = lines_of(out, 'report: ')
+        assert len(reports) == 2
+        for line in reports:
+            assert f'{ld}/GGIO1$MX$AnIn1$mag$f=' in line, line
+            match = re.search(r'TimeOfEntry=(\S+)', line)
+            if match:
+                entry = datetime.datetime.fromisoformat(match.group(1))
+                now = datetime.datetime.now(datetime.timezone.utc)
+                assert abs((now - entry).total_seconds()) < 60, line
