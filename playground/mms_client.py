@@ -7,8 +7,9 @@ Run from the repository root (with ``mms_server.py`` running)::
         [--read DOMAIN/ITEM]... [--write DOMAIN/ITEM=VALUE]... [--reports]
         [--count N] [--timeout SECONDS] [-v]
 
-Connects to HOST:PORT (default 127.0.0.1:102) within ``--timeout``
-seconds (default 10), and prints:
+Connects to HOST:PORT (default 127.0.0.1:10102, the simulator's; an IED
+listens on MMS's port 102: ``--port 102``) within ``--timeout`` seconds
+(default 10), and prints:
 
 * ``identify: ...``: the server's vendor, model and revision (Identify);
 * ``domain: NAME``, then ``variable: DOMAIN/ITEM`` for every named
@@ -56,7 +57,7 @@ from hat.drivers import mms
 
 
 DEFAULT_HOST = '127.0.0.1'
-DEFAULT_PORT = 102
+DEFAULT_PORT = 10102
 DEFAULT_TIMEOUT = 10.0
 READ_BATCH = 16
 

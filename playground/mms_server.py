@@ -6,10 +6,12 @@ Run from the repository root, after the README's Quick start::
     .venv/bin/python playground/mms_server.py [--host HOST]
         [--period SECONDS] [-v] [PORT]
 
-Listens on HOST:PORT (default 127.0.0.1:102; port 0 picks a free port, and
-ports below 1024 may need privileges: try 10102) and prints ``listening on
-HOST:PORT``. Its model is one logical device, MMS domain SIMLD0, with the
-IEC 61850-8-1 mapping of logical nodes to named variables (LN, functional
+Listens on HOST:PORT (default 127.0.0.1:10102: MMS's own port 102, like
+every port below 1024, needs privileges; port 0 picks a free port) and
+prints ``listening on HOST:PORT``.
+
+The model is one logical device, MMS domain SIMLD0, with the IEC
+61850-8-1 mapping of logical nodes to named variables (LN, functional
 constraint and data object joined by ``$``)::
 
     variable                          CDC  content
@@ -70,7 +72,7 @@ from hat.drivers import mms
 
 
 DEFAULT_HOST = '127.0.0.1'
-DEFAULT_PORT = 102
+DEFAULT_PORT = 10102
 DEFAULT_PERIOD = 1.0
 
 DOMAIN = 'SIMLD0'
