@@ -390,8 +390,8 @@ async def test_unconfirmed_readable_after_close():
 
 def raw_connect(srv, **kwargs):
     # a raw server does not answer the conclude: close after 0.2 s
-    return mms.connect(default_request_cb, srv.addresses[0],
-                       conclude_timeout=0.2, **kwargs)
+    kwargs.setdefault('conclude_timeout', 0.2)
+    return mms.connect(default_request_cb, srv.addresses[0], **kwargs)
 
 
 def entity(pdu):
@@ -450,7 +450,7 @@ async def raw_client(addr, calling=5, called=5):
 
 async def test_close_concludes_then_releases():
     async with raw_server() as (srv, conn_queue):
-        conn = await raw_connect(srv)
+        conn = await raw_connect(srv, conclude_timeout=10)
         async with closing(conn):
             raw = await bounded(conn_queue.get())
             closed = asyncio.create_task(conn.async_close())
@@ -940,3 +940,19 @@ async def test_peer_abort_fails_pending():
             await bounded(conn.wait_closed())
             with pytest.raises(ConnectionError):
                 await conn.send_confirmed(mms.StatusRequest())
+
+
+async def test_server_close_leaves_associations_open():
+    def request_cb(conn, req):
+        return mms.StatusResponse(0, 0)
+
+    conn_queue = aio.Queue()
+    srv = await mms.listen(conn_queue.put_nowait, request_cb, any_port)
+    conn = await mms.connect(default_request_cb, srv.addresses[0])
+    async with closing(conn):
+        srv_conn = await bounded(conn_queue.get())
+        async with closing(srv_conn):
+            await bounded(srv.async_close())
+            assert srv_conn.is_open
+            assert await bounded(conn.send_confirmed(
+                mms.StatusRequest())) == mms.StatusResponse(0, 0)

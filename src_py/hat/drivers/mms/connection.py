@@ -596,7 +596,6 @@ class Connection(aio.Resource):
             settings.unconfirmed_queue_size)
         self._error: str | None = None
         self._concluded = False
-        self._conclude_answer: asyncio.Future[codec.Pdu] | None = None
         self._async_group.spawn(self._run)
 
     @property
@@ -703,6 +702,12 @@ class Connection(aio.Resource):
             RejectedError: the request ended with a RejectPDU
 
         """
+        if timeout is ...:
+            timeout = self._settings.response_timeout
+        elif timeout is not None and (isinstance(timeout, bool) or
+                                      not isinstance(timeout, (int, float))):
+            raise TypeError(f'timeout must be seconds or None, not '
+                            f'{type(timeout).__name__}')
         self._check_open()
         invoke_id = self._next_invoke_id
         while invoke_id in self._pending:
@@ -710,14 +715,8 @@ class Connection(aio.Resource):
         octets = codec.encode_pdu(codec.ConfirmedRequestPdu(invoke_id, req))
         self._next_invoke_id = _next_id(invoke_id)
 
-        if timeout is ...:
-            timeout = self._settings.response_timeout
         if timeout is None:
             return await self._transact(invoke_id, type(req), octets)
-        if not isinstance(timeout, (int, float)) or isinstance(timeout,
-                                                               bool):
-            raise TypeError(f'timeout must be seconds or None, not '
-                            f'{type(timeout).__name__}')
         try:
             if sys.version_info >= (3, 11):
                 async with asyncio.timeout(timeout):
@@ -838,11 +837,12 @@ class Connection(aio.Resource):
         finally:
             self._error = self._error or 'mms: connection is not open'
             self._fail_all()
+            # what is queued stays readable, then ConnectionError
+            self._unconfirmed.close()
             if local_close:
                 await self._close_association()
             elif self._conn.is_open:
                 self._conn.close()
-            self._unconfirmed.close()
             self._async_group.close()
 
     def _fail_all(self) -> None:
