@@ -633,6 +633,32 @@ async def test_client_reports(iec_server, conn):
         await asyncio.wait_for(conn.receive_unconfirmed(), 0.3)
 
 
+async def test_client_rejected_and_unanswered(conn):
+    # a Read by address: libiec61850 answers with a RejectPDU
+    # (confirmed-requestPDU, invalid-argument 4): that request raises
+    # RejectedError, the association stays up
+    with pytest.raises(mms.RejectedError) as e:
+        await conn.send_confirmed(mms.ReadRequest(
+            [mms.AddressVariableSpecification(5)]))
+    assert e.value.by_peer
+    assert (e.value.reason, e.value.code) == \
+        (mms_codec.RejectReason.CONFIRMED_REQUEST, 4)
+
+    # GetVariableAccessAttributes by symbolic address: libiec61850 never
+    # answers; the response timeout ends the call, the association stays up
+    with pytest.raises(mms.ResponseTimeoutError):
+        await conn.send_confirmed(mms.GetVariableAccessAttributesRequest(
+            'GGIO1$ST$Ind1$stVal'), timeout=0.3)
+
+    # the model's data set cannot be deleted: matched 1, deleted 0
+    res = await conn.send_confirmed(mms.DeleteNamedVariableListRequest(
+        [name('LLN0$Events')]))
+    assert res == mms.DeleteNamedVariableListResponse(1, 0)
+
+    res = await conn.send_confirmed(mms.IdentifyRequest())
+    assert isinstance(res, mms.IdentifyResponse)
+
+
 @pytest.mark.parametrize('proposed', [1, 5, 10])
 async def test_client_concurrent_reads(iec_server, proposed):
     # 20 reads in flight from one task; each answer matches its own
