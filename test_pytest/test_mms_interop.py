@@ -369,6 +369,57 @@ async def test_client_name_list_continuation(iec_server, conn):
     assert names == answer['names']
 
 
+async def test_client_small_pdu_size(iec_server, conn):
+    # proposing a maximum PDU size of 1000 octets: libiec61850 takes it and
+    # pages GetNameList by it; continuation gives the same names
+    small = await bounded(mms.connect(
+        client_request_cb, mms.Address(iec_server.host, iec_server.port),
+        local_detail=1000), timeout=timeout)
+    try:
+        assert small.local_detail == 1000
+        lists = []
+        for c in (small, conn):
+            names = []
+            continue_after = None
+            while True:
+                res = await c.send_confirmed(mms.GetNameListRequest(
+                    mms.ObjectClass.NAMED_VARIABLE,
+                    mms.DomainSpecificObjectScope(LD), continue_after))
+                names.extend(res.identifiers)
+                if not res.more_follows:
+                    break
+                continue_after = res.identifiers[-1]
+            lists.append(names)
+        assert lists[0] == lists[1]
+        assert len(lists[0]) > 60
+
+    finally:
+        await bounded(small.async_close(), timeout=timeout)
+
+
+async def test_client_associations_refused(iec_server, conn):
+    # libiec61850 serves at most 5 associations: a 6th is closed before
+    # COTP's CC, connect raises ConnectionError at once; the others work
+    others = [await bounded(mms.connect(
+        client_request_cb, mms.Address(iec_server.host, iec_server.port)),
+        timeout=timeout) for _ in range(4)]
+    try:
+        await wait_until(lambda: iec_server.open_connections == 5,
+                         'libiec61850 to count 5 associations')
+        with pytest.raises(ConnectionError):
+            await bounded(mms.connect(
+                client_request_cb,
+                mms.Address(iec_server.host, iec_server.port)),
+                timeout=timeout)
+        for c in [conn, *others]:
+            res = await c.send_confirmed(mms.IdentifyRequest())
+            assert isinstance(res, mms.IdentifyResponse)
+
+    finally:
+        for c in others:
+            await bounded(c.async_close(), timeout=timeout)
+
+
 async def test_client_read_every_basic_type(iec_server, conn):
     expected = types_expected()
     stamp = datetime.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)
