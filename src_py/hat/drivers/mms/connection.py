@@ -144,8 +144,11 @@ a conclude-RequestPDU, waits at most ``conclude_timeout`` seconds
 (keyword of `connect` / `listen`, default `DEFAULT_CONCLUDE_TIMEOUT`) for
 the conclude-ResponsePDU or conclude-ErrorPDU (anything else received
 meanwhile is dropped), then releases the ACSE association (RLRQ / RLRE,
-bounded by the session's ``release_timeout``) and closes. 0.6.23 sent the
-conclude request and then aborted at once. A peer's conclude-RequestPDU
+bounded by the session's ``release_timeout``) and closes the transport
+(bounded by tcp's ``close_timeout``): at most ``conclude_timeout`` +
+``release_timeout`` + ``close_timeout`` seconds in all (5 + 10 + 10 by
+default) against a peer that answers nothing. 0.6.23 sent the conclude
+request and then aborted at once. A peer's conclude-RequestPDU
 is answered with a conclude-ResponsePDU, or with a conclude-ErrorPDU
 (class conclude, value 1 further-communication-required) while our own
 requests are outstanding or the peer's are being served (ISO 9506-1: no
@@ -315,8 +318,10 @@ async def connect(request_cb: RequestCb,
         conclude_timeout: bound of the conclude exchange on close (seconds)
         unconfirmed_queue_size: received unconfirmed PDUs kept for
             `Connection.receive_unconfirmed` (reading pauses when full)
-        kwargs: passed to `hat.drivers.acse.connect` (``connect_timeout``,
-            ``ssl_ctx``, ``release_timeout``, ...)
+        kwargs: passed to `hat.drivers.acse.connect` and on down to
+            `hat.drivers.tcp.connect` (``connect_timeout``,
+            ``release_timeout``, ``close_timeout``, ``ssl`` and
+            ``server_hostname`` for TLS, ...)
 
     Raises:
         TypeError, ValueError: a bad argument
@@ -412,7 +417,9 @@ async def listen(connection_cb: ConnectionCb,
             min(proposed, this); ``None``: the proposal)
         response_timeout, conclude_timeout, unconfirmed_queue_size: as in
             `connect`, for every association
-        kwargs: passed to `hat.drivers.acse.listen` (``ssl_ctx``, ...)
+        kwargs: passed to `hat.drivers.acse.listen` and on down to
+            `hat.drivers.tcp.listen` (``release_timeout``,
+            ``close_timeout``, ``ssl`` for TLS, ...)
 
     Raises:
         TypeError, ValueError: a bad argument
@@ -482,6 +489,38 @@ class Server(aio.Resource):
         """Listening addresses (with the real bound ports)"""
         return self._srv.addresses
 
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        return self.async_group.is_open
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self.async_group.is_closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once closed"""
+        return self.async_group.is_closed
+
+    async def wait_closing(self) -> None:
+        """Wait until closing or closed"""
+        await self.async_group.wait_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until closed"""
+        await self.async_group.wait_closed()
+
+    def close(self) -> None:
+        """Stop listening (accepted associations stay open); never raises"""
+        self.async_group.close()
+
+    async def async_close(self) -> None:
+        """As `close`, and wait until closed"""
+        self.async_group.close()
+        await self.async_group.wait_closed()
+
 
 class _Pending(typing.NamedTuple):
     future: asyncio.Future[common.Response]
@@ -534,6 +573,40 @@ class Connection(aio.Resource):
     def async_group(self) -> aio.Group:
         """Async group (closing it concludes and releases)"""
         return self._async_group
+
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        return self.async_group.is_open
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self.async_group.is_closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once closed"""
+        return self.async_group.is_closed
+
+    async def wait_closing(self) -> None:
+        """Wait until closing or closed"""
+        await self.async_group.wait_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until closed"""
+        await self.async_group.wait_closed()
+
+    def close(self) -> None:
+        """Close in the background: conclude (bounded by
+        ``conclude_timeout``), ACSE release, close (see the module
+        documentation); never raises"""
+        self.async_group.close()
+
+    async def async_close(self) -> None:
+        """As `close`, and wait until closed"""
+        self.async_group.close()
+        await self.async_group.wait_closed()
 
     @property
     def info(self) -> acse.ConnectionInfo:
@@ -1085,8 +1158,8 @@ def _encode_response(invoke_id: int,
                                                 None, None)))
     expected = _RESPONSE_TYPES.get(type(req))
     if type(res) is not expected:
-        raise TypeError(f'request_cb returned {res!r} for a '
-                        f'{type(req).__name__} (expected '
+        raise TypeError(f'request_cb returned a {type(res).__name__} '
+                        f'for a {type(req).__name__} (expected a '
                         f'{getattr(expected, "__name__", expected)})')
     return codec.encode_pdu(codec.ConfirmedResponsePdu(invoke_id, res))
 
