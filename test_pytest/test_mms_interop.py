@@ -15,8 +15,11 @@ fail instead with ``HAT_DRIVERS_REQUIRE_IEC61850=1``, as in CI):
   attributes, writes accepted and denied (write access policy), named
   variable lists defined, read and deleted, reports enabled by writes to
   the report control block and received as InformationReports, 20
-  concurrent reads, release (conclude, then ACSE release, seen on the wire
-  through a recording relay);
+  concurrent reads (1, 5 and 10 outstanding proposed), libiec61850's
+  RejectPDU and a request it leaves unanswered (the association stays
+  up), a smaller PDU size negotiated, a refused 6th association, release
+  (conclude, then ACSE release, seen on the wire through a recording
+  relay);
 * a libiec61850 client (`Iec61850Client`, a subprocess running
   ``iec61850_client.py``) against our server (`hat.drivers.mms.listen` on
   127.0.0.1 answering from `Model`, a small IEC 61850-style model written
