@@ -687,6 +687,40 @@ async def test_client_reports(iec_server, conn):
         await asyncio.wait_for(conn.receive_unconfirmed(), 0.3)
 
 
+async def test_client_reports_read_slowly(iec_server):
+    # with room for only 2 unread reports our client stops reading
+    # (libiec61850 is held back by TCP flow control) until the user reads:
+    # every report arrives, in order (consecutive SeqNum), none lost
+    conn = await bounded(mms.connect(
+        client_request_cb, mms.Address(iec_server.host, iec_server.port),
+        unconfirmed_queue_size=2), timeout=timeout)
+    try:
+        res = await conn.send_confirmed(mms.WriteRequest(
+            [var('LLN0$RP$urcbEvents01$RptEna')], [mms.BooleanData(True)]))
+        assert res == mms.WriteResponse([None])
+        count = 200
+        for i in range(count):
+            iec_server.update(peer.INT_IN, i)
+
+        seq_nums = []
+        values = []
+        while not values or values[-1] != count - 1:
+            unconfirmed = await bounded(conn.receive_unconfirmed(),
+                                        timeout=timeout)
+            report = parse_report(unconfirmed.data)
+            seq_nums.append(report['seq_num'])
+            values.append(report['values'][2].value)
+        assert values == sorted(set(values))
+        assert seq_nums == [(seq_nums[0] + i) % 256
+                            for i in range(len(seq_nums))]
+
+        res = await conn.send_confirmed(mms.IdentifyRequest())
+        assert isinstance(res, mms.IdentifyResponse)
+
+    finally:
+        await bounded(conn.async_close(), timeout=timeout)
+
+
 async def test_client_rejected_and_unanswered(conn):
     # a Read by address: libiec61850 answers with a RejectPDU
     # (confirmed-requestPDU, invalid-argument 4): that request raises
