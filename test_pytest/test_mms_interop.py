@@ -324,6 +324,25 @@ async def test_client_identify_status(iec_server, conn):
                      'libiec61850 to count the association')
 
 
+async def test_client_selectors_and_titles(iec_server):
+    # selectors, AP titles and AE qualifiers as libiec61850's own client
+    # sends them: accepted
+    conn = await bounded(mms.connect(
+        client_request_cb, mms.Address(iec_server.host, iec_server.port),
+        local_tsel=1, remote_tsel=1, local_ssel=1, remote_ssel=1,
+        local_psel=1, remote_psel=1,
+        local_ap_title=(1, 1, 1, 999), remote_ap_title=(1, 1, 1, 999, 1),
+        local_ae_qualifier=12, remote_ae_qualifier=12), timeout=timeout)
+    try:
+        assert (conn.info.local_tsel, conn.info.remote_tsel) == (1, 1)
+        assert (conn.info.local_psel, conn.info.remote_psel) == (1, 1)
+        res = await conn.send_confirmed(mms.IdentifyRequest())
+        assert isinstance(res, mms.IdentifyResponse)
+
+    finally:
+        await bounded(conn.async_close(), timeout=timeout)
+
+
 async def test_client_name_lists(conn):
     res = await conn.send_confirmed(mms.GetNameListRequest(
         mms.ObjectClass.DOMAIN, mms.VmdSpecificObjectScope(), None))
@@ -1072,6 +1091,16 @@ async def test_server_identify(our_server, client):
         IDENTITY
     conn = await our_server.connection()
     assert conn.info.remote_addr.host == peer.HOST
+    # libiec61850's client defaults, as read from its CR, CN, CP and AARQ:
+    # TSEL, SSEL, PSEL 1, AP titles 1.1.1.999 (calling) and 1.1.1.999.1
+    # (called), AE qualifiers 12
+    info = conn.info
+    assert (info.remote_tsel, info.remote_ssel, info.remote_psel) == \
+        (1, 1, 1)
+    assert (info.local_tsel, info.local_ssel, info.local_psel) == (1, 1, 1)
+    assert info.remote_ap_title == (1, 1, 1, 999)
+    assert info.local_ap_title == (1, 1, 1, 999, 1)
+    assert (info.remote_ae_qualifier, info.local_ae_qualifier) == (12, 12)
     # the Initiate exchange: within what libiec61850 proposed and ours
     assert 1 <= conn.max_serv_outstanding_calling <= 5
     assert 1 <= conn.max_serv_outstanding_called <= 5
