@@ -103,18 +103,24 @@ def no_errors(caplog):
 
 
 class Relay:
-    """TCP relay on 127.0.0.1 to `target` for one connection, recording
-    the octets of each direction (`to_server`, `to_client`); `done` is set
-    once both directions have ended"""
+    """TCP relay on 127.0.0.1 to `target`, recording the octets of each
+    direction of each connection: `links`, in the order accepted, each
+    with ``to_server``, ``to_client`` and ``done`` (an event set once both
+    directions have ended)"""
+
+    class Link:
+
+        def __init__(self):
+            self.to_server = bytearray()
+            self.to_client = bytearray()
+            self.done = asyncio.Event()
 
     def __init__(self, target):
         self._target = target
         self._server = None
         self._tasks = set()
         self._writers = []
-        self.to_server = bytearray()
-        self.to_client = bytearray()
-        self.done = asyncio.Event()
+        self.links = []
 
     async def start(self):
         self._server = await asyncio.start_server(self._on_client,
@@ -135,16 +141,18 @@ class Relay:
     async def _on_client(self, client_reader, client_writer):
         self._tasks.add(asyncio.current_task())
         self._writers.append(client_writer)
+        link = Relay.Link()
+        self.links.append(link)
         try:
             server_reader, server_writer = await asyncio.open_connection(
                 *self._target)
             self._writers.append(server_writer)
             await asyncio.gather(
-                self._pump(client_reader, server_writer, self.to_server),
-                self._pump(server_reader, client_writer, self.to_client))
+                self._pump(client_reader, server_writer, link.to_server),
+                self._pump(server_reader, client_writer, link.to_client))
 
         finally:
-            self.done.set()
+            link.done.set()
             self._tasks.discard(asyncio.current_task())
 
     async def _pump(self, reader, writer, record):
@@ -807,15 +815,16 @@ async def test_client_release(iec_server):
         assert conn.is_closed
         with pytest.raises(ConnectionError):
             await conn.send_confirmed(mms.IdentifyRequest())
-        await bounded(relay.done.wait(), timeout=timeout)
+        [link] = relay.links
+        await bounded(link.done.wait(), timeout=timeout)
         await wait_until(lambda: iec_server.open_connections == 0,
                          'libiec61850 to close the association')
 
     finally:
         await relay.close()
 
-    to_server = trace(relay.to_server)
-    to_client = trace(relay.to_client)
+    to_server = trace(link.to_server)
+    to_client = trace(link.to_client)
     # we: conclude-Request, then A-RELEASE (RLRQ in a session FINISH);
     # libiec61850: conclude-Response, then RLRE in a DISCONNECT - a
     # normal release, no abort either way
@@ -1049,6 +1058,7 @@ class OurServer:
     def __init__(self):
         self.model = Model()
         self.connections = asyncio.Queue()
+        self.accepted = []
         self.server = None
 
     async def __aenter__(self):
@@ -1061,12 +1071,22 @@ class OurServer:
     async def __aexit__(self, *args):
         await self.server.async_close()
         while not self.connections.empty():
-            await self.connections.get_nowait().async_close()
+            self.accepted.append(self.connections.get_nowait())
+        for conn in self.accepted:
+            await conn.async_close()
 
     async def connection(self):
-        conn = await bounded(self.connections.get(), timeout=timeout)
-        self.connections.put_nowait(conn)   # closed at exit
-        return conn
+        """The libiec61850 client's association: the last one accepted
+        that is open (its ``connect`` closes an association whose Identify
+        fails and makes a new one); waits for one"""
+        while True:
+            while not self.connections.empty():
+                self.accepted.append(self.connections.get_nowait())
+            for conn in reversed(self.accepted):
+                if conn.is_open:
+                    return conn
+            self.accepted.append(await bounded(self.connections.get(),
+                                               timeout=timeout))
 
 
 @pytest.fixture
@@ -1307,13 +1327,15 @@ async def test_server_conclude_and_release(our_server, op):
                 await asyncio.sleep(0.01)
             with pytest.raises(ConnectionError):
                 await conn.send_confirmed(mms.IdentifyRequest())
-            await bounded(relay.done.wait(), timeout=timeout)
+            # the last association (connect may have retried)
+            link = relay.links[-1]
+            await bounded(link.done.wait(), timeout=timeout)
 
     finally:
         await relay.close()
 
-    to_server = trace(relay.to_server)
-    to_client = trace(relay.to_client)
+    to_server = trace(link.to_server)
+    to_client = trace(link.to_client)
     assert to_server[-2][1] == [mms_codec.ConcludeRequestPdu()]
     assert to_server[-1][0] == 'FN'
     assert [type(pdu) for pdu in to_server[-1][1]] == [acse_common.RlrqApdu]
