@@ -390,8 +390,8 @@ async def test_unconfirmed_readable_after_close():
 
 def raw_connect(srv, **kwargs):
     # a raw server does not answer the conclude: close after 0.2 s
-    return mms.connect(default_request_cb, srv.addresses[0],
-                       conclude_timeout=0.2, **kwargs)
+    kwargs.setdefault('conclude_timeout', 0.2)
+    return mms.connect(default_request_cb, srv.addresses[0], **kwargs)
 
 
 def entity(pdu):
@@ -450,7 +450,7 @@ async def raw_client(addr, calling=5, called=5):
 
 async def test_close_concludes_then_releases():
     async with raw_server() as (srv, conn_queue):
-        conn = await raw_connect(srv)
+        conn = await raw_connect(srv, conclude_timeout=10)
         async with closing(conn):
             raw = await bounded(conn_queue.get())
             closed = asyncio.create_task(conn.async_close())
@@ -564,13 +564,20 @@ async def test_cancel_answered():
 @pytest.mark.parametrize('result', ['raise', None,
                                     mms.IdentifyResponse('v', 'm', 'r', []),
                                     mms.StatusResponse('x', 0)])
-async def test_request_cb_failure(caplog, result):
-    def request_cb(conn, req):
+@pytest.mark.parametrize('is_async', [False, True])
+async def test_request_cb_failure(caplog, result, is_async):
+    def sync_cb(conn, req):
         if isinstance(req, mms.IdentifyRequest):
             return mms.IdentifyResponse('v', 'm', 'r', [])
         if result == 'raise':
             raise Exception('handler failed')
         return result
+
+    async def async_cb(conn, req):
+        await asyncio.sleep(0)
+        return sync_cb(conn, req)
+
+    request_cb = async_cb if is_async else sync_cb
 
     async with pair(server_cb=request_cb) as (conn, srv_conn):
         res = await bounded(conn.send_confirmed(mms.StatusRequest()))
@@ -742,12 +749,23 @@ async def test_backpressure_peer_not_reading():
 
 
 async def test_unconfirmed_queue_bounded():
-    async with pair(unconfirmed_queue_size=2) as (conn, srv_conn):
+    def request_cb(conn, req):
+        return mms.StatusResponse(0, 0)
+
+    async with pair(server_cb=request_cb,
+                    unconfirmed_queue_size=2) as (conn, srv_conn):
         for i in range(5):
             srv_conn.send_unconfirmed(mms.UnsolicitedStatusUnconfirmed(i, 0))
+        # the queue is full: reading pauses, the response is not read
+        with pytest.raises(mms.ResponseTimeoutError):
+            await bounded(conn.send_confirmed(mms.StatusRequest(),
+                                              timeout=0.3))
+        # reading the queue resumes reading; nothing was lost
         for i in range(5):
             assert await bounded(conn.receive_unconfirmed()) == \
                 mms.UnsolicitedStatusUnconfirmed(i, 0)
+        assert await bounded(conn.send_confirmed(mms.StatusRequest())) == \
+            mms.StatusResponse(0, 0)
 
 
 @pytest.mark.timeout(20)
@@ -865,3 +883,76 @@ async def test_server_requests_limited_to_called():
         release.set()
         assert await bounded(asyncio.gather(*tasks)) == \
             [mms.StatusResponse(0, 0)] * 3
+
+
+async def test_both_close_at_once():
+    async with pair() as (conn, srv_conn):
+        conn.close()
+        srv_conn.close()
+        # each answers the other's conclude: no conclude_timeout (5 s)
+        await bounded(conn.wait_closed(), timeout=3)
+        await bounded(srv_conn.wait_closed(), timeout=3)
+
+
+async def test_connection_cb_raising_closes(caplog):
+    def connection_cb(conn):
+        raise Exception('connection_cb failed')
+
+    srv = await mms.listen(connection_cb, default_request_cb, any_port)
+    try:
+        conn = await mms.connect(default_request_cb, srv.addresses[0])
+        async with closing(conn):
+            await bounded(conn.wait_closed())
+        assert len(error_records(caplog)) == 1
+    finally:
+        await bounded(srv.async_close())
+
+
+async def test_abort():
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            await read_pdu(raw)
+            conn.abort()
+            with pytest.raises(ConnectionError):
+                await bounded(task)
+            # no conclude: the peer sees the abort at once
+            with pytest.raises(ConnectionError, match='abort'):
+                await bounded(raw.read())
+            await bounded(conn.wait_closed())
+            conn.abort()
+
+
+async def test_peer_abort_fails_pending():
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            await read_pdu(raw)
+            raw.abort()
+            with pytest.raises(ConnectionError):
+                await bounded(task)
+            await bounded(conn.wait_closed())
+            with pytest.raises(ConnectionError):
+                await conn.send_confirmed(mms.StatusRequest())
+
+
+async def test_server_close_leaves_associations_open():
+    def request_cb(conn, req):
+        return mms.StatusResponse(0, 0)
+
+    conn_queue = aio.Queue()
+    srv = await mms.listen(conn_queue.put_nowait, request_cb, any_port)
+    conn = await mms.connect(default_request_cb, srv.addresses[0])
+    async with closing(conn):
+        srv_conn = await bounded(conn_queue.get())
+        async with closing(srv_conn):
+            await bounded(srv.async_close())
+            assert srv_conn.is_open
+            assert await bounded(conn.send_confirmed(
+                mms.StatusRequest())) == mms.StatusResponse(0, 0)
