@@ -56,6 +56,11 @@ is a functional constraint name such as ``MX``, ``ST``, ``DC``):
     change and integrity, OptFlds sequence number, time stamp, data set and
     reason) to the (unbuffered) report control block ``LD/LN.RP.NAME``;
     ``report-disable`` writes RptEna false: ``rpt_id``, ``data_set``.
+``report-subscribe:RCBREF:RPTID``
+    installs a report handler for reports with ``RPTID`` of the report
+    control block ``RCBREF`` without reading or writing the block (for a
+    server that sends reports on its own); reports are taken by
+    ``reports``.
 ``reports:COUNT:TIMEOUT``
     waits up to ``TIMEOUT`` seconds for ``COUNT`` received reports (queued
     since ``report-enable``) and gives them in ``reports``: each with
@@ -63,6 +68,19 @@ is a functional constraint name such as ``MX``, ``ST``, ``DC``):
     (the TimeOfEntry, ms since 1970 UTC, ``None`` if absent), ``values``
     and ``reasons`` (reason-for-inclusion bits per member, ``None`` where
     the member is not included).
+``info-subscribe`` / ``info-reports:COUNT:TIMEOUT``
+    installs an MMS InformationReport handler on the association (in place
+    of libiec61850's IEC 61850 report handling: ``report-*`` no longer
+    receive on this association); ``info-reports`` waits up to
+    ``TIMEOUT`` seconds for ``COUNT`` received reports, given in
+    ``reports``: each with ``domain`` (``None`` for VMD-specific names),
+    ``name`` and ``list`` (true: ``name`` is a named variable list and
+    ``value`` the list of its values; false: ``name`` is a variable and
+    ``value`` its value; libiec61850 calls the handler once per variable
+    of a report given as a list of variables).
+``mms-read-multi:DOMAIN:ITEM,ITEM...``
+    one MMS Read of several variables of ``DOMAIN``: ``values`` (a data
+    access error in place of a variable that could not be read).
 ``bench-read:REF:FC:N`` / ``bench-dataset:DSREF:N``
     N reads one at a time, timed: ``count``, ``seconds``, ``per_second``.
 ``conclude`` / ``release`` / ``abort`` / ``close``
@@ -277,6 +295,26 @@ class _ReportHandler(iec.RCBHandler):
             self._reports.put({'rcb': self._rcb, 'exception': repr(e)})
 
 
+class _InformationReportHandler(iec.InformationReportHandler):
+    """Director called by libiec61850's thread for each InformationReport
+    (each variable of a list of variables)"""
+
+    def __init__(self, reports):
+        super().__init__()
+        self._reports = reports
+
+    def trigger(self):
+        try:
+            self._reports.put({
+                'domain': self.getDomainName() or None,
+                'name': self.getVariableListName(),
+                'list': bool(self.getIsVariableListName()),
+                'value': _value(self.getMmsValue())})
+
+        except Exception as e:  # noqa: BLE001 (reported, never raised in C)
+            self._reports.put({'exception': repr(e)})
+
+
 class Client:
 
     def __init__(self, host, port):
@@ -284,6 +322,7 @@ class Client:
         self._port = port
         self._conn = None
         self._reports = queue.Queue()
+        self._info_reports = queue.Queue()
         self._subscribers = {}
 
     def close(self):
@@ -493,20 +532,61 @@ class Client:
     def op_report_disable(self, ref):
         return self._set_rcb(ref, False)
 
-    def op_reports(self, count, timeout):
-        deadline = time.monotonic() + float(timeout)
-        reports = []
-        while len(reports) < int(count):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f'{len(reports)} of {count} reports '
-                                   f'received in {timeout} s')
-            try:
-                reports.append(self._reports.get(timeout=remaining))
+    def op_report_subscribe(self, ref, rpt_id):
+        if ref in self._subscribers:
+            raise ValueError(f'already subscribed to {ref!r}')
+        handler = _ReportHandler(self._reports, ref)
+        subscriber = iec.RCBSubscriber()
+        subscriber.setIedConnection(self._conn)
+        subscriber.setRcbReference(ref)
+        subscriber.setRcbRptId(rpt_id)
+        subscriber.setEventHandler(handler.__disown__())
+        if not subscriber.subscribe():
+            raise OpError(iec.IED_ERROR_UNKNOWN)
+        self._subscribers[ref] = (subscriber, handler)
+        return {}
 
-            except queue.Empty:
-                continue
-        return {'reports': reports}
+    def op_info_subscribe(self):
+        if 'info' in self._subscribers:
+            raise ValueError('already subscribed')
+        # the handler belongs to the C++ subscriber (__disown__), both
+        # kept referenced until the connection is closed
+        handler = _InformationReportHandler(self._info_reports)
+        subscriber = iec.InformationReportSubscriber()
+        subscriber.setMmsConnection(self._mms)
+        subscriber.setEventHandler(handler.__disown__())
+        if not subscriber.subscribe():
+            raise OpError(iec.IED_ERROR_UNKNOWN)
+        self._subscribers['info'] = (subscriber, handler)
+        return {}
+
+    def op_reports(self, count, timeout):
+        return {'reports': _take(self._reports, count, timeout)}
+
+    def op_info_reports(self, count, timeout):
+        return {'reports': _take(self._info_reports, count, timeout)}
+
+    def op_mms_read_multi(self, domain, items):
+        names = iec.LinkedList_create()
+        try:
+            for item in items.split(','):
+                iec.LinkedList_addStringCopy(names, item)
+            result = iec.MmsConnection_readMultipleVariables(
+                self._mms, None, domain, names)
+
+        finally:
+            iec.LinkedList_destroyDeepStringFree(names)
+        if isinstance(result, (list, tuple)):
+            result, error = result[0], result[-1]
+            if error != iec.MMS_ERROR_NONE:
+                raise OpError(error, _mms_errors)
+        if result is None:
+            raise OpError(iec.IED_ERROR_UNKNOWN)
+        try:
+            return {'values': _value(result)}
+
+        finally:
+            iec.MmsValue_delete(result)
 
     def op_bench_read(self, ref, fc, n):
         fc = _fc(fc)
@@ -570,6 +650,24 @@ class Client:
     def op_sleep(self, seconds):
         time.sleep(float(seconds))
         return {}
+
+
+def _take(reports, count, timeout):
+    """`count` items of the queue `reports`, waiting up to `timeout`
+    seconds (TimeoutError naming how many came)"""
+    deadline = time.monotonic() + float(timeout)
+    result = []
+    while len(result) < int(count):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f'{len(result)} of {count} reports '
+                               f'received in {timeout} s')
+        try:
+            result.append(reports.get(timeout=remaining))
+
+        except queue.Empty:
+            continue
+    return result
 
 
 def run_op(client, line):

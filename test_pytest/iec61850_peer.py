@@ -32,6 +32,14 @@ The model (IED name ``TEST``; MMS domain = IED name + LD instance)::
         IntIn1  INS  stVal int32 [ST], q, t
         Str1    VSS  stVal visible string 255 [ST], q, t
         SPCSO1  SPC  stVal bool [ST], q, t; ctlModel [CF] (status only)
+      GGIO2                        only with types=True
+        Types1  one data attribute of each basic type (FC CF,
+                writable), `TYPES`: boolean, integers of 8, 32 and 64
+                bits, unsigned of 8 and 32 bits, float32, float64,
+                enumerated, coded enum (bit string 2), octet string 64,
+                visible string 255, unicode string 255 (MMS string),
+                timestamp (UtcTime), quality (bit string 13), entry time
+                (BinaryTime, 6 octets), array of 3 int32
     TESTBULK                       only with bulk_floats=N > 0
       LLN0
         Floats                     data set of the N floats below
@@ -83,6 +91,39 @@ RPT_ID = 'Events'
 BULK_DATA_SET = f'{BULK_LD}/LLN0.Floats'
 
 
+# GGIO2.Types1 (types=True): (DA name, libiec61850 type IEC61850_..., FC CF
+# value). Values as given to `Iec61850Server.update`: bytes for octet
+# strings, lists of bools for bit strings, aware datetimes for UtcTime and
+# BinaryTime, a list of ints for the array
+TYPES_T = datetime.datetime(2024, 5, 6, 7, 8, 9, 250000,
+                            tzinfo=datetime.timezone.utc)
+TYPES = [
+    ('b', 'BOOLEAN', True),
+    ('i8', 'INT8', -7),
+    ('i32', 'INT32', -100_000),
+    ('i64', 'INT64', -(2 ** 40)),
+    ('u8', 'INT8U', 200),
+    ('u32', 'INT32U', 4_000_000_000),
+    ('f32', 'FLOAT32', -0.5),
+    ('f64', 'FLOAT64', 1 / 3),
+    ('enum', 'ENUMERATED', 3),
+    ('dbpos', 'CODEDENUM', [True, False]),
+    ('oct', 'OCTET_STRING_64', b'\x00\x01hat\xff'),
+    ('vis', 'VISIBLE_STRING_255', 'visible'),
+    ('uni', 'UNICODE_STRING_255', 'ünïcode €'),
+    ('ts', 'TIMESTAMP', TYPES_T),
+    ('q', 'QUALITY', [False] * 11 + [True, False]),
+    ('et', 'ENTRY_TIME', TYPES_T),
+    ('arr', 'INT32', [1, -2, 3]),
+]
+TYPES_ARRAY_SIZE = 3
+
+
+def types_ref(name):
+    """Reference of the data attribute `name` of GGIO2.Types1 (FC CF)"""
+    return f'{LD}/GGIO2.Types1.{name}'
+
+
 def bulk_float(i):
     """Reference of float ``i`` (1-based) of the bulk LD (MX)"""
     return f'{BULK_LD}/GGIO1.AnIn{i}.mag.f'
@@ -125,6 +166,7 @@ class Iec61850Server:
     Args:
         bulk_floats: number of floats (and data set members) of the bulk
             LD; 0 leaves it out
+        types: whether LD0 has GGIO2.Types1 (`TYPES`)
         host: listening address (always a loopback address here)
 
     `start` binds a free port (`port`); `stop` (also by ``with`` /
@@ -133,11 +175,12 @@ class Iec61850Server:
 
     """
 
-    def __init__(self, bulk_floats=0, host=HOST):
+    def __init__(self, bulk_floats=0, host=HOST, types=False):
         self._iec = pyiec61850_or_skip()
         self.host = host
         self.port = None
         self.bulk_floats = bulk_floats
+        self.types = types
         self._model = None
         self._server = None
         self._attributes = {}   # reference -> DataAttribute
@@ -165,6 +208,16 @@ class Iec61850Server:
             iec.TRG_OPT_DATA_CHANGED | iec.TRG_OPT_GI,
             iec.RPT_OPT_SEQ_NUM | iec.RPT_OPT_TIME_STAMP |
             iec.RPT_OPT_DATA_SET | iec.RPT_OPT_REASON_FOR_INCLUSION, 0, 0)
+
+        if self.types:
+            ggio2 = iec.toModelNode(iec.LogicalNode_create('GGIO2', ld))
+            types = iec.toModelNode(iec.DataObject_create('Types1', ggio2,
+                                                          0))
+            for name, type_name, value in TYPES:
+                iec.DataAttribute_create(
+                    name, types, getattr(iec, f'IEC61850_{type_name}'),
+                    iec.IEC61850_FC_CF, 0,
+                    len(value) if name == 'arr' else 0, 0)
 
         if self.bulk_floats > 0:
             bulk = iec.LogicalDevice_create('BULK', self._model)
@@ -216,6 +269,9 @@ class Iec61850Server:
             self.update(ref, value)
         for i in range(1, self.bulk_floats + 1):
             self.update(bulk_float(i), float(i))
+        if self.types:
+            for name, type_name, value in TYPES:
+                self.update_typed(types_ref(name), type_name, value)
 
     def stop(self):
         """Stops the server (closing its connections) and frees the model;
@@ -285,6 +341,28 @@ class Iec61850Server:
         finally:
             iec.IedServer_unlockDataModel(self._server)
 
+    def update_typed(self, ref, type_name, value):
+        """Sets the data attribute `ref` of libiec61850 type `type_name`
+        (as in `TYPES`) to `value`; an array attribute gets a list"""
+        iec = self._iec
+        attribute = self._attribute(ref)
+        if isinstance(value, list) and type_name == 'INT32':
+            values = [_new_mms_value(iec, type_name, v) for v in value]
+            targets = [self._attribute(f'{ref}({i})')
+                       for i in range(len(value))]
+        else:
+            values = [_new_mms_value(iec, type_name, value)]
+            targets = [attribute]
+        iec.IedServer_lockDataModel(self._server)
+        try:
+            for target, mms_value in zip(targets, values, strict=True):
+                iec.IedServer_updateAttributeValue(self._server, target,
+                                                   mms_value)
+        finally:
+            iec.IedServer_unlockDataModel(self._server)
+            for mms_value in values:
+                iec.MmsValue_delete(mms_value)
+
     def _timestamp_attribute(self, ref):
         for suffix in ('.stVal', '.mag.f'):
             if ref.endswith(suffix):
@@ -298,6 +376,45 @@ class Iec61850Server:
     def get_string(self, ref):
         return self._iec.IedServer_getStringAttributeValue(
             self._server, self._attribute(ref))
+
+
+def _new_mms_value(iec, type_name, value):
+    """A new MmsValue of libiec61850 type `type_name` (``IEC61850_...``
+    without the prefix) holding `value`"""
+    if type_name == 'BOOLEAN':
+        return iec.MmsValue_newBoolean(value)
+    if type_name in ('INT8', 'INT32', 'ENUMERATED'):
+        return iec.MmsValue_newIntegerFromInt32(value)
+    if type_name == 'INT64':
+        return iec.MmsValue_newIntegerFromInt64(value)
+    if type_name in ('INT8U', 'INT32U'):
+        return iec.MmsValue_newUnsignedFromUint32(value)
+    if type_name == 'FLOAT32':
+        return iec.MmsValue_newFloat(value)
+    if type_name == 'FLOAT64':
+        return iec.MmsValue_newDouble(value)
+    if type_name in ('CODEDENUM', 'QUALITY'):
+        result = iec.MmsValue_newBitString(len(value))
+        for i, bit in enumerate(value):
+            iec.MmsValue_setBitStringBit(result, i, bit)
+        return result
+    if type_name == 'OCTET_STRING_64':
+        result = iec.MmsValue_newOctetString(len(value), 64)
+        for i, octet in enumerate(value):
+            iec.MmsValue_setOctetStringOctet(result, i, octet)
+        return result
+    if type_name == 'VISIBLE_STRING_255':
+        return iec.MmsValue_newVisibleString(value)
+    if type_name == 'UNICODE_STRING_255':
+        return iec.MmsValue_newMmsString(value)
+    if type_name == 'TIMESTAMP':
+        return iec.MmsValue_newUtcTimeByMsTime(
+            round(value.timestamp() * 1000))
+    if type_name == 'ENTRY_TIME':
+        result = iec.MmsValue_newBinaryTime(False)
+        iec.MmsValue_setBinaryTime(result, round(value.timestamp() * 1000))
+        return result
+    raise TypeError(f'unsupported type {type_name!r}')
 
 
 def _mms_item(ref):
