@@ -46,7 +46,9 @@ Confirmed requests (client role; both sides may send)
 -----------------------------------------------------
 
 `Connection.send_confirmed` encodes the request at once (`TypeError` /
-`ValueError` from the codec: nothing sent, the connection stays open) and
+`ValueError` from the codec, `ValueError` for data nested too deeply to
+encode and for a ``timeout`` that is not finite and positive: nothing
+sent, the connection stays open) and
 numbers it with the next invoke ID (1, 2, ...; wrapping at 2**32 - 1 and
 skipping IDs still in use; a number is used up only by a request that
 encodes). At most the negotiated outstanding limit is in flight in each
@@ -688,15 +690,16 @@ class Connection(aio.Resource):
 
         Args:
             req: the request
-            timeout: seconds (``None``: no timeout; ``...``, the default:
-                the connection's ``response_timeout``)
+            timeout: seconds, finite and positive (``None``: no timeout;
+                ``...``, the default: the connection's ``response_timeout``)
 
         Returns:
             the response, or `ErrorResponse` for a confirmed-ErrorPDU
 
         Raises:
-            TypeError, ValueError: bad request (nothing sent, the
-                association stays open)
+            TypeError, ValueError: bad request or timeout (nothing sent,
+                the association stays open; data nested too deeply to
+                encode is a `ValueError`)
             ConnectionError: association closing, concluded or closed
             ResponseTimeoutError: no answer within the timeout
             RejectedError: the request ended with a RejectPDU
@@ -704,15 +707,13 @@ class Connection(aio.Resource):
         """
         if timeout is ...:
             timeout = self._settings.response_timeout
-        elif timeout is not None and (isinstance(timeout, bool) or
-                                      not isinstance(timeout, (int, float))):
-            raise TypeError(f'timeout must be seconds or None, not '
-                            f'{type(timeout).__name__}')
+        elif timeout is not None:
+            _check_seconds('timeout', timeout)
         self._check_open()
         invoke_id = self._next_invoke_id
         while invoke_id in self._pending:
             invoke_id = _next_id(invoke_id)
-        octets = codec.encode_pdu(codec.ConfirmedRequestPdu(invoke_id, req))
+        octets = _encode(codec.ConfirmedRequestPdu(invoke_id, req))
         self._next_invoke_id = _next_id(invoke_id)
 
         if timeout is None:
@@ -736,13 +737,14 @@ class Connection(aio.Resource):
         """Send an unconfirmed PDU
 
         Raises:
-            TypeError, ValueError: bad PDU (nothing sent)
+            TypeError, ValueError: bad PDU (nothing sent; data nested too
+                deeply to encode is a `ValueError`)
             ConnectionError: association closing, concluded or closed
                 (0.6.23 dropped the PDU silently)
 
         """
         self._check_open()
-        self._write(codec.encode_pdu(codec.UnconfirmedPdu(unconfirmed)))
+        self._write(_encode(codec.UnconfirmedPdu(unconfirmed)))
 
     async def receive_unconfirmed(self) -> common.Unconfirmed:
         """Next received unconfirmed PDU (in order; those received before
@@ -1196,6 +1198,16 @@ async def _wait_for(aw: typing.Awaitable[None], timeout: float) -> None:
             await aw
     else:
         await asyncio.wait_for(aw, timeout)
+
+
+def _encode(pdu: codec.Pdu) -> bytes:
+    # data nested too deeply for the codec's recursion is a bad argument
+    try:
+        return codec.encode_pdu(pdu)
+
+    except RecursionError:
+        raise ValueError('data nested too deeply to encode (a peer decodes '
+                         f'at most {codec.MAX_DEPTH} levels)') from None
 
 
 def _encode_response(invoke_id: int,
