@@ -11,6 +11,10 @@ fixed are ``xfail(strict=True)`` with the finding as the reason.
 * Data nested deeper than the interpreter's recursion limit made
   ``send_confirmed`` / ``send_unconfirmed`` raise `RecursionError` instead
   of the documented `ValueError`.
+* The server accepted an initiate-RequestPDU proposing a negative or zero
+  localDetailCalling or a negative dataStructureNestingLevel and answered
+  them back (min(proposed, own)); a refused proposal of maxServOutstanding
+  0 was logged without the octets.
 
 """
 
@@ -20,10 +24,13 @@ import math
 
 import pytest
 
+from hat.drivers import acse
 from hat.drivers import mms
+from hat.drivers.mms import codec
 
 from chaos import bounded
-from test_mms import pair
+from test_mms import (MMS, MMS_CONTEXT, entity, initiate_request,
+                      mms_server, pair)
 
 
 pytestmark = pytest.mark.timeout(30)
@@ -89,3 +96,21 @@ async def test_deeply_nested_data_is_value_error():
         # the association stays up
         assert await bounded(conn.send_confirmed(mms.StatusRequest())) == \
             mms.StatusResponse(0, 0)
+
+
+@pytest.mark.parametrize('fields', [
+    dict(local_detail_calling=-5),
+    dict(local_detail_calling=0),
+    dict(data_structure_nesting_level=-1),
+    dict(max_serv_outstanding_calling=0)])
+async def test_server_refuses_nonsense_initiate(fields, caplog):
+    # 0.6.23 answered 5/5; we answered min(proposed, own): a negative
+    # localDetailCalled or nesting level was echoed back and accepted
+    pdu = initiate_request()._replace(**fields)
+    async with mms_server() as (srv, conn_queue):
+        with pytest.raises(ConnectionError):
+            await bounded(acse.connect([MMS], MMS_CONTEXT, srv.addresses[0],
+                                       user_data=entity(pdu)))
+        assert conn_queue.empty()
+        [record] = error_records(caplog)
+        assert codec.encode_pdu(pdu).hex(' ') in record.getMessage()

@@ -29,8 +29,10 @@ maxServOutstanding with min(proposed, its own) (never more than proposed;
 min(proposed, own) (its own if none was proposed), the nesting level
 min(proposed, `hat.drivers.mms.codec.MAX_DEPTH`) when one was proposed,
 version 1 and the intersection of the CBBs. An initiate-RequestPDU that
-cannot be decoded, or proposes a maxServOutstanding below 1, is refused
-with a rejecting AARE (and one ERROR record with the octets as hex).
+cannot be decoded, or proposes a maxServOutstanding below 1, a
+localDetailCalling below 1 or a negative nesting level (which would be
+answered back), is refused with a rejecting AARE (and one ERROR record
+with the octets as hex).
 
 The initiator accepts an initiate-ResponsePDU whose negotiated values
 exceed its proposal (0.6.23 responders answer 5/5 to every proposal) by
@@ -474,7 +476,19 @@ async def listen(connection_cb: ConnectionCb,
                 pdu.max_serv_outstanding_called < 1):
             msg = (f'association refused: proposed maxServOutstanding '
                    f'{pdu.max_serv_outstanding_calling}/'
-                   f'{pdu.max_serv_outstanding_called}')
+                   f'{pdu.max_serv_outstanding_called}: '
+                   f'{_pdu_text(user_data, pdu)}')
+            mlog.error('mms: %s', msg)
+            raise Exception(msg)
+        if ((pdu.local_detail_calling is not None and
+                pdu.local_detail_calling < 1) or
+                (pdu.data_structure_nesting_level is not None and
+                 pdu.data_structure_nesting_level < 0)):
+            msg = (f'association refused: proposed localDetailCalling '
+                   f'{pdu.local_detail_calling}, '
+                   f'dataStructureNestingLevel '
+                   f'{pdu.data_structure_nesting_level}: '
+                   f'{_pdu_text(user_data, pdu)}')
             mlog.error('mms: %s', msg)
             raise Exception(msg)
         return MMS_ABSTRACT_SYNTAX, ber.decode(codec.encode_pdu(
