@@ -15,6 +15,11 @@ fixed are ``xfail(strict=True)`` with the finding as the reason.
   localDetailCalling or a negative dataStructureNestingLevel and answered
   them back (min(proposed, own)); a refused proposal of maxServOutstanding
   0 was logged without the octets.
+* Unconfirmed PDUs (reports) the peer sent before an orderly close
+  (conclude, release) were lost when our unconfirmed queue was full at the
+  release: only the queue was delivered, the PDU in hand and those the
+  layers below still held were dropped. Now kept, at most
+  ``unconfirmed_queue_size`` more.
 
 """
 
@@ -114,3 +119,37 @@ async def test_server_refuses_nonsense_initiate(fields, caplog):
         assert conn_queue.empty()
         [record] = error_records(caplog)
         assert codec.encode_pdu(pdu).hex(' ') in record.getMessage()
+
+
+async def read_all_unconfirmed(conn):
+    result = []
+    while True:
+        try:
+            result.append(await bounded(conn.receive_unconfirmed()))
+        except ConnectionError:
+            return result
+
+
+@pytest.mark.parametrize('size, sent, kept', [(4, 8, 8), (2, 6, 4)])
+async def test_unconfirmed_sent_before_peer_release_kept(size, sent, kept,
+                                                          caplog):
+    # the peer sends reports and closes (conclude, release) while our
+    # unconfirmed queue is full: those were dropped beyond the queue (2 of
+    # 6 delivered); now kept, up to unconfirmed_queue_size more
+    async with pair(unconfirmed_queue_size=size,
+                    server_kwargs=dict(conclude_timeout=0.3)) as (
+                        conn, srv_conn):
+        reports = [mms.UnsolicitedStatusUnconfirmed(i, 0)
+                   for i in range(sent)]
+        for report in reports:
+            srv_conn.send_unconfirmed(report)
+        await bounded(srv_conn.drain())
+        await bounded(srv_conn.async_close())
+        await bounded(conn.wait_closed())
+        assert await read_all_unconfirmed(conn) == reports[:kept]
+        warnings = [r.getMessage() for r in caplog.records
+                    if r.levelno == logging.WARNING and
+                    'unconfirmed' in r.getMessage()]
+        assert warnings == ([] if kept == sent else [
+            f'mms: association closed while the unconfirmed queue was '
+            f'full: {sent - kept} PDUs beyond {size} kept not delivered'])

@@ -122,7 +122,11 @@ Received unconfirmed PDUs go into a queue of at most
 association receives nothing (responses included, so pending
 `send_confirmed` calls may time out) until the user reads, and the peer is
 held back by TCP flow control. PDUs still queued are returned after the
-association closed, then `ConnectionError` is raised.
+association closed, then `ConnectionError` is raised. If the peer releases
+or aborts while the queue is full, the unconfirmed PDUs it sent before
+(those the layers below still hold) are kept beyond the queue size, at
+most ``unconfirmed_queue_size`` more (beyond that, one WARNING record with
+their number); the others received while it closes are dropped.
 
 Backpressure and memory
 -----------------------
@@ -968,6 +972,42 @@ class Connection(aio.Resource):
                 task.cancel()
         return task.done() and not task.cancelled()
 
+    async def _keep_unconfirmed(self, first: common.Unconfirmed) -> None:
+        # the association below is closing: keep `first` and the
+        # unconfirmed PDUs the layers below still deliver, at most
+        # unconfirmed_queue_size beyond the full queue
+        limit = self._settings.unconfirmed_queue_size
+        if self._unconfirmed.full():
+            # no reader waits on a full queue: moved to an unbounded one
+            queue: aio.Queue[common.Unconfirmed] = aio.Queue()
+            while not self._unconfirmed.empty():
+                queue.put_nowait(self._unconfirmed.get_nowait())
+            self._unconfirmed.close()
+            self._unconfirmed = queue
+        kept, dropped = 0, 0
+        unconfirmed: common.Unconfirmed | None = first
+        while True:
+            if unconfirmed is not None:
+                if kept < limit:
+                    self._unconfirmed.put_nowait(unconfirmed)
+                    kept += 1
+                else:
+                    dropped += 1
+            try:
+                name, element = await self._conn.read()
+            except ConnectionError:
+                break
+            try:
+                pdu = codec.decode_pdu(ber.encode(element))
+            except codec.DecodeError:
+                pdu = None
+            unconfirmed = (pdu.unconfirmed
+                           if isinstance(pdu, codec.UnconfirmedPdu) else None)
+        if dropped:
+            mlog.warning('mms: association closed while the unconfirmed '
+                         'queue was full: %s PDUs beyond %s kept not '
+                         'delivered', dropped, limit)
+
     def _on_decode_error(self,
                          e: codec.DecodeError,
                          octets: bytes
@@ -1005,9 +1045,9 @@ class Connection(aio.Resource):
                 self._unconfirmed.put_nowait(pdu.unconfirmed)
             elif not await self._paused(
                     self._unconfirmed.put(pdu.unconfirmed)):
-                mlog.warning('mms: association closed while the '
-                             'unconfirmed queue was full: PDUs not '
-                             'delivered')
+                # the peer released or aborted while the queue was full:
+                # what it sent before stays readable
+                await self._keep_unconfirmed(pdu.unconfirmed)
                 raise _Closed()
             return None
 
