@@ -20,6 +20,9 @@ fixed are ``xfail(strict=True)`` with the finding as the reason.
   release: only the queue was delivered, the PDU in hand and those the
   layers below still held were dropped. Now kept, at most
   ``unconfirmed_queue_size`` more.
+* ``connect`` / ``listen`` accepted a ``request_cb`` / ``connection_cb``
+  that is not callable (failing later, per request or per association).
+* Not fixed (xfail): the unconfirmed queue is bounded in PDUs, not octets.
 
 """
 
@@ -185,3 +188,24 @@ async def test_unconfirmed_queue_memory_bounded_in_octets():
                         break
                 # at most 64 MB of reports held by one association
                 assert sent < 250
+
+
+async def test_callbacks_not_callable_are_type_error():
+    # were accepted: every request was then answered with an ERROR record
+    # and a confirmed-ErrorPDU, every association closed at once
+    addr = mms.Address('127.0.0.1', 0)
+    with pytest.raises(TypeError, match='request_cb'):
+        await bounded(mms.connect('request_cb', addr))
+    with pytest.raises(TypeError, match='connection_cb'):
+        await bounded(mms.listen(123, None, addr))
+    with pytest.raises(TypeError, match='request_cb'):
+        await bounded(mms.listen(None, 5, addr))
+    # None stays allowed (requests rejected, as before)
+    srv = await bounded(mms.listen(None, None, addr))
+    try:
+        conn = await bounded(mms.connect(None, srv.addresses[0]))
+        async with closing(conn):
+            with pytest.raises(mms.RejectedError):
+                await bounded(conn.send_confirmed(mms.StatusRequest()))
+    finally:
+        await bounded(srv.async_close())

@@ -366,6 +366,7 @@ async def connect(request_cb: RequestCb,
             the message)
 
     """
+    _check_callback('request_cb', request_cb)
     settings = _settings(max_serv_outstanding_calling,
                          max_serv_outstanding_called, local_detail,
                          response_timeout, conclude_timeout,
@@ -462,6 +463,8 @@ async def listen(connection_cb: ConnectionCb,
         ConnectionError: cannot listen
 
     """
+    _check_callback('connection_cb', connection_cb)
+    _check_callback('request_cb', request_cb)
     settings = _settings(max_serv_outstanding_calling,
                          max_serv_outstanding_called, local_detail,
                          response_timeout, conclude_timeout,
@@ -1356,6 +1359,12 @@ def _settings(max_serv_outstanding_calling: typing.Any,
                      max_serv_outstanding_called, local_detail,
                      response_timeout, conclude_timeout,
                      unconfirmed_queue_size)
+
+
+def _check_callback(name: str, value: typing.Any) -> None:
+    if value is not None and not callable(value):
+        raise TypeError(f'{name} must be callable or None, not '
+                        f'{type(value).__name__}')
 
 
 def _check_int(name: str, value: typing.Any, low: int,
