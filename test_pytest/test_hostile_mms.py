@@ -22,6 +22,9 @@ fixed are ``xfail(strict=True)`` with the finding as the reason.
   ``unconfirmed_queue_size`` more.
 * ``connect`` / ``listen`` accepted a ``request_cb`` / ``connection_cb``
   that is not callable (failing later, per request or per association).
+* A RejectPDU answering our conclude-RequestPDU (conclude-requestPDU or
+  pdu-error, no invoke ID) did not end the wait: close took the whole
+  ``conclude_timeout`` before releasing.
 * Not fixed (xfail): the unconfirmed queue is bounded in PDUs, not octets.
 
 """
@@ -39,7 +42,7 @@ from hat.drivers.mms import codec
 from chaos import bounded
 from test_mms import (MMS, MMS_CONTEXT, closing, entity,
                       initiate_request, mms_server, pair, raw_client,
-                      write_pdu)
+                      raw_connect, raw_server, read_pdu, write_pdu)
 
 
 pytestmark = pytest.mark.timeout(30)
@@ -209,3 +212,19 @@ async def test_callbacks_not_callable_are_type_error():
                 await bounded(conn.send_confirmed(mms.StatusRequest()))
     finally:
         await bounded(srv.async_close())
+
+
+@pytest.mark.parametrize('reject', [
+    codec.RejectPdu(None, codec.RejectReason.CONCLUDE_REQUEST, 1),
+    codec.RejectPdu(None, codec.RejectReason.PDU_ERROR, 1)])
+async def test_close_ends_conclude_wait_on_reject(reject):
+    # a peer rejecting our conclude-RequestPDU: close waited the whole
+    # conclude_timeout before releasing
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv, conclude_timeout=20)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            closed = asyncio.create_task(conn.async_close())
+            assert await read_pdu(raw) == codec.ConcludeRequestPdu()
+            write_pdu(raw, reject)
+            await bounded(closed, timeout=3)

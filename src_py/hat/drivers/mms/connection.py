@@ -151,7 +151,8 @@ it fails pending `send_confirmed` calls with `ConnectionError`, cancels the
 requests being served (their requests stay unanswered), sends a
 conclude-RequestPDU, waits at most ``conclude_timeout`` seconds (keyword of
 `connect` / `listen`, default `DEFAULT_CONCLUDE_TIMEOUT`) for the
-conclude-ResponsePDU or conclude-ErrorPDU (a conclude-RequestPDU of a peer
+conclude-ResponsePDU, conclude-ErrorPDU or a RejectPDU without invoke ID
+(conclude-requestPDU or pdu-error) (a conclude-RequestPDU of a peer
 closing at the same time is answered with a conclude-ResponsePDU; anything
 else received meanwhile is dropped), then releases the ACSE association
 (RLRQ / RLRE, bounded by the session's ``release_timeout``) and closes the
@@ -921,6 +922,13 @@ class Connection(aio.Resource):
             if isinstance(pdu, codec.ConcludeErrorPdu):
                 mlog.info('mms: conclude refused by the peer (%s)',
                           _error_text(pdu.error))
+                return
+            if (isinstance(pdu, codec.RejectPdu) and
+                    pdu.original_invoke_id is None and
+                    pdu.reason in (codec.RejectReason.CONCLUDE_REQUEST,
+                                   codec.RejectReason.PDU_ERROR)):
+                mlog.info('mms: conclude rejected by the peer (%s, code '
+                          '%s)', pdu.reason.name, pdu.code)
                 return
             if isinstance(pdu, codec.ConcludeRequestPdu):
                 # both sides close at once: answer, wait for our answer
