@@ -25,6 +25,9 @@ fixed are ``xfail(strict=True)`` with the finding as the reason.
 * A RejectPDU answering our conclude-RequestPDU (conclude-requestPDU or
   pdu-error, no invoke ID) did not end the wait: close took the whole
   ``conclude_timeout`` before releasing.
+* A RejectPDU pdu-error naming the invoke ID of our pending request (as
+  libiec61850 rejects a request it cannot parse) was only logged: the
+  request waited for its whole response timeout.
 * Not fixed (xfail): the unconfirmed queue is bounded in PDUs, not octets.
 
 """
@@ -228,3 +231,23 @@ async def test_close_ends_conclude_wait_on_reject(reject):
             assert await read_pdu(raw) == codec.ConcludeRequestPdu()
             write_pdu(raw, reject)
             await bounded(closed, timeout=3)
+
+
+async def test_pdu_error_reject_with_invoke_id_fails_request():
+    # a peer that cannot parse our request rejects it with pdu-error and
+    # its invoke ID (libiec61850 does, MMS_ERROR_REJECT_INVALID_PDU): the
+    # request waited for its whole response timeout
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv, response_timeout=20)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            req = await read_pdu(raw)
+            write_pdu(raw, codec.RejectPdu(
+                req.invoke_id, codec.RejectReason.PDU_ERROR, 1))
+            with pytest.raises(mms.RejectedError) as e:
+                await bounded(task, timeout=3)
+            assert e.value.by_peer
+            assert e.value.reason == codec.RejectReason.PDU_ERROR
+            assert conn.is_open

@@ -59,7 +59,8 @@ responder at most maxServOutstandingCalled; 0.6.23 sent any number); the
 others wait in first-in first-out order. The answer is matched by invoke
 ID: a confirmed-ResponsePDU returns its `Response`, a confirmed-ErrorPDU
 returns `ErrorResponse` (as 0.6.23, returned, never raised), a RejectPDU
-for it raises `RejectedError`. A response of another service than the
+for it (confirmed-requestPDU, or pdu-error with its invoke ID) raises
+`RejectedError`. A response of another service than the
 request's (0.6.23 returned it), or one that cannot be decoded, is rejected
 to the peer (RejectPDU confirmed-responsePDU invalid-result / the codec's
 code) and raises `RejectedError` with ``by_peer`` ``False``.
@@ -1198,7 +1199,8 @@ class Connection(aio.Resource):
         pending = (None if pdu.original_invoke_id is None
                    else self._pending.get(pdu.original_invoke_id))
         if (pending is not None and not pending.future.done() and
-                pdu.reason == codec.RejectReason.CONFIRMED_REQUEST):
+                pdu.reason in (codec.RejectReason.CONFIRMED_REQUEST,
+                               codec.RejectReason.PDU_ERROR)):
             pending.future.set_exception(RejectedError(
                 f'mms: request with invoke ID {pdu.original_invoke_id} '
                 f'rejected by the peer ({pdu.reason.name}, code '
