@@ -30,11 +30,15 @@ fixed are ``xfail(strict=True)`` with the finding as the reason.
   request waited for its whole response timeout.
 * Not fixed (xfail): the unconfirmed queue is bounded in PDUs, not octets.
 
+Attacks that held have regression tests at the end (``test_held_*``).
+
 """
 
 import asyncio
 import logging
 import math
+import random
+import ssl
 
 import pytest
 
@@ -42,7 +46,7 @@ from hat.drivers import acse
 from hat.drivers import mms
 from hat.drivers.mms import codec
 
-from chaos import bounded
+from chaos import ChaosProxy, Resources, bounded
 from test_mms import (MMS, MMS_CONTEXT, closing, entity,
                       initiate_request, mms_server, pair, raw_client,
                       raw_connect, raw_server, read_pdu, write_pdu)
@@ -251,3 +255,160 @@ async def test_pdu_error_reject_with_invoke_id_fails_request():
             assert e.value.by_peer
             assert e.value.reason == codec.RejectReason.PDU_ERROR
             assert conn.is_open
+
+
+# --- attacks that held (regression tests) ----------------------------------
+
+async def test_held_duplicate_invoke_id_in_flight_rejected():
+    release = asyncio.Event()
+
+    async def request_cb(conn, req):
+        await release.wait()
+        return mms.StatusResponse(0, 0)
+
+    async with mms_server(request_cb) as (srv, conn_queue):
+        async with raw_client(srv.addresses[0]) as raw:
+            conn = await bounded(conn_queue.get())
+            async with closing(conn):
+                request = codec.ConfirmedRequestPdu(7, mms.StatusRequest())
+                write_pdu(raw, request)
+                write_pdu(raw, request)
+                assert await read_pdu(raw) == codec.RejectPdu(
+                    7, codec.RejectReason.CONFIRMED_REQUEST, 3)
+                release.set()
+                assert await read_pdu(raw) == codec.ConfirmedResponsePdu(
+                    7, mms.StatusResponse(0, 0))
+
+
+async def test_held_hanging_request_cb_then_close():
+    entered = asyncio.Event()
+
+    async def request_cb(conn, req):
+        entered.set()
+        await asyncio.Future()
+
+    async with pair(server_cb=request_cb) as (conn, srv_conn):
+        task = asyncio.create_task(conn.send_confirmed(mms.StatusRequest()))
+        await bounded(entered.wait())
+        await bounded(srv_conn.async_close(), timeout=3)
+        with pytest.raises(ConnectionError):
+            await bounded(task)
+        with pytest.raises(ConnectionError):
+            await bounded(conn.send_confirmed(mms.StatusRequest()))
+        with pytest.raises(ConnectionError):
+            await bounded(srv_conn.drain())
+
+
+@pytest.mark.parametrize('seed', range(2))
+async def test_held_cancel_and_timeout_keep_slots(seed):
+    rng = random.Random(seed)
+    inside = 0
+    peak = 0
+
+    async def request_cb(conn, req):
+        nonlocal inside, peak
+        inside += 1
+        peak = max(peak, inside)
+        try:
+            await asyncio.sleep(rng.random() * 0.01)
+        finally:
+            inside -= 1
+        return mms.StatusResponse(0, 0)
+
+    async with pair(server_cb=request_cb,
+                    max_serv_outstanding_calling=2) as (conn, srv_conn):
+        tasks = []
+        for _ in range(200):
+            tasks.append(asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest(),
+                timeout=rng.choice([None, 0.001, 0.005, 0.05]))))
+            if rng.random() < 0.3:
+                await asyncio.sleep(rng.random() * 0.003)
+            if rng.random() < 0.2:
+                rng.choice(tasks).cancel()
+        await bounded(asyncio.gather(*tasks, return_exceptions=True))
+        assert peak <= 2
+        # no slot leaked: 2 at a time still go through
+        assert await bounded(asyncio.gather(*(
+            conn.send_confirmed(mms.StatusRequest()) for _ in range(10)))) \
+            == [mms.StatusResponse(0, 0)] * 10
+
+
+@pytest.mark.parametrize('use_tls', [False, True])
+async def test_held_reset_mid_exchange(use_tls, tls_files, caplog):
+    server_kwargs, client_kwargs = {}, {}
+    if use_tls:
+        cert, key = tls_files
+        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_ctx.load_cert_chain(cert, key)
+        client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
+                                                cafile=str(cert))
+        server_kwargs = dict(ssl=server_ctx)
+        client_kwargs = dict(ssl=client_ctx, server_hostname='localhost')
+    entered = asyncio.Event()
+
+    async def request_cb(conn, req):
+        entered.set()
+        await asyncio.Future()
+
+    async with mms_server(request_cb, **server_kwargs) as (srv, conn_queue):
+        proxy = ChaosProxy(srv.addresses[0], delay_prob=0, stall_prob=0)
+        addr = await proxy.start()
+        try:
+            conn = await bounded(mms.connect(
+                request_cb, mms.Address(addr.host, addr.port),
+                **client_kwargs))
+            async with closing(conn):
+                srv_conn = await bounded(conn_queue.get())
+                tasks = [asyncio.create_task(conn.send_confirmed(
+                    mms.StatusRequest())) for _ in range(3)]
+                await bounded(entered.wait())
+                tasks.append(asyncio.create_task(srv_conn.send_confirmed(
+                    mms.StatusRequest())))
+                await asyncio.sleep(0.05)
+                proxy.links[0].kill('rst')
+                for task in tasks:
+                    with pytest.raises(ConnectionError):
+                        await bounded(task)
+                await bounded(conn.wait_closed())
+                await bounded(srv_conn.wait_closed())
+                conn.close()
+                srv_conn.abort()
+                with pytest.raises(ConnectionError):
+                    conn.send_unconfirmed(
+                        mms.UnsolicitedStatusUnconfirmed(0, 0))
+                with pytest.raises(ConnectionError):
+                    await bounded(conn.receive_unconfirmed())
+        finally:
+            await proxy.close()
+    # a reset is no malformed data
+    assert error_records(caplog) == []
+
+
+@pytest.mark.parametrize('use_tls', [False, True])
+async def test_held_no_leak_over_cycles(use_tls, tls_files):
+    server_kwargs, client_kwargs = {}, {}
+    if use_tls:
+        cert, key = tls_files
+        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_ctx.load_cert_chain(cert, key)
+        client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
+                                                cafile=str(cert))
+        server_kwargs = dict(ssl=server_ctx)
+        client_kwargs = dict(ssl=client_ctx, server_hostname='localhost')
+
+    async def cycle(i):
+        conn = await bounded(mms.connect(None, srv.addresses[0],
+                                         **client_kwargs))
+        srv_conn = await bounded(conn_queue.get())
+        [conn.close, srv_conn.close, conn.abort][i % 3]()
+        await bounded(conn.wait_closed())
+        await bounded(srv_conn.wait_closed())
+
+    async with mms_server(**server_kwargs) as (srv, conn_queue):
+        for i in range(3):
+            await cycle(i)
+        resources = Resources()
+        for i in range(30):
+            await cycle(i)
+        await resources.wait_restored()
