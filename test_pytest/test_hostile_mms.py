@@ -43,6 +43,7 @@ import ssl
 import pytest
 
 from hat.drivers import acse
+from hat.drivers import ber
 from hat.drivers import mms
 from hat.drivers.mms import codec
 
@@ -412,3 +413,54 @@ async def test_held_no_leak_over_cycles(use_tls, tls_files):
         for i in range(30):
             await cycle(i)
         await resources.wait_restored()
+
+
+async def test_held_unexpected_pdus_keep_association(caplog):
+    # initiate twice, an answer before any request, a reject storm and one
+    # malformed PDU: one ERROR record (the malformed PDU), answers to what
+    # needs one, the association stays up
+    async with mms_server(lambda conn, req: mms.StatusResponse(0, 0)) as (
+            srv, conn_queue):
+        async with raw_client(srv.addresses[0]) as raw:
+            conn = await bounded(conn_queue.get())
+            async with closing(conn):
+                write_pdu(raw, initiate_request())
+                assert await read_pdu(raw) == codec.RejectPdu(
+                    None, codec.RejectReason.PDU_ERROR, 0)
+                write_pdu(raw, codec.ConfirmedResponsePdu(
+                    99, mms.StatusResponse(0, 0)))
+                for i in range(300):
+                    write_pdu(raw, codec.RejectPdu(
+                        i, codec.RejectReason.PDU_ERROR, 0))
+                # [30] is no MMSpdu alternative
+                raw.write((MMS, ber.decode(bytes.fromhex('be00'))))
+                assert (await read_pdu(raw)).reason == \
+                    codec.RejectReason.PDU_ERROR
+                write_pdu(raw, codec.ConfirmedRequestPdu(
+                    8, mms.StatusRequest()))
+                assert await read_pdu(raw) == codec.ConfirmedResponsePdu(
+                    8, mms.StatusResponse(0, 0))
+                [record] = error_records(caplog)
+                assert 'be 00' in record.getMessage()
+
+
+async def test_held_close_bounded_with_peer_not_reading():
+    # our reports fill the peer's window (it never reads), then close:
+    # bounded by conclude_timeout + release_timeout + close_timeout
+    report = mms.InformationReportUnconfirmed(
+        mms.VmdSpecificObjectName('x'), [mms.OctetStringData(bytes(10000))])
+    async with mms_server(conclude_timeout=0.3, release_timeout=0.5,
+                          close_timeout=0.5) as (srv, conn_queue):
+        async with raw_client(srv.addresses[0]):
+            conn = await bounded(conn_queue.get())
+            for _ in range(10_000):
+                conn.send_unconfirmed(report)
+                try:
+                    await asyncio.wait_for(conn.drain(), 0.3)
+                except asyncio.TimeoutError:
+                    break
+            else:
+                raise AssertionError('the peer took everything')
+            await bounded(conn.async_close(), timeout=4)
+            with pytest.raises(ConnectionError):
+                conn.send_unconfirmed(report)
