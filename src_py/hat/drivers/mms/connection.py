@@ -956,7 +956,7 @@ class Connection(aio.Resource):
 
             else:
                 try:
-                    reply = await self._on_pdu(pdu)
+                    reply = await self._on_pdu(pdu, octets)
                 except _Closed:
                     return
 
@@ -1038,7 +1038,8 @@ class Connection(aio.Resource):
                     f'{e}', reject.reason, reject.code, False))
         return reject
 
-    async def _on_pdu(self, pdu: codec.Pdu) -> codec.Pdu | bytes | None:
+    async def _on_pdu(self, pdu: codec.Pdu,
+                      octets: bytes) -> codec.Pdu | bytes | None:
         if isinstance(pdu, codec.ConfirmedRequestPdu):
             # a request beyond the negotiated number being served (the
             # peer exceeds it): reading pauses until one is answered
@@ -1050,7 +1051,7 @@ class Connection(aio.Resource):
 
         if isinstance(pdu, (codec.ConfirmedResponsePdu,
                             codec.ConfirmedErrorPdu)):
-            return self._on_response(pdu)
+            return self._on_response(pdu, octets)
 
         if isinstance(pdu, codec.UnconfirmedPdu):
             if not self._unconfirmed.full():
@@ -1163,7 +1164,8 @@ class Connection(aio.Resource):
             self._slot_freed.set()
 
     def _on_response(self,
-                     pdu: codec.ConfirmedResponsePdu | codec.ConfirmedErrorPdu
+                     pdu: codec.ConfirmedResponsePdu | codec.ConfirmedErrorPdu,
+                     octets: bytes
                      ) -> codec.Pdu | None:
         pending = self._pending.get(pdu.invoke_id)
         if pending is None or pending.future.done():
@@ -1187,7 +1189,7 @@ class Connection(aio.Resource):
             msg = (f'mms: answer to invoke ID {pdu.invoke_id} is a '
                    f'{type(pdu.response).__name__}, not a '
                    f'{getattr(expected, "__name__", expected)}: rejected')
-            mlog.error('%s', msg)
+            mlog.error('%s (%d octets: %s)', msg, len(octets), _hex(octets))
             pending.future.set_exception(RejectedError(msg, reason, code,
                                                        False))
             return codec.RejectPdu(pdu.invoke_id, reason, code)
