@@ -29,7 +29,8 @@ fixed are ``xfail(strict=True)`` with the finding as the reason.
   libiec61850 rejects a request it cannot parse) was only logged: the
   request waited for its whole response timeout.
 * The ERROR record of a response of another service than the request's
-  did not carry the octets as hex.
+  did not carry the octets as hex; nor did the one of an
+  initiate-ResponsePDU negotiating a maxServOutstanding below 1.
 * Not fixed (xfail): the unconfirmed queue is bounded in PDUs, not octets.
 
 Attacks that held have regression tests at the end (``test_held_*``).
@@ -486,3 +487,16 @@ async def test_wrong_response_service_record_has_octets(caplog):
             [record] = error_records(caplog)
             assert codec.encode_pdu(res).hex(' ') in record.getMessage()
             assert 'StatusResponse' in record.getMessage()
+
+
+async def test_invalid_initiate_response_record_has_octets(caplog):
+    # an initiate-ResponsePDU negotiating maxServOutstandingCalling 0: its
+    # ERROR record named the cause but not the octets
+    res = codec.InitiateResponsePdu(65000, 0, 5, None, 1,
+                                    frozenset({0, 1, 2}),
+                                    frozenset({0, 4, 83}))
+    async with raw_server(entity(res)) as (srv, conn_queue):
+        with pytest.raises(ConnectionError, match='maxServOutstanding'):
+            await bounded(raw_connect(srv))
+        [record] = error_records(caplog)
+        assert codec.encode_pdu(res).hex(' ') in record.getMessage()

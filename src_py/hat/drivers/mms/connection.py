@@ -407,12 +407,16 @@ async def connect(request_cb: RequestCb,
         if not isinstance(pdu, codec.InitiateResponsePdu):
             raise _Error(f'invalid initiate-ResponsePDU: '
                          f'{_pdu_text(conn.conn_res_user_data, pdu)}')
-        calling = _negotiated('maxServOutstandingCalling',
-                              pdu.max_serv_outstanding_calling,
-                              max_serv_outstanding_calling)
-        called = _negotiated('maxServOutstandingCalled',
-                             pdu.max_serv_outstanding_called,
-                             max_serv_outstanding_called)
+        try:
+            calling = _negotiated('maxServOutstandingCalling',
+                                  pdu.max_serv_outstanding_calling,
+                                  max_serv_outstanding_calling)
+            called = _negotiated('maxServOutstandingCalled',
+                                 pdu.max_serv_outstanding_called,
+                                 max_serv_outstanding_called)
+        except _Error as e:
+            raise _Error(f'{e}: {_pdu_text(conn.conn_res_user_data, pdu)}'
+                         ) from None
 
     except _Error as e:
         mlog.error('mms: %s -> %s: association failed: %s',
