@@ -31,6 +31,7 @@ fixed are ``xfail(strict=True)`` with the finding as the reason.
 * The ERROR record of a response of another service than the request's
   did not carry the octets as hex; nor did the one of an
   initiate-ResponsePDU negotiating a maxServOutstanding below 1.
+* A repeated conclude-RequestPDU got no answer.
 * Not fixed (xfail): the unconfirmed queue is bounded in PDUs, not octets.
 
 Attacks that held have regression tests at the end (``test_held_*``).
@@ -500,3 +501,18 @@ async def test_invalid_initiate_response_record_has_octets(caplog):
             await bounded(raw_connect(srv))
         [record] = error_records(caplog)
         assert codec.encode_pdu(res).hex(' ') in record.getMessage()
+
+
+async def test_repeated_conclude_answered():
+    # a peer repeating its conclude-RequestPDU got no answer the second
+    # time (it waited for its own timeout)
+    async with mms_server() as (srv, conn_queue):
+        async with raw_client(srv.addresses[0]) as raw:
+            conn = await bounded(conn_queue.get())
+            async with closing(conn):
+                for _ in range(2):
+                    write_pdu(raw, codec.ConcludeRequestPdu())
+                    assert await read_pdu(raw) == \
+                        codec.ConcludeResponsePdu()
+                with pytest.raises(ConnectionError):
+                    await bounded(conn.send_confirmed(mms.StatusRequest()))

@@ -164,7 +164,8 @@ sent the conclude request and then aborted at once. A peer's
 conclude-RequestPDU is answered with a conclude-ResponsePDU, or with a
 conclude-ErrorPDU (class conclude, value 1 further-communication-required)
 while our own requests are outstanding or the peer's are being served (ISO
-9506-1: no conclude with transactions outstanding); after a
+9506-1: no conclude with transactions outstanding; a repeated
+conclude-RequestPDU is answered again); after a
 conclude-ResponsePDU the association accepts no new requests
 (`ConnectionError`) and the peer's RLRQ is answered with an RLRE by
 `hat.drivers.acse`; if the peer does not release within
@@ -1079,7 +1080,8 @@ class Connection(aio.Resource):
 
         if isinstance(pdu, codec.ConcludeRequestPdu):
             if self._concluded:
-                return None
+                # the peer concludes again (its answer lost or ignored)
+                return codec.ConcludeResponsePdu()
             if self._pending or self._waiters or self._serving:
                 return codec.ConcludeErrorPdu(codec.ServiceError(
                     common.ErrorClass.CONCLUDE, 1, None, None))
