@@ -29,8 +29,10 @@ maxServOutstanding with min(proposed, its own) (never more than proposed;
 min(proposed, own) (its own if none was proposed), the nesting level
 min(proposed, `hat.drivers.mms.codec.MAX_DEPTH`) when one was proposed,
 version 1 and the intersection of the CBBs. An initiate-RequestPDU that
-cannot be decoded, or proposes a maxServOutstanding below 1, is refused
-with a rejecting AARE (and one ERROR record with the octets as hex).
+cannot be decoded, or proposes a maxServOutstanding below 1, a
+localDetailCalling below 1 or a negative nesting level (which would be
+answered back), is refused with a rejecting AARE (and one ERROR record
+with the octets as hex).
 
 The initiator accepts an initiate-ResponsePDU whose negotiated values
 exceed its proposal (0.6.23 responders answer 5/5 to every proposal) by
@@ -46,7 +48,9 @@ Confirmed requests (client role; both sides may send)
 -----------------------------------------------------
 
 `Connection.send_confirmed` encodes the request at once (`TypeError` /
-`ValueError` from the codec: nothing sent, the connection stays open) and
+`ValueError` from the codec, `ValueError` for data nested too deeply to
+encode and for a ``timeout`` that is not finite and positive: nothing
+sent, the connection stays open) and
 numbers it with the next invoke ID (1, 2, ...; wrapping at 2**32 - 1 and
 skipping IDs still in use; a number is used up only by a request that
 encodes). At most the negotiated outstanding limit is in flight in each
@@ -55,7 +59,8 @@ responder at most maxServOutstandingCalled; 0.6.23 sent any number); the
 others wait in first-in first-out order. The answer is matched by invoke
 ID: a confirmed-ResponsePDU returns its `Response`, a confirmed-ErrorPDU
 returns `ErrorResponse` (as 0.6.23, returned, never raised), a RejectPDU
-for it raises `RejectedError`. A response of another service than the
+for it (confirmed-requestPDU, or pdu-error with its invoke ID) raises
+`RejectedError`. A response of another service than the
 request's (0.6.23 returned it), or one that cannot be decoded, is rejected
 to the peer (RejectPDU confirmed-responsePDU invalid-result / the codec's
 code) and raises `RejectedError` with ``by_peer`` ``False``.
@@ -118,7 +123,11 @@ Received unconfirmed PDUs go into a queue of at most
 association receives nothing (responses included, so pending
 `send_confirmed` calls may time out) until the user reads, and the peer is
 held back by TCP flow control. PDUs still queued are returned after the
-association closed, then `ConnectionError` is raised.
+association closed, then `ConnectionError` is raised. If the peer releases
+or aborts while the queue is full, the unconfirmed PDUs it sent before
+(those the layers below still hold) are kept beyond the queue size, at
+most ``unconfirmed_queue_size`` more (beyond that, one WARNING record with
+their number); the others received while it closes are dropped.
 
 Backpressure and memory
 -----------------------
@@ -143,7 +152,8 @@ it fails pending `send_confirmed` calls with `ConnectionError`, cancels the
 requests being served (their requests stay unanswered), sends a
 conclude-RequestPDU, waits at most ``conclude_timeout`` seconds (keyword of
 `connect` / `listen`, default `DEFAULT_CONCLUDE_TIMEOUT`) for the
-conclude-ResponsePDU or conclude-ErrorPDU (a conclude-RequestPDU of a peer
+conclude-ResponsePDU, conclude-ErrorPDU or a RejectPDU without invoke ID
+(conclude-requestPDU or pdu-error) (a conclude-RequestPDU of a peer
 closing at the same time is answered with a conclude-ResponsePDU; anything
 else received meanwhile is dropped), then releases the ACSE association
 (RLRQ / RLRE, bounded by the session's ``release_timeout``) and closes the
@@ -154,7 +164,8 @@ sent the conclude request and then aborted at once. A peer's
 conclude-RequestPDU is answered with a conclude-ResponsePDU, or with a
 conclude-ErrorPDU (class conclude, value 1 further-communication-required)
 while our own requests are outstanding or the peer's are being served (ISO
-9506-1: no conclude with transactions outstanding); after a
+9506-1: no conclude with transactions outstanding; a repeated
+conclude-RequestPDU is answered again); after a
 conclude-ResponsePDU the association accepts no new requests
 (`ConnectionError`) and the peer's RLRQ is answered with an RLRE by
 `hat.drivers.acse`; if the peer does not release within
@@ -358,6 +369,7 @@ async def connect(request_cb: RequestCb,
             the message)
 
     """
+    _check_callback('request_cb', request_cb)
     settings = _settings(max_serv_outstanding_calling,
                          max_serv_outstanding_called, local_detail,
                          response_timeout, conclude_timeout,
@@ -396,12 +408,16 @@ async def connect(request_cb: RequestCb,
         if not isinstance(pdu, codec.InitiateResponsePdu):
             raise _Error(f'invalid initiate-ResponsePDU: '
                          f'{_pdu_text(conn.conn_res_user_data, pdu)}')
-        calling = _negotiated('maxServOutstandingCalling',
-                              pdu.max_serv_outstanding_calling,
-                              max_serv_outstanding_calling)
-        called = _negotiated('maxServOutstandingCalled',
-                             pdu.max_serv_outstanding_called,
-                             max_serv_outstanding_called)
+        try:
+            calling = _negotiated('maxServOutstandingCalling',
+                                  pdu.max_serv_outstanding_calling,
+                                  max_serv_outstanding_calling)
+            called = _negotiated('maxServOutstandingCalled',
+                                 pdu.max_serv_outstanding_called,
+                                 max_serv_outstanding_called)
+        except _Error as e:
+            raise _Error(f'{e}: {_pdu_text(conn.conn_res_user_data, pdu)}'
+                         ) from None
 
     except _Error as e:
         mlog.error('mms: %s -> %s: association failed: %s',
@@ -454,6 +470,8 @@ async def listen(connection_cb: ConnectionCb,
         ConnectionError: cannot listen
 
     """
+    _check_callback('connection_cb', connection_cb)
+    _check_callback('request_cb', request_cb)
     settings = _settings(max_serv_outstanding_calling,
                          max_serv_outstanding_called, local_detail,
                          response_timeout, conclude_timeout,
@@ -472,7 +490,19 @@ async def listen(connection_cb: ConnectionCb,
                 pdu.max_serv_outstanding_called < 1):
             msg = (f'association refused: proposed maxServOutstanding '
                    f'{pdu.max_serv_outstanding_calling}/'
-                   f'{pdu.max_serv_outstanding_called}')
+                   f'{pdu.max_serv_outstanding_called}: '
+                   f'{_pdu_text(user_data, pdu)}')
+            mlog.error('mms: %s', msg)
+            raise Exception(msg)
+        if ((pdu.local_detail_calling is not None and
+                pdu.local_detail_calling < 1) or
+                (pdu.data_structure_nesting_level is not None and
+                 pdu.data_structure_nesting_level < 0)):
+            msg = (f'association refused: proposed localDetailCalling '
+                   f'{pdu.local_detail_calling}, '
+                   f'dataStructureNestingLevel '
+                   f'{pdu.data_structure_nesting_level}: '
+                   f'{_pdu_text(user_data, pdu)}')
             mlog.error('mms: %s', msg)
             raise Exception(msg)
         return MMS_ABSTRACT_SYNTAX, ber.decode(codec.encode_pdu(
@@ -688,15 +718,16 @@ class Connection(aio.Resource):
 
         Args:
             req: the request
-            timeout: seconds (``None``: no timeout; ``...``, the default:
-                the connection's ``response_timeout``)
+            timeout: seconds, finite and positive (``None``: no timeout;
+                ``...``, the default: the connection's ``response_timeout``)
 
         Returns:
             the response, or `ErrorResponse` for a confirmed-ErrorPDU
 
         Raises:
-            TypeError, ValueError: bad request (nothing sent, the
-                association stays open)
+            TypeError, ValueError: bad request or timeout (nothing sent,
+                the association stays open; data nested too deeply to
+                encode is a `ValueError`)
             ConnectionError: association closing, concluded or closed
             ResponseTimeoutError: no answer within the timeout
             RejectedError: the request ended with a RejectPDU
@@ -704,15 +735,13 @@ class Connection(aio.Resource):
         """
         if timeout is ...:
             timeout = self._settings.response_timeout
-        elif timeout is not None and (isinstance(timeout, bool) or
-                                      not isinstance(timeout, (int, float))):
-            raise TypeError(f'timeout must be seconds or None, not '
-                            f'{type(timeout).__name__}')
+        elif timeout is not None:
+            _check_seconds('timeout', timeout)
         self._check_open()
         invoke_id = self._next_invoke_id
         while invoke_id in self._pending:
             invoke_id = _next_id(invoke_id)
-        octets = codec.encode_pdu(codec.ConfirmedRequestPdu(invoke_id, req))
+        octets = _encode(codec.ConfirmedRequestPdu(invoke_id, req))
         self._next_invoke_id = _next_id(invoke_id)
 
         if timeout is None:
@@ -736,13 +765,14 @@ class Connection(aio.Resource):
         """Send an unconfirmed PDU
 
         Raises:
-            TypeError, ValueError: bad PDU (nothing sent)
+            TypeError, ValueError: bad PDU (nothing sent; data nested too
+                deeply to encode is a `ValueError`)
             ConnectionError: association closing, concluded or closed
                 (0.6.23 dropped the PDU silently)
 
         """
         self._check_open()
-        self._write(codec.encode_pdu(codec.UnconfirmedPdu(unconfirmed)))
+        self._write(_encode(codec.UnconfirmedPdu(unconfirmed)))
 
     async def receive_unconfirmed(self) -> common.Unconfirmed:
         """Next received unconfirmed PDU (in order; those received before
@@ -899,6 +929,13 @@ class Connection(aio.Resource):
                 mlog.info('mms: conclude refused by the peer (%s)',
                           _error_text(pdu.error))
                 return
+            if (isinstance(pdu, codec.RejectPdu) and
+                    pdu.original_invoke_id is None and
+                    pdu.reason in (codec.RejectReason.CONCLUDE_REQUEST,
+                                   codec.RejectReason.PDU_ERROR)):
+                mlog.info('mms: conclude rejected by the peer (%s, code '
+                          '%s)', pdu.reason.name, pdu.code)
+                return
             if isinstance(pdu, codec.ConcludeRequestPdu):
                 # both sides close at once: answer, wait for our answer
                 self._write(codec.encode_pdu(codec.ConcludeResponsePdu()))
@@ -924,7 +961,7 @@ class Connection(aio.Resource):
 
             else:
                 try:
-                    reply = await self._on_pdu(pdu)
+                    reply = await self._on_pdu(pdu, octets)
                 except _Closed:
                     return
 
@@ -952,6 +989,42 @@ class Connection(aio.Resource):
                 task.cancel()
         return task.done() and not task.cancelled()
 
+    async def _keep_unconfirmed(self, first: common.Unconfirmed) -> None:
+        # the association below is closing: keep `first` and the
+        # unconfirmed PDUs the layers below still deliver, at most
+        # unconfirmed_queue_size beyond the full queue
+        limit = self._settings.unconfirmed_queue_size
+        if self._unconfirmed.full():
+            # no reader waits on a full queue: moved to an unbounded one
+            queue: aio.Queue[common.Unconfirmed] = aio.Queue()
+            while not self._unconfirmed.empty():
+                queue.put_nowait(self._unconfirmed.get_nowait())
+            self._unconfirmed.close()
+            self._unconfirmed = queue
+        kept, dropped = 0, 0
+        unconfirmed: common.Unconfirmed | None = first
+        while True:
+            if unconfirmed is not None:
+                if kept < limit:
+                    self._unconfirmed.put_nowait(unconfirmed)
+                    kept += 1
+                else:
+                    dropped += 1
+            try:
+                name, element = await self._conn.read()
+            except ConnectionError:
+                break
+            try:
+                pdu = codec.decode_pdu(ber.encode(element))
+            except codec.DecodeError:
+                pdu = None
+            unconfirmed = (pdu.unconfirmed
+                           if isinstance(pdu, codec.UnconfirmedPdu) else None)
+        if dropped:
+            mlog.warning('mms: association closed while the unconfirmed '
+                         'queue was full: %s PDUs beyond %s kept not '
+                         'delivered', dropped, limit)
+
     def _on_decode_error(self,
                          e: codec.DecodeError,
                          octets: bytes
@@ -970,7 +1043,8 @@ class Connection(aio.Resource):
                     f'{e}', reject.reason, reject.code, False))
         return reject
 
-    async def _on_pdu(self, pdu: codec.Pdu) -> codec.Pdu | bytes | None:
+    async def _on_pdu(self, pdu: codec.Pdu,
+                      octets: bytes) -> codec.Pdu | bytes | None:
         if isinstance(pdu, codec.ConfirmedRequestPdu):
             # a request beyond the negotiated number being served (the
             # peer exceeds it): reading pauses until one is answered
@@ -982,16 +1056,16 @@ class Connection(aio.Resource):
 
         if isinstance(pdu, (codec.ConfirmedResponsePdu,
                             codec.ConfirmedErrorPdu)):
-            return self._on_response(pdu)
+            return self._on_response(pdu, octets)
 
         if isinstance(pdu, codec.UnconfirmedPdu):
             if not self._unconfirmed.full():
                 self._unconfirmed.put_nowait(pdu.unconfirmed)
             elif not await self._paused(
                     self._unconfirmed.put(pdu.unconfirmed)):
-                mlog.warning('mms: association closed while the '
-                             'unconfirmed queue was full: PDUs not '
-                             'delivered')
+                # the peer released or aborted while the queue was full:
+                # what it sent before stays readable
+                await self._keep_unconfirmed(pdu.unconfirmed)
                 raise _Closed()
             return None
 
@@ -1006,7 +1080,8 @@ class Connection(aio.Resource):
 
         if isinstance(pdu, codec.ConcludeRequestPdu):
             if self._concluded:
-                return None
+                # the peer concludes again (its answer lost or ignored)
+                return codec.ConcludeResponsePdu()
             if self._pending or self._waiters or self._serving:
                 return codec.ConcludeErrorPdu(codec.ServiceError(
                     common.ErrorClass.CONCLUDE, 1, None, None))
@@ -1095,7 +1170,8 @@ class Connection(aio.Resource):
             self._slot_freed.set()
 
     def _on_response(self,
-                     pdu: codec.ConfirmedResponsePdu | codec.ConfirmedErrorPdu
+                     pdu: codec.ConfirmedResponsePdu | codec.ConfirmedErrorPdu,
+                     octets: bytes
                      ) -> codec.Pdu | None:
         pending = self._pending.get(pdu.invoke_id)
         if pending is None or pending.future.done():
@@ -1119,7 +1195,7 @@ class Connection(aio.Resource):
             msg = (f'mms: answer to invoke ID {pdu.invoke_id} is a '
                    f'{type(pdu.response).__name__}, not a '
                    f'{getattr(expected, "__name__", expected)}: rejected')
-            mlog.error('%s', msg)
+            mlog.error('%s (%d octets: %s)', msg, len(octets), _hex(octets))
             pending.future.set_exception(RejectedError(msg, reason, code,
                                                        False))
             return codec.RejectPdu(pdu.invoke_id, reason, code)
@@ -1131,7 +1207,8 @@ class Connection(aio.Resource):
         pending = (None if pdu.original_invoke_id is None
                    else self._pending.get(pdu.original_invoke_id))
         if (pending is not None and not pending.future.done() and
-                pdu.reason == codec.RejectReason.CONFIRMED_REQUEST):
+                pdu.reason in (codec.RejectReason.CONFIRMED_REQUEST,
+                               codec.RejectReason.PDU_ERROR)):
             pending.future.set_exception(RejectedError(
                 f'mms: request with invoke ID {pdu.original_invoke_id} '
                 f'rejected by the peer ({pdu.reason.name}, code '
@@ -1196,6 +1273,16 @@ async def _wait_for(aw: typing.Awaitable[None], timeout: float) -> None:
             await aw
     else:
         await asyncio.wait_for(aw, timeout)
+
+
+def _encode(pdu: codec.Pdu) -> bytes:
+    # data nested too deeply for the codec's recursion is a bad argument
+    try:
+        return codec.encode_pdu(pdu)
+
+    except RecursionError:
+        raise ValueError('data nested too deeply to encode (a peer decodes '
+                         f'at most {codec.MAX_DEPTH} levels)') from None
 
 
 def _encode_response(invoke_id: int,
@@ -1290,6 +1377,12 @@ def _settings(max_serv_outstanding_calling: typing.Any,
                      max_serv_outstanding_called, local_detail,
                      response_timeout, conclude_timeout,
                      unconfirmed_queue_size)
+
+
+def _check_callback(name: str, value: typing.Any) -> None:
+    if value is not None and not callable(value):
+        raise TypeError(f'{name} must be callable or None, not '
+                        f'{type(value).__name__}')
 
 
 def _check_int(name: str, value: typing.Any, low: int,
