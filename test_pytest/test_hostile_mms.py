@@ -32,7 +32,9 @@ fixed are ``xfail(strict=True)`` with the finding as the reason.
   did not carry the octets as hex; nor did the one of an
   initiate-ResponsePDU negotiating a maxServOutstanding below 1.
 * A repeated conclude-RequestPDU got no answer.
-* Not fixed (xfail): the unconfirmed queue is bounded in PDUs, not octets.
+* The unconfirmed queue was bounded in PDUs only (1024 of up to 1 MiB,
+  each decoding to up to 21 times its octets): now also in octets
+  (``unconfirmed_queue_octets``, 1 MiB).
 
 Attacks that held have regression tests at the end (``test_held_*``).
 
@@ -174,13 +176,6 @@ async def test_unconfirmed_sent_before_peer_release_kept(size, sent, kept,
             f'full: {sent - kept} PDUs beyond {size} kept not delivered'])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'the unconfirmed queue is bounded in PDUs, not octets: a peer whose '
-    'reports nobody reads fills 1024 PDUs (DEFAULT_UNCONFIRMED_QUEUE_SIZE) '
-    'of up to cotp max_tsdu_size (1 MiB) each before reading pauses, and '
-    'a PDU decodes to up to 21 times its octets (an InformationReport of '
-    '1 MiB of BOOLEANs holds 22.5 MB): about 23 GB held per association; '
-    'needs a bound in octets (a keyword-only addition)'))
 @pytest.mark.timeout(60)
 async def test_unconfirmed_queue_memory_bounded_in_octets():
     # 256 KiB reports: with a bound in octets (for example 16 MiB) the
@@ -203,6 +198,35 @@ async def test_unconfirmed_queue_memory_bounded_in_octets():
                         break
                 # at most 64 MB of reports held by one association
                 assert sent < 250
+
+
+async def test_unconfirmed_octet_bound_loses_nothing():
+    # 40 reports of 64 KiB through a bound of 150 KiB (two fit): reading
+    # pauses while the client does not read, and every report arrives, in
+    # order, once it reads
+    def report(i):
+        return mms.InformationReportUnconfirmed(
+            mms.VmdSpecificObjectName(f'r{i}'),
+            [mms.OctetStringData(bytes([i]) * (64 * 1024))])
+
+    async with pair(unconfirmed_queue_octets=150 * 1024) as (conn,
+                                                             srv_conn):
+        async def send_all():
+            for i in range(40):
+                srv_conn.send_unconfirmed(report(i))
+                await srv_conn.drain()
+
+        sender = asyncio.create_task(send_all())
+        try:
+            for i in range(40):
+                received = await bounded(conn.receive_unconfirmed())
+                assert received.specification == mms.VmdSpecificObjectName(
+                    f'r{i}')
+                assert bytes(received.data[0].value) == bytes([i]) * (
+                    64 * 1024)
+            await bounded(sender)
+        finally:
+            sender.cancel()
 
 
 async def test_callbacks_not_callable_are_type_error():

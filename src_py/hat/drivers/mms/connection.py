@@ -117,9 +117,15 @@ Unconfirmed services
 `Connection.send_unconfirmed` writes at once (`ConnectionError` once the
 association is closing or concluded; 0.6.23 dropped the PDU silently).
 Received unconfirmed PDUs go into a queue of at most
-``unconfirmed_queue_size`` PDUs (keyword of `connect` / `listen`, default
-`DEFAULT_UNCONFIRMED_QUEUE_SIZE`; 0.6.23: unbounded) read by
-`Connection.receive_unconfirmed`. While it is full, reading pauses: the
+``unconfirmed_queue_size`` PDUs and at most ``unconfirmed_queue_octets``
+octets of their encoding (keywords of `connect` / `listen`, defaults
+`DEFAULT_UNCONFIRMED_QUEUE_SIZE` and `DEFAULT_UNCONFIRMED_QUEUE_OCTETS`,
+1024 PDUs and 1 MiB; a PDU alone in the queue may be larger; 0.6.23:
+unbounded) read by `Connection.receive_unconfirmed`. A decoded PDU takes
+up to about 21 times its octets (an InformationReport of BOOLEANs), so
+the queue holds about 21 MiB at most with the defaults (plus one larger
+PDU alone). While it is full,
+reading pauses: the
 association receives nothing (responses included, so pending
 `send_confirmed` calls may time out) until the user reads, and the peer is
 held back by TCP flow control. PDUs still queued are returned after the
@@ -139,8 +145,9 @@ loop reads more: a peer that sends requests without reading the answers
 stops being read once tcp's write buffer is above its high-water mark, and
 TCP flow control stops it. Memory per association is therefore bounded by
 the negotiated number of requests being served (each holding its request,
-its response and one PDU written but not yet taken by tcp), plus
-``unconfirmed_queue_size`` unconfirmed PDUs, plus the lower layers' bounds
+its response and one PDU written but not yet taken by tcp), plus the
+unconfirmed queue (``unconfirmed_queue_size`` PDUs, ``unconfirmed_queue_octets``
+octets), plus the lower layers' bounds
 (copp's receive queue, tcp's buffers). Our own requests are bounded by the
 callers (one PDU per waiting `send_confirmed` call).
 
@@ -235,6 +242,10 @@ DEFAULT_UNCONFIRMED_QUEUE_SIZE: int = 1024
 """Default number of received unconfirmed PDUs kept for
 `Connection.receive_unconfirmed`"""
 
+DEFAULT_UNCONFIRMED_QUEUE_OCTETS: int = 1 << 20
+"""Default bound of the received unconfirmed PDUs kept for
+`Connection.receive_unconfirmed`, in octets of their encoding (1 MiB)"""
+
 MMS_ABSTRACT_SYNTAX: acse.ObjectIdentifier = (1, 0, 9506, 2, 1)
 """Abstract syntax name of MMS PDUs (presentation context 3)"""
 
@@ -308,6 +319,7 @@ class _Settings(typing.NamedTuple):
     response_timeout: float | None
     conclude_timeout: float
     unconfirmed_queue_size: int
+    unconfirmed_queue_octets: int
 
 
 async def connect(request_cb: RequestCb,
@@ -331,6 +343,8 @@ async def connect(request_cb: RequestCb,
                   conclude_timeout: float = DEFAULT_CONCLUDE_TIMEOUT,
                   unconfirmed_queue_size: int = (
                       DEFAULT_UNCONFIRMED_QUEUE_SIZE),
+                  unconfirmed_queue_octets: int = (
+                      DEFAULT_UNCONFIRMED_QUEUE_OCTETS),
                   **kwargs: typing.Any
                   ) -> 'Connection':
     """Connect to an MMS server (association with Initiate, ISO 9506-2)
@@ -357,6 +371,9 @@ async def connect(request_cb: RequestCb,
         conclude_timeout: bound of the conclude exchange on close (seconds)
         unconfirmed_queue_size: received unconfirmed PDUs kept for
             `Connection.receive_unconfirmed` (reading pauses when full)
+        unconfirmed_queue_octets: bound of those PDUs in octets of their
+            encoding (reading pauses when the next PDU would exceed it;
+            a PDU alone in the queue may be larger)
         kwargs: passed to `hat.drivers.acse.connect` and on down to
             `hat.drivers.tcp.connect` (``connect_timeout``,
             ``release_timeout``, ``close_timeout``, ``ssl`` and
@@ -373,7 +390,7 @@ async def connect(request_cb: RequestCb,
     settings = _settings(max_serv_outstanding_calling,
                          max_serv_outstanding_called, local_detail,
                          response_timeout, conclude_timeout,
-                         unconfirmed_queue_size)
+                         unconfirmed_queue_size, unconfirmed_queue_octets)
     req = codec.InitiateRequestPdu(
         local_detail_calling=local_detail,
         max_serv_outstanding_calling=max_serv_outstanding_calling,
@@ -444,6 +461,8 @@ async def listen(connection_cb: ConnectionCb,
                  conclude_timeout: float = DEFAULT_CONCLUDE_TIMEOUT,
                  unconfirmed_queue_size: int = (
                      DEFAULT_UNCONFIRMED_QUEUE_SIZE),
+                 unconfirmed_queue_octets: int = (
+                     DEFAULT_UNCONFIRMED_QUEUE_OCTETS),
                  **kwargs: typing.Any
                  ) -> 'Server':
     """Create an MMS server (responder of the Initiate, ISO 9506-2)
@@ -459,8 +478,8 @@ async def listen(connection_cb: ConnectionCb,
             accept (negotiated: min(proposed, this))
         local_detail: our maximum PDU size (octets; negotiated:
             min(proposed, this); ``None``: the proposal)
-        response_timeout, conclude_timeout, unconfirmed_queue_size: as in
-            `connect`, for every association
+        response_timeout, conclude_timeout, unconfirmed_queue_size,
+        unconfirmed_queue_octets: as in `connect`, for every association
         kwargs: passed to `hat.drivers.acse.listen` and on down to
             `hat.drivers.tcp.listen` (``release_timeout``,
             ``close_timeout``, ``ssl`` for TLS, ...)
@@ -475,7 +494,7 @@ async def listen(connection_cb: ConnectionCb,
     settings = _settings(max_serv_outstanding_calling,
                          max_serv_outstanding_called, local_detail,
                          response_timeout, conclude_timeout,
-                         unconfirmed_queue_size)
+                         unconfirmed_queue_size, unconfirmed_queue_octets)
 
     def on_validate(syntax_names: acse.SyntaxNames,
                     user_data: acse.IdentifiedEntity | None
@@ -624,6 +643,10 @@ class Connection(aio.Resource):
         self._slot_freed = asyncio.Event()
         self._unconfirmed: aio.Queue[common.Unconfirmed] = aio.Queue(
             settings.unconfirmed_queue_size)
+        # encoded sizes of the queued unconfirmed PDUs, and their sum
+        self._unconfirmed_sizes: collections.deque[int] = collections.deque()
+        self._unconfirmed_octets = 0
+        self._unconfirmed_taken = asyncio.Event()
         self._error: str | None = None
         self._concluded = False
         self._async_group.spawn(self._run)
@@ -783,11 +806,16 @@ class Connection(aio.Resource):
 
         """
         try:
-            return await self._unconfirmed.get()
+            unconfirmed = await self._unconfirmed.get()
 
         except aio.QueueClosedError:
             raise ConnectionError(self._error or
                                   'mms: connection is not open') from None
+
+        if self._unconfirmed_sizes:
+            self._unconfirmed_octets -= self._unconfirmed_sizes.popleft()
+        self._unconfirmed_taken.set()
+        return unconfirmed
 
     # --- sending ---------------------------------------------------------
 
@@ -994,13 +1022,14 @@ class Connection(aio.Resource):
         # unconfirmed PDUs the layers below still deliver, at most
         # unconfirmed_queue_size beyond the full queue
         limit = self._settings.unconfirmed_queue_size
-        if self._unconfirmed.full():
-            # no reader waits on a full queue: moved to an unbounded one
-            queue: aio.Queue[common.Unconfirmed] = aio.Queue()
-            while not self._unconfirmed.empty():
-                queue.put_nowait(self._unconfirmed.get_nowait())
-            self._unconfirmed.close()
-            self._unconfirmed = queue
+        # moved to an unbounded queue (no reader waits on a full queue;
+        # the sizes no longer matter: nothing more is read after these)
+        queue: aio.Queue[common.Unconfirmed] = aio.Queue()
+        while not self._unconfirmed.empty():
+            queue.put_nowait(self._unconfirmed.get_nowait())
+        self._unconfirmed.close()
+        self._unconfirmed = queue
+        self._unconfirmed_sizes.clear()
         kept, dropped = 0, 0
         unconfirmed: common.Unconfirmed | None = first
         while True:
@@ -1059,14 +1088,21 @@ class Connection(aio.Resource):
             return self._on_response(pdu, octets)
 
         if isinstance(pdu, codec.UnconfirmedPdu):
-            if not self._unconfirmed.full():
-                self._unconfirmed.put_nowait(pdu.unconfirmed)
-            elif not await self._paused(
-                    self._unconfirmed.put(pdu.unconfirmed)):
-                # the peer released or aborted while the queue was full:
-                # what it sent before stays readable
-                await self._keep_unconfirmed(pdu.unconfirmed)
-                raise _Closed()
+            # bounded in PDUs and in octets (a PDU alone may be larger)
+            size = len(octets)
+            limit = self._settings.unconfirmed_queue_octets
+            while (self._unconfirmed.full() or
+                   (not self._unconfirmed.empty() and
+                    self._unconfirmed_octets + size > limit)):
+                self._unconfirmed_taken.clear()
+                if not await self._paused(self._unconfirmed_taken.wait()):
+                    # the peer released or aborted while the queue was
+                    # full: what it sent before stays readable
+                    await self._keep_unconfirmed(pdu.unconfirmed)
+                    raise _Closed()
+            self._unconfirmed.put_nowait(pdu.unconfirmed)
+            self._unconfirmed_sizes.append(size)
+            self._unconfirmed_octets += size
             return None
 
         if isinstance(pdu, codec.RejectPdu):
@@ -1361,7 +1397,8 @@ def _settings(max_serv_outstanding_calling: typing.Any,
               local_detail: typing.Any,
               response_timeout: typing.Any,
               conclude_timeout: typing.Any,
-              unconfirmed_queue_size: typing.Any) -> _Settings:
+              unconfirmed_queue_size: typing.Any,
+              unconfirmed_queue_octets: typing.Any) -> _Settings:
     for name, value in (('max_serv_outstanding_calling',
                          max_serv_outstanding_calling),
                         ('max_serv_outstanding_called',
@@ -1370,13 +1407,14 @@ def _settings(max_serv_outstanding_calling: typing.Any,
     if local_detail is not None:
         _check_int('local_detail', local_detail, 1, 0x7fff_ffff)
     _check_int('unconfirmed_queue_size', unconfirmed_queue_size, 1, None)
+    _check_int('unconfirmed_queue_octets', unconfirmed_queue_octets, 1, None)
     if response_timeout is not None:
         _check_seconds('response_timeout', response_timeout)
     _check_seconds('conclude_timeout', conclude_timeout)
     return _Settings(max_serv_outstanding_calling,
                      max_serv_outstanding_called, local_detail,
                      response_timeout, conclude_timeout,
-                     unconfirmed_queue_size)
+                     unconfirmed_queue_size, unconfirmed_queue_octets)
 
 
 def _check_callback(name: str, value: typing.Any) -> None:
