@@ -209,7 +209,7 @@ _PDOC_LAYER_MODULES = [*(f'hat.drivers.iec104.{name}'
                          for package in ('cotp', 'cosp', 'copp', 'acse')
                          for name in ('common', 'codec', 'connection')),
                        *(f'hat.drivers.mms.{name}'
-                         for name in ('common', 'codec'))]
+                         for name in ('common', 'codec', 'connection'))]
 
 
 def task_docs():

@@ -2,10 +2,15 @@
 
 ISO 9506-2 (MMS) on the OSI upper layers (ACSE, presentation, session,
 COTP on TPKT). Public API of hat-drivers 0.6.23's ``hat.drivers.mms``: the
-message types (`hat.drivers.mms.common`). Layers, each a module of its own:
-`common` (message types) and `codec` (MMS PDUs to bytes and back, ISO
-9506-2). The association (``connect``, ``listen``, ``Server``,
-``Connection``, ``RequestCb``, ``ConnectionCb``) is not implemented yet.
+message types (`hat.drivers.mms.common`) and the association (`connect`,
+`listen`, `Server`, `Connection`, `RequestCb`, `ConnectionCb`), all 83
+names, plus the new members `ResponseTimeoutError`, `RejectedError` and
+`DEFAULT_RESPONSE_TIMEOUT`. Layers, each a module of its own: `common`
+(message types), `codec` (MMS PDUs to bytes and back, ISO 9506-2) and
+`connection` (the association on `hat.drivers.acse`: Initiate negotiation,
+concurrent confirmed requests up to the negotiated maximum, response
+timeouts, RejectPDUs instead of closing, conclude and release; its
+docstring lists the differences from 0.6.23).
 
 """
 
@@ -87,9 +92,28 @@ from hat.drivers.mms.common import (
     Request,
     Response,
     Unconfirmed)
+from hat.drivers.mms.connection import (
+    RequestCb,
+    ConnectionCb,
+    connect,
+    listen,
+    Server,
+    Connection,
+    ResponseTimeoutError,
+    RejectedError,
+    DEFAULT_RESPONSE_TIMEOUT)
 
 
 __all__ = [
+    'RequestCb',
+    'ConnectionCb',
+    'connect',
+    'listen',
+    'Server',
+    'Connection',
+    'ResponseTimeoutError',
+    'RejectedError',
+    'DEFAULT_RESPONSE_TIMEOUT',
     'Address',
     'ConnectionInfo',
     'DataAccessError',
