@@ -31,11 +31,6 @@ from chaos import bounded
 import tshark
 
 
-# TEMPORARY until branch mms-conn (the association) is merged: removed then
-if not hasattr(mms, 'listen'):
-    pytest.skip('hat.drivers.mms association not merged yet',
-                allow_module_level=True)
-
 FIELDS = ['frame.protocols', '_ws.col.Info', '_ws.malformed',
           '_ws.expert.severity', 'acse.aSO_context_name',
           'mms.confirmedServiceRequest', 'mms.confirmedServiceResponse',
