@@ -15,13 +15,14 @@ Rows (every one a rate, higher is better):
 Implementations:
 
 * ``ours`` - this repository's `hat.drivers.mms` client and server (from
-  src_py), both in one process on one event loop. NOT BUILT YET: until
-  ``src_py/hat/drivers/mms`` exists its column says ``todo`` (the worker
-  finds no module). The workload below is written against the published
-  0.6.23 API, which ours keeps, so it is expected to run unchanged; rows
-  of ours only (the ASN.1 BER codec alone, for the choice of BER
-  implementation the issue asks to document) go where ``OURS_ONLY_ROWS``
-  is marked.
+  src_py), both in one process on one event loop, through the 0.6.23 API
+  it keeps; the only difference in the workload is that ours negotiates 16
+  outstanding requests both ways (``max_serv_outstanding_calling`` and
+  ``_called``, default 5: the client queues requests beyond the
+  negotiated number, 0.6.23 sends them all whatever it negotiated), and
+  the worker checks that 16 were agreed. (Its column says ``todo`` in a
+  tree without the association layer.) Rows of ours only go where
+  ``OURS_ONLY_ROWS`` is marked.
 * ``0.6.23`` - the released hat-drivers 0.6.23 mms client and server,
   installed from PyPI into their own virtual environment
   ``build/bench-mms-venv`` (created on first use; never a dependency of
