@@ -13,14 +13,18 @@ import contextlib
 import datetime
 import inspect
 import logging
+import ssl
 
 import pytest
 
 from hat import aio
 
+from hat.drivers import acse
+from hat.drivers import ber
 from hat.drivers import mms
+from hat.drivers.mms import codec
 
-from chaos import bounded
+from chaos import bounded, wait_stalled
 
 
 pytestmark = pytest.mark.timeout(30)
@@ -42,6 +46,8 @@ def default_request_cb(conn, req):
 
 @contextlib.asynccontextmanager
 async def mms_server(request_cb=default_request_cb, **kwargs):
+    # raw clients do not answer the server's conclude: close sooner
+    kwargs.setdefault('conclude_timeout', 0.5)
     conn_queue = aio.Queue()
     srv = await mms.listen(conn_queue.put_nowait, request_cb, any_port,
                            **kwargs)
@@ -64,7 +70,8 @@ async def closing(conn):
 @contextlib.asynccontextmanager
 async def pair(server_cb=default_request_cb, client_cb=default_request_cb,
                server_kwargs=None, **kwargs):
-    async with mms_server(server_cb, **(server_kwargs or {})) as (srv, conn_queue):
+    async with mms_server(server_cb, **(server_kwargs or {})) as (
+            srv, conn_queue):
         conn = await mms.connect(client_cb, srv.addresses[0], **kwargs)
         async with closing(conn):
             srv_conn = await bounded(conn_queue.get())
@@ -377,3 +384,575 @@ async def test_unconfirmed_readable_after_close():
         assert await conn.receive_unconfirmed() == UNCONFIRMED[2]
         with pytest.raises(ConnectionError):
             await conn.receive_unconfirmed()
+
+
+# --- raw peers -------------------------------------------------------------
+
+def raw_connect(srv, **kwargs):
+    # a raw server does not answer the conclude: close after 0.2 s
+    kwargs.setdefault('conclude_timeout', 0.2)
+    return mms.connect(default_request_cb, srv.addresses[0], **kwargs)
+
+
+def entity(pdu):
+    return MMS, ber.decode(codec.encode_pdu(pdu))
+
+
+def initiate_request(calling=5, called=5):
+    return codec.InitiateRequestPdu(65000, calling, called, None, 1,
+                                    frozenset({0, 1, 2}),
+                                    frozenset({0, 4, 83}))
+
+
+def initiate_response(calling=5, called=5):
+    return codec.InitiateResponsePdu(65000, calling, called, None, 1,
+                                     frozenset({0, 1, 2}),
+                                     frozenset({0, 4, 83}))
+
+
+async def read_pdu(conn):
+    name, element = await bounded(conn.read())
+    assert name == MMS
+    return codec.decode_pdu(ber.encode(element))
+
+
+def write_pdu(conn, pdu):
+    conn.write(entity(pdu))
+
+
+@contextlib.asynccontextmanager
+async def raw_server(user_data=None):
+    """acse responder answering the Initiate with `user_data` (default an
+    initiate-ResponsePDU 5/5)"""
+    conn_queue = aio.Queue()
+    srv = await acse.listen(
+        lambda names, data: user_data or entity(initiate_response()),
+        conn_queue.put_nowait, any_port)
+    try:
+        yield srv, conn_queue
+    finally:
+        await bounded(srv.async_close())
+        while not conn_queue.empty():
+            await bounded(conn_queue.get_nowait().async_close(), timeout=15)
+
+
+@contextlib.asynccontextmanager
+async def raw_client(addr, calling=5, called=5):
+    conn = await acse.connect([MMS], MMS_CONTEXT, addr,
+                              user_data=entity(initiate_request(calling,
+                                                                called)))
+    try:
+        yield conn
+    finally:
+        conn.abort()
+        await bounded(conn.wait_closed())
+
+
+async def test_close_concludes_then_releases():
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv, conclude_timeout=10)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            closed = asyncio.create_task(conn.async_close())
+            assert await read_pdu(raw) == codec.ConcludeRequestPdu()
+            # nothing else until the conclude is answered
+            await asyncio.sleep(0.05)
+            assert not closed.done()
+            assert raw.is_open
+            write_pdu(raw, codec.ConcludeResponsePdu())
+            # then the ACSE release: RLRQ, answered with RLRE by acse
+            with pytest.raises(ConnectionError, match='released by the peer'):
+                await bounded(raw.read())
+            await bounded(closed, timeout=10)
+            await bounded(raw.wait_closed())
+            assert conn.is_closed
+
+
+async def test_close_bounded_without_conclude_answer():
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            closed = asyncio.create_task(conn.async_close())
+            assert await read_pdu(raw) == codec.ConcludeRequestPdu()
+            # no answer: released after conclude_timeout
+            with pytest.raises(ConnectionError, match='released by the peer'):
+                await bounded(raw.read())
+            await bounded(closed)
+
+
+async def test_peer_conclude():
+    async with mms_server() as (srv, conn_queue):
+        async with raw_client(srv.addresses[0]) as raw:
+            conn = await bounded(conn_queue.get())
+            write_pdu(raw, codec.ConcludeRequestPdu())
+            assert await read_pdu(raw) == codec.ConcludeResponsePdu()
+            # concluded: no new requests
+            with pytest.raises(ConnectionError):
+                await conn.send_confirmed(mms.StatusRequest())
+            # the RLRQ is answered with an RLRE
+            await bounded(raw.release())
+            await bounded(conn.wait_closed())
+
+
+async def test_peer_conclude_with_outstanding_request():
+    async with mms_server() as (srv, conn_queue):
+        async with raw_client(srv.addresses[0]) as raw:
+            conn = await bounded(conn_queue.get())
+            async with closing(conn):
+                task = asyncio.create_task(
+                    conn.send_confirmed(mms.StatusRequest()))
+                req = await read_pdu(raw)
+                assert isinstance(req, codec.ConfirmedRequestPdu)
+                write_pdu(raw, codec.ConcludeRequestPdu())
+                pdu = await read_pdu(raw)
+                assert isinstance(pdu, codec.ConcludeErrorPdu)
+                assert pdu.error.error_class == mms.ErrorClass.CONCLUDE
+                assert pdu.error.value == 1
+                # still up: the request completes
+                write_pdu(raw, codec.ConfirmedResponsePdu(
+                    req.invoke_id, mms.StatusResponse(0, 0)))
+                assert await bounded(task) == mms.StatusResponse(0, 0)
+
+
+async def test_unsupported_request_rejected(caplog):
+    async with mms_server(lambda c, r: mms.StatusResponse(0, 0)) as (
+            srv, conn_queue):
+        async with raw_client(srv.addresses[0]) as raw:
+            conn = await bounded(conn_queue.get())
+            async with closing(conn):
+                # getCapabilityList [71] with invoke ID 9
+                raw.write((MMS, ber.decode(bytes.fromhex(
+                    'a007020109bf470100'))))
+                assert await read_pdu(raw) == codec.RejectPdu(
+                    9, codec.RejectReason.CONFIRMED_REQUEST, 1)
+                [record] = error_records(caplog)
+                assert 'a0 07 02 01 09 bf 47 01 00' in record.getMessage()
+                # the association is still up
+                write_pdu(raw, codec.ConfirmedRequestPdu(
+                    10, mms.StatusRequest()))
+                assert await read_pdu(raw) == codec.ConfirmedResponsePdu(
+                    10, mms.StatusResponse(0, 0))
+
+
+async def test_cancel_answered():
+    release = asyncio.Event()
+
+    async def request_cb(conn, req):
+        await release.wait()
+        return mms.StatusResponse(0, 0)
+
+    async with mms_server(request_cb) as (srv, conn_queue):
+        async with raw_client(srv.addresses[0]) as raw:
+            conn = await bounded(conn_queue.get())
+            async with closing(conn):
+                write_pdu(raw, codec.ConfirmedRequestPdu(
+                    3, mms.StatusRequest()))
+                write_pdu(raw, codec.CancelRequestPdu(3))
+                assert await read_pdu(raw) == codec.CancelErrorPdu(
+                    3, codec.ServiceError(mms.ErrorClass.CANCEL, 2, None,
+                                          None))
+                write_pdu(raw, codec.CancelRequestPdu(4))
+                assert await read_pdu(raw) == codec.CancelErrorPdu(
+                    4, codec.ServiceError(mms.ErrorClass.CANCEL, 1, None,
+                                          None))
+                release.set()
+                assert await read_pdu(raw) == codec.ConfirmedResponsePdu(
+                    3, mms.StatusResponse(0, 0))
+
+
+@pytest.mark.parametrize('result', ['raise', None,
+                                    mms.IdentifyResponse('v', 'm', 'r', []),
+                                    mms.StatusResponse('x', 0)])
+@pytest.mark.parametrize('is_async', [False, True])
+async def test_request_cb_failure(caplog, result, is_async):
+    def sync_cb(conn, req):
+        if isinstance(req, mms.IdentifyRequest):
+            return mms.IdentifyResponse('v', 'm', 'r', [])
+        if result == 'raise':
+            raise Exception('handler failed')
+        return result
+
+    async def async_cb(conn, req):
+        await asyncio.sleep(0)
+        return sync_cb(conn, req)
+
+    request_cb = async_cb if is_async else sync_cb
+
+    async with pair(server_cb=request_cb) as (conn, srv_conn):
+        res = await bounded(conn.send_confirmed(mms.StatusRequest()))
+        assert res == mms.ErrorResponse(mms.ErrorClass.SERVICE, 0)
+        [record] = error_records(caplog)
+        assert record.exc_info is not None
+        # the association is still up
+        assert await bounded(conn.send_confirmed(mms.IdentifyRequest())) == \
+            mms.IdentifyResponse('v', 'm', 'r', [])
+
+
+async def test_response_timeout(caplog):
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv,
+                                 max_serv_outstanding_calling=1,
+                                 response_timeout=0.2)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            with pytest.raises(mms.ResponseTimeoutError):
+                await bounded(conn.send_confirmed(mms.StatusRequest()))
+            first = await read_pdu(raw)
+            # the slot is free again (limit 1): the next request is sent
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.IdentifyRequest(), timeout=None))
+            second = await read_pdu(raw)
+            assert second.invoke_id == first.invoke_id + 1
+            # the late answer is logged and dropped
+            caplog.clear()
+            write_pdu(raw, codec.ConfirmedResponsePdu(
+                first.invoke_id, mms.StatusResponse(0, 0)))
+            write_pdu(raw, codec.ConfirmedResponsePdu(
+                second.invoke_id, mms.IdentifyResponse('v', 'm', 'r', [])))
+            assert await bounded(task) == mms.IdentifyResponse(
+                'v', 'm', 'r', [])
+            late = [r for r in caplog.records
+                    if r.name == 'hat.drivers.mms.connection']
+            assert len(late) == 1
+            assert 'late' in late[0].getMessage()
+            # per-call timeout
+            with pytest.raises(mms.ResponseTimeoutError):
+                await bounded(conn.send_confirmed(mms.StatusRequest(),
+                                                  timeout=0.05))
+            assert conn.is_open
+
+
+async def test_unknown_invoke_id_dropped(caplog):
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            write_pdu(raw, codec.ConfirmedResponsePdu(
+                77, mms.StatusResponse(0, 0)))
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            req = await read_pdu(raw)
+            write_pdu(raw, codec.ConfirmedErrorPdu(
+                req.invoke_id, None, codec.ServiceError(
+                    mms.ErrorClass.ACCESS, 3, None, None)))
+            assert await bounded(task) == mms.ErrorResponse(
+                mms.ErrorClass.ACCESS, 3)
+            records = [r for r in caplog.records
+                       if r.name == 'hat.drivers.mms.connection']
+            assert len(records) == 1
+            assert '77' in records[0].getMessage()
+
+
+async def test_rejected_by_peer():
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            req = await read_pdu(raw)
+            write_pdu(raw, codec.RejectPdu(
+                req.invoke_id, codec.RejectReason.CONFIRMED_REQUEST, 1))
+            with pytest.raises(mms.RejectedError) as e:
+                await bounded(task)
+            assert e.value.reason == codec.RejectReason.CONFIRMED_REQUEST
+            assert e.value.code == 1
+            assert e.value.by_peer
+            assert conn.is_open
+
+
+async def test_wrong_response_service(caplog):
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.ReadRequest([spec])))
+            req = await read_pdu(raw)
+            write_pdu(raw, codec.ConfirmedResponsePdu(
+                req.invoke_id, mms.StatusResponse(0, 0)))
+            with pytest.raises(mms.RejectedError) as e:
+                await bounded(task)
+            assert not e.value.by_peer
+            assert await read_pdu(raw) == codec.RejectPdu(
+                req.invoke_id, codec.RejectReason.CONFIRMED_RESPONSE, 3)
+            assert conn.is_open
+
+
+async def test_initiate_error():
+    error = codec.InitiateErrorPdu(codec.ServiceError(
+        mms.ErrorClass.INITIATE, 1, None, None))
+    async with raw_server(entity(error)) as (srv, conn_queue):
+        with pytest.raises(ConnectionError, match='initiate-ErrorPDU'):
+            await bounded(mms.connect(default_request_cb, srv.addresses[0]))
+
+
+async def test_initiate_response_above_proposal():
+    # a 0.6.23 responder answers 5/5 whatever was proposed
+    async with raw_server(entity(initiate_response(5, 5))) as (
+            srv, conn_queue):
+        conn = await raw_connect(srv,
+                                 max_serv_outstanding_calling=2,
+                                 max_serv_outstanding_called=1)
+        async with closing(conn):
+            assert conn.max_serv_outstanding_calling == 2
+            assert conn.max_serv_outstanding_called == 1
+
+
+async def test_server_refuses_bad_initiate():
+    async with mms_server() as (srv, conn_queue):
+        with pytest.raises(ConnectionError):
+            await bounded(acse.connect(
+                [MMS], MMS_CONTEXT, srv.addresses[0],
+                user_data=entity(initiate_request(0, 5))))
+        assert conn_queue.empty()
+
+
+async def test_backpressure_peer_not_reading():
+    served = 0
+    data = mms.OctetStringData(bytes(50_000))
+
+    def request_cb(conn, req):
+        nonlocal served
+        served += 1
+        return mms.ReadResponse([data])
+
+    # 5 kB requests, 50 kB responses: the socket buffers fill after a few
+    # MB
+    req = codec.ConfirmedRequestPdu(1, mms.ReadRequest([spec] * 200))
+    # the peer reads nothing: close is bounded by conclude_timeout,
+    # release_timeout and tcp's close_timeout
+    async with mms_server(request_cb, conclude_timeout=0.5,
+                          release_timeout=1, close_timeout=1) as (
+                              srv, conn_queue):
+        async with raw_client(srv.addresses[0]) as raw:
+            conn = await bounded(conn_queue.get())
+            async with closing(conn):
+                # writes requests and never reads the responses
+                sent = 0
+                while sent < 10_000:
+                    write_pdu(raw, req._replace(invoke_id=sent + 1))
+                    sent += 1
+                    try:
+                        await asyncio.wait_for(raw.drain(), 0.5)
+                    except asyncio.TimeoutError:
+                        break
+                # the server stopped reading: the client's writes stall,
+                # and it serves no more requests
+                assert sent < 10_000
+                await wait_stalled(lambda: served, 0.3, 10, 'served')
+                assert served < sent
+                # bounded: the responses not taken by TCP are at most the
+                # served requests' worth, and far fewer than requested
+                assert served < 400
+
+
+async def test_unconfirmed_queue_bounded():
+    def request_cb(conn, req):
+        return mms.StatusResponse(0, 0)
+
+    async with pair(server_cb=request_cb,
+                    unconfirmed_queue_size=2) as (conn, srv_conn):
+        for i in range(5):
+            srv_conn.send_unconfirmed(mms.UnsolicitedStatusUnconfirmed(i, 0))
+        # the queue is full: reading pauses, the response is not read
+        with pytest.raises(mms.ResponseTimeoutError):
+            await bounded(conn.send_confirmed(mms.StatusRequest(),
+                                              timeout=0.3))
+        # reading the queue resumes reading; nothing was lost
+        for i in range(5):
+            assert await bounded(conn.receive_unconfirmed()) == \
+                mms.UnsolicitedStatusUnconfirmed(i, 0)
+        assert await bounded(conn.send_confirmed(mms.StatusRequest())) == \
+            mms.StatusResponse(0, 0)
+
+
+@pytest.mark.timeout(20)
+async def test_tls_request_cb_failure(tls_files, caplog):
+    cert, key = tls_files
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
+                                            cafile=str(cert))
+
+    def request_cb(conn, req):
+        if isinstance(req, mms.StatusRequest):
+            raise Exception('handler failed')
+        return mms.IdentifyResponse('v', 'm', 'r', [])
+
+    async with pair(server_cb=request_cb,
+                    server_kwargs=dict(ssl=server_ctx),
+                    ssl=client_ctx, server_hostname='localhost') as (
+                        conn, srv_conn):
+        assert await bounded(conn.send_confirmed(mms.StatusRequest())) == \
+            mms.ErrorResponse(mms.ErrorClass.SERVICE, 0)
+        assert await bounded(conn.send_confirmed(mms.IdentifyRequest())) == \
+            mms.IdentifyResponse('v', 'm', 'r', [])
+        assert len(error_records(caplog)) == 1
+
+
+async def test_undecodable_response(caplog):
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            req = await read_pdu(raw)
+            # a status response without vmdLogicalStatus
+            octets = bytes([0xa1, 0x05, 0x02, 0x01, req.invoke_id, 0xa0,
+                            0x00])
+            raw.write((MMS, ber.decode(octets)))
+            with pytest.raises(mms.RejectedError) as e:
+                await bounded(task)
+            assert not e.value.by_peer
+            assert e.value.reason == codec.RejectReason.CONFIRMED_RESPONSE
+            assert await read_pdu(raw) == codec.RejectPdu(
+                req.invoke_id, codec.RejectReason.CONFIRMED_RESPONSE, 3)
+            [record] = error_records(caplog)
+            assert octets.hex(' ') in record.getMessage()
+            assert conn.is_open
+
+
+async def test_peer_exceeding_negotiated_limit_held():
+    # the peer sends 3 requests with maxServOutstandingCalling 2: the
+    # third is served only once one of the first two is answered
+    inside = []
+    entered = asyncio.Event()
+    releases = {}
+
+    async def request_cb(conn, req):
+        release = releases[req.value[0].name.identifier] = asyncio.Event()
+        inside.append(req)
+        entered.set()
+        await release.wait()
+        return mms.ReadResponse([mms.IntegerData(1)])
+
+    def read(i):
+        return codec.ConfirmedRequestPdu(i, mms.ReadRequest([
+            mms.NameVariableSpecification(
+                mms.VmdSpecificObjectName(str(i)))]))
+
+    async with mms_server(request_cb) as (srv, conn_queue):
+        async with raw_client(srv.addresses[0], calling=2) as raw:
+            conn = await bounded(conn_queue.get())
+            async with closing(conn):
+                assert conn.max_serv_outstanding_calling == 2
+                for i in (1, 2, 3):
+                    write_pdu(raw, read(i))
+                while len(inside) < 2:
+                    entered.clear()
+                    await bounded(entered.wait())
+                await asyncio.sleep(0.05)
+                assert len(inside) == 2
+                releases['1'].set()
+                assert (await read_pdu(raw)).invoke_id == 1
+                while len(inside) < 3:
+                    entered.clear()
+                    await bounded(entered.wait())
+                releases['2'].set()
+                releases['3'].set()
+                ids = {(await read_pdu(raw)).invoke_id for _ in range(2)}
+                assert ids == {2, 3}
+
+
+async def test_server_requests_limited_to_called():
+    # the server sends at most maxServOutstandingCalled requests
+    inside = []
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def client_cb(conn, req):
+        inside.append(req)
+        entered.set()
+        await release.wait()
+        return mms.StatusResponse(0, 0)
+
+    async with pair(client_cb=client_cb, max_serv_outstanding_calling=5,
+                    max_serv_outstanding_called=1) as (conn, srv_conn):
+        assert srv_conn.max_serv_outstanding_called == 1
+        tasks = [asyncio.create_task(
+                     srv_conn.send_confirmed(mms.StatusRequest()))
+                 for _ in range(3)]
+        await bounded(entered.wait())
+        # a round trip the other way: the client read all that was sent
+        res = await bounded(conn.send_confirmed(mms.StatusRequest()))
+        assert res == mms.ErrorResponse(mms.ErrorClass.SERVICE, 0)
+        assert len(inside) == 1
+        release.set()
+        assert await bounded(asyncio.gather(*tasks)) == \
+            [mms.StatusResponse(0, 0)] * 3
+
+
+async def test_both_close_at_once():
+    async with pair() as (conn, srv_conn):
+        conn.close()
+        srv_conn.close()
+        # each answers the other's conclude: no conclude_timeout (5 s)
+        await bounded(conn.wait_closed(), timeout=3)
+        await bounded(srv_conn.wait_closed(), timeout=3)
+
+
+async def test_connection_cb_raising_closes(caplog):
+    def connection_cb(conn):
+        raise Exception('connection_cb failed')
+
+    srv = await mms.listen(connection_cb, default_request_cb, any_port)
+    try:
+        conn = await mms.connect(default_request_cb, srv.addresses[0])
+        async with closing(conn):
+            await bounded(conn.wait_closed())
+        assert len(error_records(caplog)) == 1
+    finally:
+        await bounded(srv.async_close())
+
+
+async def test_abort():
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            await read_pdu(raw)
+            conn.abort()
+            with pytest.raises(ConnectionError):
+                await bounded(task)
+            # no conclude: the peer sees the abort at once
+            with pytest.raises(ConnectionError, match='abort'):
+                await bounded(raw.read())
+            await bounded(conn.wait_closed())
+            conn.abort()
+
+
+async def test_peer_abort_fails_pending():
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            task = asyncio.create_task(conn.send_confirmed(
+                mms.StatusRequest()))
+            await read_pdu(raw)
+            raw.abort()
+            with pytest.raises(ConnectionError):
+                await bounded(task)
+            await bounded(conn.wait_closed())
+            with pytest.raises(ConnectionError):
+                await conn.send_confirmed(mms.StatusRequest())
+
+
+async def test_server_close_leaves_associations_open():
+    def request_cb(conn, req):
+        return mms.StatusResponse(0, 0)
+
+    conn_queue = aio.Queue()
+    srv = await mms.listen(conn_queue.put_nowait, request_cb, any_port)
+    conn = await mms.connect(default_request_cb, srv.addresses[0])
+    async with closing(conn):
+        srv_conn = await bounded(conn_queue.get())
+        async with closing(srv_conn):
+            await bounded(srv.async_close())
+            assert srv_conn.is_open
+            assert await bounded(conn.send_confirmed(
+                mms.StatusRequest())) == mms.StatusResponse(0, 0)

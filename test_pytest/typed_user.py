@@ -1,5 +1,6 @@
 """A typed user of the public API of `hat.drivers.tcp`, `hat.drivers.tpkt`,
-`hat.drivers.cotp`, `hat.drivers.cosp` and `hat.drivers.iec104`
+`hat.drivers.cotp`, `hat.drivers.cosp`, `hat.drivers.iec104` and
+`hat.drivers.mms`
 
 `doit check` runs ``mypy --strict`` on this file, as a driver author with
 strict settings would: every call below must type-check without "untyped
@@ -21,7 +22,7 @@ import enum
 import logging
 
 from hat import aio
-from hat.drivers import cosp, cotp, iec104, tcp, tpkt
+from hat.drivers import cosp, cotp, iec104, mms, tcp, tpkt
 from hat.drivers.iec104 import trace
 
 
@@ -380,12 +381,57 @@ async def cosp_user() -> None:
         assert conn2.release_user_data == b'fn'
 
 
+async def mms_user() -> None:
+    """Read, report, timeout and conclude between our MMS client and
+    server"""
+    conn_queue: asyncio.Queue[mms.Connection] = asyncio.Queue()
+    name = mms.DomainSpecificObjectName('LD0', 'GGIO1$MX$AnIn1$mag$f')
+
+    async def on_request(conn: mms.Connection,
+                         req: mms.Request) -> mms.Response:
+        if isinstance(req, mms.ReadRequest):
+            return mms.ReadResponse([mms.FloatingPointData(1.5)])
+        return mms.ErrorResponse(mms.ErrorClass.SERVICE, 0)
+
+    async with await mms.listen(conn_queue.put_nowait, on_request,
+                                mms.Address('127.0.0.1', 0),
+                                max_serv_outstanding_calling=4) as srv:
+        conn = await mms.connect(on_request, srv.addresses[0],
+                                 max_serv_outstanding_calling=8,
+                                 response_timeout=5.0)
+        srv_conn = await conn_queue.get()
+        assert conn.max_serv_outstanding_calling == 4
+        res = await conn.send_confirmed(mms.ReadRequest(
+            [mms.NameVariableSpecification(name)]), timeout=2.0)
+        assert isinstance(res, mms.ReadResponse)
+        assert res.results == [mms.FloatingPointData(1.5)]
+        error = await conn.send_confirmed(mms.StatusRequest(), timeout=None)
+        assert isinstance(error, mms.ErrorResponse)
+        srv_conn.send_unconfirmed(mms.InformationReportUnconfirmed(
+            mms.VmdSpecificObjectName('RPT'), [mms.IntegerData(1)]))
+        await srv_conn.drain()
+        report = await conn.receive_unconfirmed()
+        assert isinstance(report, mms.InformationReportUnconfirmed)
+        try:
+            await conn.send_confirmed(mms.IdentifyRequest(), timeout=5.0)
+        except (mms.ResponseTimeoutError, mms.RejectedError):
+            pass
+        assert mms.DEFAULT_RESPONSE_TIMEOUT > 0
+        await conn.async_close()
+        await srv_conn.wait_closed()
+        try:
+            await conn.send_confirmed(mms.StatusRequest())
+        except ConnectionError:
+            pass
+
+
 async def main() -> None:
     await asyncio.wait_for(tcp_user(), TIMEOUT)
     await asyncio.wait_for(tpkt_user(), TIMEOUT)
     await asyncio.wait_for(cotp_user(), TIMEOUT)
     await asyncio.wait_for(cosp_user(), TIMEOUT)
     await asyncio.wait_for(iec104_user(), TIMEOUT)
+    await asyncio.wait_for(mms_user(), TIMEOUT)
     dt = datetime.datetime(2024, 5, 17, 11, 45, tzinfo=datetime.timezone.utc)
     assert iec104_utc(dt) == dt
     assert iec104_comm_log(True) and not iec104_comm_log(False)

@@ -73,13 +73,14 @@ ID is one WARNING record and dropped (0.6.23 had no timeout at all).
 Serving requests (server role; both sides may serve)
 ----------------------------------------------------
 
-Each confirmed request is served in a task of its own (``request_cb(conn,
-request)``, plain or coroutine function), so one slow request never holds
-up the others, responses, unconfirmed PDUs or conclude (0.6.23 served one
-at a time inside its receive loop), and a handler may call
-`Connection.send_confirmed` on its own connection (0.6.23 deadlocked). At
-most the negotiated number of the peer's requests is served at a time (the
-responder: maxServOutstandingCalling, the initiator:
+``request_cb(conn, request)`` is called as each confirmed request arrives;
+when it returns an awaitable (a coroutine function), that is awaited in a
+task of its own, so one slow request never holds up the others, responses,
+unconfirmed PDUs or conclude (0.6.23 served one at a time inside its
+receive loop), and a handler may call `Connection.send_confirmed` on its
+own connection (0.6.23 deadlocked); a plain function's result is answered
+at once. At most the negotiated number of the peer's requests is served at
+a time (the responder: maxServOutstandingCalling, the initiator:
 maxServOutstandingCalled). Reading goes on while that many are served
 (responses, unconfirmed PDUs and conclude are still received); a request
 beyond that number (a peer exceeding the negotiated maximum, as 0.6.23
@@ -137,24 +138,53 @@ callers (one PDU per waiting `send_confirmed` call).
 Release and abort
 -----------------
 
-`Connection.close` (``async_close``, the async group closing) never
-raises: it fails pending `send_confirmed` calls with `ConnectionError`,
-cancels the requests being served (their requests stay unanswered), sends
-a conclude-RequestPDU, waits at most ``conclude_timeout`` seconds
-(keyword of `connect` / `listen`, default `DEFAULT_CONCLUDE_TIMEOUT`) for
-the conclude-ResponsePDU or conclude-ErrorPDU (anything else received
-meanwhile is dropped), then releases the ACSE association (RLRQ / RLRE,
-bounded by the session's ``release_timeout``) and closes. 0.6.23 sent the
-conclude request and then aborted at once. A peer's conclude-RequestPDU
-is answered with a conclude-ResponsePDU, or with a conclude-ErrorPDU
-(class conclude, value 1 further-communication-required) while our own
-requests are outstanding or the peer's are being served (ISO 9506-1: no
-conclude with transactions outstanding); after a conclude-ResponsePDU the
-association accepts no new requests (`ConnectionError`) and the peer's
-RLRQ is answered with an RLRE by `hat.drivers.acse`; if the peer does not
-release within ``conclude_timeout`` seconds, we release. `Connection.abort`
-sends an ACSE ABRT (for errors only). A peer's release, abort or a lost
-transport closes the association: pending calls raise `ConnectionError`.
+`Connection.close` (``async_close``, the async group closing) never raises:
+it fails pending `send_confirmed` calls with `ConnectionError`, cancels the
+requests being served (their requests stay unanswered), sends a
+conclude-RequestPDU, waits at most ``conclude_timeout`` seconds (keyword of
+`connect` / `listen`, default `DEFAULT_CONCLUDE_TIMEOUT`) for the
+conclude-ResponsePDU or conclude-ErrorPDU (a conclude-RequestPDU of a peer
+closing at the same time is answered with a conclude-ResponsePDU; anything
+else received meanwhile is dropped), then releases the ACSE association
+(RLRQ / RLRE, bounded by the session's ``release_timeout``) and closes the
+transport (bounded by tcp's ``close_timeout``): at most
+``conclude_timeout`` + ``release_timeout`` + ``close_timeout`` seconds in
+all (5 + 10 + 10 by default) against a peer that answers nothing. 0.6.23
+sent the conclude request and then aborted at once. A peer's
+conclude-RequestPDU is answered with a conclude-ResponsePDU, or with a
+conclude-ErrorPDU (class conclude, value 1 further-communication-required)
+while our own requests are outstanding or the peer's are being served (ISO
+9506-1: no conclude with transactions outstanding); after a
+conclude-ResponsePDU the association accepts no new requests
+(`ConnectionError`) and the peer's RLRQ is answered with an RLRE by
+`hat.drivers.acse`; if the peer does not release within
+``conclude_timeout`` seconds, we release. `Connection.abort` sends an ACSE
+ABRT (for errors only). A peer's release, abort or a lost transport closes
+the association: pending calls raise `ConnectionError`.
+
+Differences from 0.6.23 (summary)
+---------------------------------
+
+* close concludes (waiting for the answer) and releases (RLRQ / RLRE)
+  instead of aborting; a peer's conclude and release are answered
+  properly; ``abort`` is new;
+* the AARE names the application context ``1.0.9506.2.3`` (acse);
+* Initiate: negotiated values are min(proposed, own) and are enforced
+  (0.6.23 answered 5/5 and ignored them), ``local_detail`` is proposed,
+  the CBB and service bits say what is implemented;
+* requests are served concurrently (a task each) up to the negotiated
+  number, a handler may call ``send_confirmed``; our requests are limited
+  to the negotiated number (the rest queued in order);
+* response timeouts (`ResponseTimeoutError`), `RejectedError` for a
+  rejected request, a response of another service is rejected;
+* undecodable or unsupported requests and failing handlers are answered
+  (RejectPDU, confirmed-ErrorPDU) and the association stays up; a received
+  RejectPDU, cancel or conclude-ErrorPDU fails at most one request;
+* the unconfirmed queue is bounded, replies are flow controlled;
+* ``send_unconfirmed`` and ``send_confirmed`` raise `ConnectionError` once
+  the association is closing (0.6.23 dropped unconfirmed PDUs silently);
+  encoding errors are the codec's `TypeError` / `ValueError` naming the
+  problem (0.6.23: bare ``ValueError()``, ``AttributeError``, ...).
 
 Errors: `ConnectionError` for everything once the association is gone or
 closing; `TypeError` / `ValueError` from the codec for bad requests;
@@ -165,6 +195,7 @@ association staying up.
 
 import asyncio
 import collections
+import inspect
 import logging
 import sys
 import types
@@ -315,8 +346,10 @@ async def connect(request_cb: RequestCb,
         conclude_timeout: bound of the conclude exchange on close (seconds)
         unconfirmed_queue_size: received unconfirmed PDUs kept for
             `Connection.receive_unconfirmed` (reading pauses when full)
-        kwargs: passed to `hat.drivers.acse.connect` (``connect_timeout``,
-            ``ssl_ctx``, ``release_timeout``, ...)
+        kwargs: passed to `hat.drivers.acse.connect` and on down to
+            `hat.drivers.tcp.connect` (``connect_timeout``,
+            ``release_timeout``, ``close_timeout``, ``ssl`` and
+            ``server_hostname`` for TLS, ...)
 
     Raises:
         TypeError, ValueError: a bad argument
@@ -412,7 +445,9 @@ async def listen(connection_cb: ConnectionCb,
             min(proposed, this); ``None``: the proposal)
         response_timeout, conclude_timeout, unconfirmed_queue_size: as in
             `connect`, for every association
-        kwargs: passed to `hat.drivers.acse.listen` (``ssl_ctx``, ...)
+        kwargs: passed to `hat.drivers.acse.listen` and on down to
+            `hat.drivers.tcp.listen` (``release_timeout``,
+            ``close_timeout``, ``ssl`` for TLS, ...)
 
     Raises:
         TypeError, ValueError: a bad argument
@@ -450,6 +485,8 @@ async def listen(connection_cb: ConnectionCb,
                               res.max_serv_outstanding_calling,
                               res.max_serv_outstanding_called,
                               res.local_detail_called)
+        if connection_cb is None:
+            return
         try:
             await aio.call(connection_cb, mms_conn)
 
@@ -481,6 +518,38 @@ class Server(aio.Resource):
     def addresses(self) -> list[tpkt.Address]:
         """Listening addresses (with the real bound ports)"""
         return self._srv.addresses
+
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        return self.async_group.is_open
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self.async_group.is_closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once closed"""
+        return self.async_group.is_closed
+
+    async def wait_closing(self) -> None:
+        """Wait until closing or closed"""
+        await self.async_group.wait_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until closed"""
+        await self.async_group.wait_closed()
+
+    def close(self) -> None:
+        """Stop listening (accepted associations stay open); never raises"""
+        self.async_group.close()
+
+    async def async_close(self) -> None:
+        """As `close`, and wait until closed"""
+        self.async_group.close()
+        await self.async_group.wait_closed()
 
 
 class _Pending(typing.NamedTuple):
@@ -527,13 +596,46 @@ class Connection(aio.Resource):
             settings.unconfirmed_queue_size)
         self._error: str | None = None
         self._concluded = False
-        self._conclude_answer: asyncio.Future[codec.Pdu] | None = None
         self._async_group.spawn(self._run)
 
     @property
     def async_group(self) -> aio.Group:
         """Async group (closing it concludes and releases)"""
         return self._async_group
+
+    @property
+    def is_open(self) -> bool:
+        """``True`` if not closing or closed"""
+        return self.async_group.is_open
+
+    @property
+    def is_closing(self) -> bool:
+        """``True`` if closing or closed"""
+        return self.async_group.is_closing
+
+    @property
+    def is_closed(self) -> bool:
+        """``True`` once closed"""
+        return self.async_group.is_closed
+
+    async def wait_closing(self) -> None:
+        """Wait until closing or closed"""
+        await self.async_group.wait_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until closed"""
+        await self.async_group.wait_closed()
+
+    def close(self) -> None:
+        """Close in the background: conclude (bounded by
+        ``conclude_timeout``), ACSE release, close (see the module
+        documentation); never raises"""
+        self.async_group.close()
+
+    async def async_close(self) -> None:
+        """As `close`, and wait until closed"""
+        self.async_group.close()
+        await self.async_group.wait_closed()
 
     @property
     def info(self) -> acse.ConnectionInfo:
@@ -600,6 +702,12 @@ class Connection(aio.Resource):
             RejectedError: the request ended with a RejectPDU
 
         """
+        if timeout is ...:
+            timeout = self._settings.response_timeout
+        elif timeout is not None and (isinstance(timeout, bool) or
+                                      not isinstance(timeout, (int, float))):
+            raise TypeError(f'timeout must be seconds or None, not '
+                            f'{type(timeout).__name__}')
         self._check_open()
         invoke_id = self._next_invoke_id
         while invoke_id in self._pending:
@@ -607,14 +715,8 @@ class Connection(aio.Resource):
         octets = codec.encode_pdu(codec.ConfirmedRequestPdu(invoke_id, req))
         self._next_invoke_id = _next_id(invoke_id)
 
-        if timeout is ...:
-            timeout = self._settings.response_timeout
         if timeout is None:
             return await self._transact(invoke_id, type(req), octets)
-        if not isinstance(timeout, (int, float)) or isinstance(timeout,
-                                                               bool):
-            raise TypeError(f'timeout must be seconds or None, not '
-                            f'{type(timeout).__name__}')
         try:
             if sys.version_info >= (3, 11):
                 async with asyncio.timeout(timeout):
@@ -735,11 +837,12 @@ class Connection(aio.Resource):
         finally:
             self._error = self._error or 'mms: connection is not open'
             self._fail_all()
+            # what is queued stays readable, then ConnectionError
+            self._unconfirmed.close()
             if local_close:
                 await self._close_association()
             elif self._conn.is_open:
                 self._conn.close()
-            self._unconfirmed.close()
             self._async_group.close()
 
     def _fail_all(self) -> None:
@@ -796,6 +899,10 @@ class Connection(aio.Resource):
                 mlog.info('mms: conclude refused by the peer (%s)',
                           _error_text(pdu.error))
                 return
+            if isinstance(pdu, codec.ConcludeRequestPdu):
+                # both sides close at once: answer, wait for our answer
+                self._write(codec.encode_pdu(codec.ConcludeResponsePdu()))
+                continue
             mlog.debug('mms: dropped while concluding: %s',
                        type(pdu).__name__)
 
@@ -808,6 +915,7 @@ class Connection(aio.Resource):
                 return
 
             octets = ber.encode(element)
+            reply: codec.Pdu | bytes | None
             try:
                 pdu = codec.decode_pdu(octets)
 
@@ -822,7 +930,8 @@ class Connection(aio.Resource):
 
             if reply is not None:
                 try:
-                    self._write(codec.encode_pdu(reply))
+                    self._write(reply if isinstance(reply, bytes)
+                                else codec.encode_pdu(reply))
                     await self._conn.drain()
 
                 except ConnectionError as e:
@@ -861,7 +970,7 @@ class Connection(aio.Resource):
                     f'{e}', reject.reason, reject.code, False))
         return reject
 
-    async def _on_pdu(self, pdu: codec.Pdu) -> codec.Pdu | None:
+    async def _on_pdu(self, pdu: codec.Pdu) -> codec.Pdu | bytes | None:
         if isinstance(pdu, codec.ConfirmedRequestPdu):
             # a request beyond the negotiated number being served (the
             # peer exceeds it): reading pauses until one is answered
@@ -927,7 +1036,7 @@ class Connection(aio.Resource):
         return codec.RejectPdu(None, codec.RejectReason.PDU_ERROR, 0)
 
     def _on_request(self, pdu: codec.ConfirmedRequestPdu
-                    ) -> codec.Pdu | None:
+                    ) -> codec.Pdu | bytes | None:
         if not self._async_group.is_open:
             return None
         if self._request_cb is None or self._concluded:
@@ -936,28 +1045,41 @@ class Connection(aio.Resource):
         if pdu.invoke_id in self._serving:
             return codec.RejectPdu(pdu.invoke_id,
                                    codec.RejectReason.CONFIRMED_REQUEST, 3)
+        try:
+            result = self._request_cb(self, pdu.request)
+            if not inspect.isawaitable(result):
+                # a plain function: answered here, no task needed
+                return _encode_response(pdu.invoke_id, pdu.request,
+                                        result)
+
+        except Exception as e:
+            return self._request_failed(pdu, e)
+
         self._serving_count += 1
-        task = self._async_group.spawn(self._serve, pdu)
+        task = self._async_group.spawn(self._serve, pdu, result)
         self._serving[pdu.invoke_id] = task
         return None
 
-    async def _serve(self, pdu: codec.ConfirmedRequestPdu) -> None:
+    def _request_failed(self, pdu: codec.ConfirmedRequestPdu,
+                        e: Exception) -> bytes:
+        mlog.error('mms: %s -> %s: request %s (invoke ID %s) failed: %s',
+                   self.info.local_addr, self.info.remote_addr,
+                   type(pdu.request).__name__, pdu.invoke_id, e,
+                   exc_info=e)
+        return codec.encode_pdu(codec.ConfirmedErrorPdu(
+            pdu.invoke_id, None, codec.ServiceError(
+                common.ErrorClass.SERVICE, 0, None, None)))
+
+    async def _serve(self, pdu: codec.ConfirmedRequestPdu,
+                     result: typing.Awaitable[common.Response]) -> None:
         invoke_id = pdu.invoke_id
         try:
             try:
-                res: common.Response = await aio.call(
-                    self._request_cb, self, pdu.request)
+                res = await result
                 octets = _encode_response(invoke_id, pdu.request, res)
 
             except Exception as e:
-                mlog.error('mms: %s -> %s: request %s (invoke ID %s) '
-                           'failed: %s', self.info.local_addr,
-                           self.info.remote_addr,
-                           type(pdu.request).__name__, invoke_id, e,
-                           exc_info=e)
-                octets = codec.encode_pdu(codec.ConfirmedErrorPdu(
-                    invoke_id, None, codec.ServiceError(
-                        common.ErrorClass.SERVICE, 0, None, None)))
+                octets = self._request_failed(pdu, e)
 
             self._serving.pop(invoke_id, None)
             try:
@@ -1085,8 +1207,8 @@ def _encode_response(invoke_id: int,
                                                 None, None)))
     expected = _RESPONSE_TYPES.get(type(req))
     if type(res) is not expected:
-        raise TypeError(f'request_cb returned {res!r} for a '
-                        f'{type(req).__name__} (expected '
+        raise TypeError(f'request_cb returned a {type(res).__name__} '
+                        f'for a {type(req).__name__} (expected a '
                         f'{getattr(expected, "__name__", expected)})')
     return codec.encode_pdu(codec.ConfirmedResponsePdu(invoke_id, res))
 
