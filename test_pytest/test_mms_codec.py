@@ -21,6 +21,7 @@ variable ``HAT_DRIVERS_MMS_EXAMPLES`` for a longer run, for example::
 import datetime
 import math
 import os
+import re
 import struct
 import unittest.mock
 
@@ -795,11 +796,18 @@ confirmed_pdus = st.one_of(
     st.builds(codec.ConfirmedResponsePdu, unsigned32, responses))
 
 
+def general_encode(pdu):
+    with unittest.mock.patch.object(codec, '_enc_read_request_fast',
+                                    lambda req: None):
+        return codec.encode_pdu(pdu)
+
+
 @property_timeout
 @settings
 @hypothesis.given(confirmed_pdus, st.data())
 def test_fast_path_agrees(pdu, draw):
     encoded = codec.encode_pdu(pdu)
+    assert encoded == general_encode(pdu)
     assert codec.decode_pdu(encoded) == pdu
     same_outcome(encoded)
     changed = bytearray(encoded)
@@ -808,6 +816,31 @@ def test_fast_path_agrees(pdu, draw):
         changed[i] = draw.draw(st.integers(0, 255))
     same_outcome(bytes(changed))
     same_outcome(bytes(changed[:draw.draw(st.integers(0, len(changed)))]))
+
+
+@pytest.mark.parametrize('read', [
+    mms.ReadRequest([mms.NameVariableSpecification(
+        mms.DomainSpecificObjectName('LD0', 'x' * size))])
+    for size in (0, 1, 115, 116, 117, 200)] + [
+    mms.ReadRequest([mms.NameVariableSpecification(
+        mms.DomainSpecificObjectName('\ud800', 'x'))]),
+    mms.ReadRequest([mms.NameVariableSpecification(
+        mms.DomainSpecificObjectName(b'LD0', 'x'))]),
+    mms.ReadRequest(('not', 'a list')),
+    mms.ReadRequest([mms.NameVariableSpecification(
+        mms.VmdSpecificObjectName('x'))])])
+def test_encode_fast_path_agrees(read):
+    # names around the longest the fast path takes (fields of 123
+    # octets), and requests it leaves to the general path (errors too)
+    pdu = codec.ConfirmedRequestPdu(1, read)
+    try:
+        expected = general_encode(pdu)
+    except (TypeError, ValueError) as e:
+        with pytest.raises(type(e), match='^' + re.escape(str(e)) + '$'):
+            codec.encode_pdu(pdu)
+    else:
+        assert codec.encode_pdu(pdu) == expected
+        assert codec.decode_pdu(expected) == pdu
 
 
 @pytest.mark.parametrize('hex_octets', [
@@ -848,6 +881,7 @@ def test_fast_path_taken():
             mms.FloatingPointData(float(i)) for i in range(500)]))]
     for pdu in pdus:
         assert codec._decode_confirmed_fast(codec.encode_pdu(pdu)) == pdu
+    assert codec._enc_read_request_fast(pdus[0].request) is not None
     # a0 L 02 01 07 a4 L: the Read-Request contents start at offset 7
     octets = codec.encode_pdu(pdus[0])
     assert codec._read_request_fast(octets, 7, len(octets)) == \
