@@ -16,6 +16,7 @@ for a longer run.
 """
 
 import os
+import unittest.mock
 
 import hypothesis
 from hypothesis import strategies as st
@@ -488,6 +489,40 @@ def _iter_result(octets):
     return result, None
 
 
+# --- the fast paths of P-DATA agree with the general path --------------------
+#
+# encode_user_data and decode_user_data handle one PDV-list of a small
+# context with single-ASN1-type (every MMS PDU) through a duplicated fast
+# path for benchmarks/bench_mms.py; it must give what the general path gives.
+
+def _outcome(fn, arg):
+    try:
+        return fn(arg)
+    except (codec.PpduDecodeError, TypeError, ValueError) as e:
+        return type(e), str(e)
+
+
+def _general(fn, arg):
+    with unittest.mock.patch.object(codec, '_decode_one_pdv',
+                                    lambda data: None), \
+            unittest.mock.patch.object(codec, '_encode_one_pdv',
+                                       lambda data: None):
+        return _outcome(fn, arg)
+
+
+def _mms_element(size):
+    # an MMS-like PDU of `size` contents octets
+    return ber.decode(ber.encode_tlv(ber.Class.CONTEXT, 1, True,
+                                     bytes(size)))
+
+
+one_pdv = st.builds(
+    lambda context_id, element: common.FullyEncodedData(
+        [common.PdvList(None, context_id, element)]),
+    st.integers(0, 200),
+    st.one_of(elements, st.integers(0, 70000).map(_mms_element)))
+
+
 @property_timeout
 @settings
 @hypothesis.given(st.one_of(st.binary(max_size=80), mutated))
@@ -546,3 +581,26 @@ def test_iter_pdv_lists_decodes_on_demand():
 def test_iter_pdv_lists_invalid_first(octets, match):
     with pytest.raises(codec.PpduDecodeError, match=match):
         next(codec.iter_pdv_lists(h(octets)))
+
+
+@hypothesis.given(st.one_of(one_pdv, user_data), st.data())
+def test_user_data_fast_path_agrees(ppdu, data):
+    encoded = codec.encode_user_data(ppdu)
+    assert encoded == _general(codec.encode_user_data, ppdu)
+    assert codec.decode_user_data(encoded) == ppdu
+    changed = bytearray(encoded)
+    for _ in range(data.draw(st.integers(0, 3))):
+        i = data.draw(st.integers(0, len(changed) - 1))
+        changed[i] = data.draw(st.integers(0, 255))
+    cut = bytes(changed[:data.draw(st.integers(0, len(changed)))])
+    for octets in (bytes(changed), cut):
+        assert (_outcome(codec.decode_user_data, octets) ==
+                _general(codec.decode_user_data, octets))
+
+
+def test_user_data_fast_path_taken():
+    # the P-DATA of an MMS read takes the fast path both ways
+    ppdu = common.FullyEncodedData([common.PdvList(None, 3, USER)])
+    octets = codec._encode_one_pdv(ppdu)
+    assert octets == _general(codec.encode_user_data, ppdu)
+    assert codec._decode_one_pdv(octets) == ppdu

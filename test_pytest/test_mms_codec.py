@@ -21,7 +21,9 @@ variable ``HAT_DRIVERS_MMS_EXAMPLES`` for a longer run, for example::
 import datetime
 import math
 import os
+import re
 import struct
+import unittest.mock
 
 import hypothesis
 from hypothesis import strategies as st
@@ -751,3 +753,136 @@ def test_event_notification_time_forms():
             mms.VmdSpecificObjectName('a'), mms.VmdSpecificObjectName('b'),
             1, octets))) == raw
     assert codec.decode_pdu(raw).unconfirmed.time == mms.BinaryTimeData(t)
+
+
+# --- the fast path of confirmed PDUs agrees with the general path ----------
+#
+# decode_pdu reads confirmed requests and responses (and Read requests of
+# domain-specific names completely) through a duplicated fast path for
+# benchmarks/bench_mms.py; whatever it returns must be what the general path
+# gives, and whatever it declines must still be decoded (or refused) alike.
+
+def general_decode_or_error(octets):
+    with unittest.mock.patch.object(codec, '_decode_confirmed_fast',
+                                    lambda data: None):
+        return decode_or_error(octets)
+
+
+def same_outcome(octets):
+    fast = decode_or_error(octets)
+    general = general_decode_or_error(octets)
+    if isinstance(general, codec.DecodeError):
+        assert isinstance(fast, codec.DecodeError)
+        assert (str(fast), fast.invoke_id, fast.reject) == (
+            str(general), general.invoke_id, general.reject)
+    else:
+        assert fast == general
+        assert type(fast.request if isinstance(
+            fast, codec.ConfirmedRequestPdu) else fast) is type(
+            general.request if isinstance(
+                general, codec.ConfirmedRequestPdu) else general)
+
+
+domain_names = st.builds(mms.DomainSpecificObjectName,
+                         st.text(max_size=70), st.text(max_size=70))
+domain_reads = st.builds(
+    codec.ConfirmedRequestPdu, unsigned32,
+    st.builds(mms.ReadRequest, st.lists(
+        st.builds(mms.NameVariableSpecification, domain_names),
+        max_size=4)))
+confirmed_pdus = st.one_of(
+    domain_reads,
+    st.builds(codec.ConfirmedRequestPdu, unsigned32, requests),
+    st.builds(codec.ConfirmedResponsePdu, unsigned32, responses))
+
+
+def general_encode(pdu):
+    with unittest.mock.patch.object(codec, '_enc_read_request_fast',
+                                    lambda req: None):
+        return codec.encode_pdu(pdu)
+
+
+@property_timeout
+@settings
+@hypothesis.given(confirmed_pdus, st.data())
+def test_fast_path_agrees(pdu, draw):
+    encoded = codec.encode_pdu(pdu)
+    assert encoded == general_encode(pdu)
+    assert codec.decode_pdu(encoded) == pdu
+    same_outcome(encoded)
+    changed = bytearray(encoded)
+    for _ in range(draw.draw(st.integers(1, 3))):
+        i = draw.draw(st.integers(0, len(changed) - 1))
+        changed[i] = draw.draw(st.integers(0, 255))
+    same_outcome(bytes(changed))
+    same_outcome(bytes(changed[:draw.draw(st.integers(0, len(changed)))]))
+
+
+@pytest.mark.parametrize('read', [
+    mms.ReadRequest([mms.NameVariableSpecification(
+        mms.DomainSpecificObjectName('LD0', 'x' * size))])
+    for size in (0, 1, 115, 116, 117, 200)] + [
+    mms.ReadRequest([mms.NameVariableSpecification(
+        mms.DomainSpecificObjectName('\ud800', 'x'))]),
+    mms.ReadRequest([mms.NameVariableSpecification(
+        mms.DomainSpecificObjectName(b'LD0', 'x'))]),
+    mms.ReadRequest(('not', 'a list')),
+    mms.ReadRequest([mms.NameVariableSpecification(
+        mms.VmdSpecificObjectName('x'))])])
+def test_encode_fast_path_agrees(read):
+    # names around the longest the fast path takes (fields of 123
+    # octets), and requests it leaves to the general path (errors too)
+    pdu = codec.ConfirmedRequestPdu(1, read)
+    try:
+        expected = general_encode(pdu)
+    except (TypeError, ValueError) as e:
+        with pytest.raises(type(e), match='^' + re.escape(str(e)) + '$'):
+            codec.encode_pdu(pdu)
+    else:
+        assert codec.encode_pdu(pdu) == expected
+        assert codec.decode_pdu(expected) == pdu
+
+
+@pytest.mark.parametrize('hex_octets', [
+    # Read of two domain-specific names (the fast path)
+    'a0 2c 020101 a427 a125 a023 300f a00d a10b 1a024c44 1a05612462246' +
+    '3 3010 a00e a10c 1a024c44 1a06782479247a31',
+    # specificationWithResult FALSE, then the same
+    'a0 1a 020101 a415 800100 a110 a00e 300c a00a a108 1a024c44 1a026162',
+    # specificationWithResult TRUE: refused alike
+    'a0 1a 020101 a415 8001ff a110 a00e 300c a00a a108 1a024c44 1a026162',
+    # inner lengths that disagree
+    'a0 1a 020101 a415 800100 a110 a00e 300c a00a a108 1a034c44 1a026162',
+    # a name in latin-1
+    'a0 16 020101 a411 a10f a00d 300b a009 a107 1a024c44 1a01b0',
+    # invokeID of 5 octets (general path)
+    'a0 17 02050012345678 a40e a10c a00a 3008 a006 a104 1a00 1a00',
+    # negative invokeID
+    'a0 13 0201ff a40e a10c a00a 3008 a006 a104 1a00 1a00',
+    # long-form lengths
+    'a1 81 0a 020101 a4 81 04 a1 02 8300',
+    # a Read response of one float
+    'a1 0f 020204d2 a409 a107 8705083fc00000'])
+def test_fast_path_vectors(hex_octets):
+    same_outcome(bytes.fromhex(''.join(hex_octets.split())))
+
+
+def test_fast_path_taken():
+    # the PDUs of benchmarks/bench_mms.py take the fast path (the tests
+    # above would otherwise compare the general path with itself)
+    name = mms.DomainSpecificObjectName('TESTLD0', 'GGIO1$MX$AnIn1$mag$f')
+    pdus = [
+        codec.ConfirmedRequestPdu(7, mms.ReadRequest([
+            mms.NameVariableSpecification(name)])),
+        codec.ConfirmedRequestPdu(2**32 - 1, mms.ReadRequest(name)),
+        codec.ConfirmedResponsePdu(7, mms.ReadResponse([
+            mms.FloatingPointData(1.5)])),
+        codec.ConfirmedResponsePdu(7, mms.ReadResponse([
+            mms.FloatingPointData(float(i)) for i in range(500)]))]
+    for pdu in pdus:
+        assert codec._decode_confirmed_fast(codec.encode_pdu(pdu)) == pdu
+    assert codec._enc_read_request_fast(pdus[0].request) is not None
+    # a0 L 02 01 07 a4 L: the Read-Request contents start at offset 7
+    octets = codec.encode_pdu(pdus[0])
+    assert codec._read_request_fast(octets, 7, len(octets)) == \
+        pdus[0].request

@@ -146,8 +146,8 @@ stops being read once tcp's write buffer is above its high-water mark, and
 TCP flow control stops it. Memory per association is therefore bounded by
 the negotiated number of requests being served (each holding its request,
 its response and one PDU written but not yet taken by tcp), plus the
-unconfirmed queue (``unconfirmed_queue_size`` PDUs, ``unconfirmed_queue_octets``
-octets), plus the lower layers' bounds
+unconfirmed queue (``unconfirmed_queue_size`` PDUs,
+``unconfirmed_queue_octets`` octets), plus the lower layers' bounds
 (copp's receive queue, tcp's buffers). Our own requests are bounded by the
 callers (one PDU per waiting `send_confirmed` call).
 
