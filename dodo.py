@@ -4,7 +4,8 @@ Every task runs tools with the interpreter that runs doit (`sys.executable`)
 and puts ``src_py`` on ``PYTHONPATH``, so nothing has to be installed
 beyond the ``dev`` extra's tools.
 
-    doit test [--uvloop] [-- PYTEST ARGS...]   pytest over test_pytest
+    doit test [--uvloop] [-- PYTEST ARGS...]   pytest over test_pytest (or
+                                               the test files given)
     doit check                                 ruff, mypy --strict (and a typed
                                                user's mypy --strict against
                                                an editable install in
@@ -93,9 +94,24 @@ _uvloop_param = {'name': 'uvloop',
                  'help': 'run on the uvloop event loop'}
 
 
+def _test_cmd():
+    """pytest over `test_dir`, or over the paths among the task's
+    positional arguments if there are any (``doit test --
+    test_pytest/test_mms.py`` runs that file only)"""
+    def action(pos, uvloop):
+        paths = [arg for arg in pos
+                 if not arg.startswith('-') and
+                 Path(arg.split('::')[0]).exists()]
+        return [python, '-m', 'pytest', *([] if paths else [str(test_dir)]),
+                *(['--uvloop'] if uvloop else []), *pos]
+
+    return CmdAction(action, env=_env(), cwd=root_dir, shell=False)
+
+
 def task_test():
-    """Run pytest over test_pytest (args after -- go to pytest)"""
-    return {'actions': [_pos_cmd([python, '-m', 'pytest', str(test_dir)])],
+    """Run pytest over test_pytest (args after -- go to pytest; test
+    files or directories given there are run instead of all)"""
+    return {'actions': [_test_cmd()],
             'params': [_uvloop_param],
             'pos_arg': 'pos',
             'uptodate': [False]}

@@ -278,11 +278,18 @@ class Client:
             raise cli.Error(f'write: {reference} refused: {result.name}')
 
     async def type_of(self, reference: Reference) -> mms.TypeDescription:
-        response = await self.request(
-            mms.GetVariableAccessAttributesRequest(
-                mms.DomainSpecificObjectName(reference.domain,
-                                             reference.item)),
-            mms.GetVariableAccessAttributesResponse)
+        """Type of the variable; unknown or refused: `cli.Error` naming
+        it"""
+        try:
+            response = await self.request(
+                mms.GetVariableAccessAttributesRequest(
+                    mms.DomainSpecificObjectName(reference.domain,
+                                                 reference.item)),
+                mms.GetVariableAccessAttributesResponse)
+
+        except cli.Error as e:
+            raise cli.Error(f'{reference}: type not known: {e}') from None
+
         return response.type_description
 
 

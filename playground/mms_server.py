@@ -685,7 +685,8 @@ def main(argv: list[str] | None = None) -> int:
 
 MODEL_TABLE: str = 'The m' + (__doc__ or '')[
     (__doc__ or '').index('odel is one logical device'):
-    (__doc__ or '').index('Services:')].replace('::\n', ':\n', 1)
+    (__doc__ or '').index('Services:')].replace('::\n', ':\n', 1).replace(
+    '``', '')
 """The model (also the epilog of ``-h``)"""
 
 
