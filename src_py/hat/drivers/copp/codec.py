@@ -374,7 +374,7 @@ def _length_at(data: bytes, i: int, end: int) -> tuple[int, int]:
     return -1, 0
 
 
-def _decode_one_pdv(data: typing.Any) -> common.UserData | None:
+def _decode_one_pdv(data: typing.Any) -> common.FullyEncodedData | None:
     if type(data) is not bytes:
         return None
     end = len(data)
