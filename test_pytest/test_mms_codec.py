@@ -274,6 +274,22 @@ def test_round_trip(pdu):
 @property_timeout
 @settings
 @hypothesis.given(pdus)
+def test_association_pdu_element_matches_ber_decode(pdu):
+    # the association's fast path from encoded PDU to BER element (bench
+    # rows read, read-16) gives what ber.decode gives
+    from hat.drivers import ber
+    from hat.drivers.mms import connection
+    encoded = codec.encode_pdu(pdu)
+    element = connection._pdu_element(encoded)
+    assert element == ber.decode(encoded)
+    assert type(element) is ber.Element
+    assert type(element.tag_class) is ber.Class
+    assert ber.encode(element) == encoded
+
+
+@property_timeout
+@settings
+@hypothesis.given(pdus)
 def test_round_trip_double_floats(pdu):
     assert codec.decode_pdu(codec.encode_pdu(pdu,
                                              double_floats=True)) == pdu

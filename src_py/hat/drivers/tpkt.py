@@ -371,7 +371,10 @@ class Connection(aio.Resource):
                 reset raises `ConnectionResetError`)
 
         """
-        async with self._read_lock:
+        # acquire and release, not `async with`: half the cost per
+        # read uncontended (bench_mms.py rows read, read-16)
+        await self._read_lock.acquire()
+        try:
             if self._error is not None:
                 raise self._error_cls(self._error)
 
@@ -389,6 +392,8 @@ class Connection(aio.Resource):
 
             self._payload_size = None
             return data
+        finally:
+            self._read_lock.release()
 
     async def _read_header(self) -> None:
         header = self._header

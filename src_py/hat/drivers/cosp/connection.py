@@ -729,7 +729,10 @@ class Connection(cotp_common.Resource):
                 received before is returned first.
 
         """
-        async with self._read_lock:
+        # acquire and release, not `async with`: half the cost per
+        # read uncontended (bench_mms.py rows read, read-16)
+        await self._read_lock.acquire()
+        try:
             if self._buffer:
                 return self._buffer.popleft()
 
@@ -740,6 +743,8 @@ class Connection(cotp_common.Resource):
                 data = await self._receive_one()
                 if data is not None:
                     return data
+        finally:
+            self._read_lock.release()
 
     def _send_fn(self, user_data: common.Data | None) -> None:
         _check_data('user_data', user_data)

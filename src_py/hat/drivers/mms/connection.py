@@ -770,11 +770,8 @@ class Connection(aio.Resource):
         if timeout is None:
             return await self._transact(invoke_id, type(req), octets)
         try:
-            if sys.version_info >= (3, 11):
-                async with asyncio.timeout(timeout):
-                    return await self._transact(invoke_id, type(req), octets)
-            return await asyncio.wait_for(
-                self._transact(invoke_id, type(req), octets), timeout)
+            return await self._transact_timed(invoke_id, type(req), octets,
+                                              timeout)
 
         except asyncio.TimeoutError:
             self._late[invoke_id] = None
@@ -825,7 +822,7 @@ class Connection(aio.Resource):
                                   'mms: connection is not open')
 
     def _write(self, octets: bytes) -> None:
-        self._conn.write((MMS_ABSTRACT_SYNTAX, ber.decode(octets)))
+        self._conn.write((MMS_ABSTRACT_SYNTAX, _pdu_element(octets)))
 
     async def _transact(self,
                         invoke_id: int,
@@ -847,6 +844,43 @@ class Connection(aio.Resource):
 
         finally:
             self._release()
+
+    async def _transact_timed(self,
+                              invoke_id: int,
+                              request_type: type,
+                              octets: bytes,
+                              timeout: float
+                              ) -> common.Response:
+        # `_transact` within `timeout` seconds (TimeoutError), as
+        # asyncio.timeout does it (the timer cancels the task, the
+        # cancellation it caused becomes TimeoutError) without its context
+        # manager object and its two coroutines per request. Duplicated hot
+        # path: protects the rows read and read-16 of
+        # benchmarks/bench_mms.py (Python 3.11 or later: Task.uncancel)
+        if sys.version_info < (3, 11):
+            return await asyncio.wait_for(
+                self._transact(invoke_id, request_type, octets), timeout)
+        task = asyncio.current_task()
+        assert task is not None
+        cancelling = task.cancelling()
+        expired = False
+
+        def on_timeout() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        handle = self._loop.call_later(timeout, on_timeout)
+        try:
+            return await self._transact(invoke_id, request_type, octets)
+
+        except asyncio.CancelledError:
+            if expired and task.uncancel() <= cancelling:
+                raise asyncio.TimeoutError() from None
+            raise
+
+        finally:
+            handle.cancel()
 
     async def _acquire(self) -> None:
         if self._in_flight < self._out_limit and not self._waiters:
@@ -1288,6 +1322,28 @@ class _Error(Exception):
 
 class _Closed(Exception):
     pass
+
+
+_new_element = tuple.__new__
+_CONTEXT = ber.Class.CONTEXT
+
+
+def _pdu_element(octets: bytes) -> ber.Element:
+    # Duplicated hot path (protects the rows read and read-16 of
+    # benchmarks/bench_mms.py): `octets` are one MMSpdu our codec encoded,
+    # a context-specific element with a low tag number and a definite
+    # length; its element is built from the identifier and length octets,
+    # the same `ber.decode` returns (anything else takes `ber.decode`;
+    # test_mms_codec.py checks both agree)
+    head = octets[0]
+    if head & 0xc0 == 0x80 and head & 0x1f != 0x1f and len(octets) > 1:
+        n = octets[1]
+        i = 2 if n < 0x80 else 3 if n == 0x81 else 4 if n == 0x82 else 0
+        if i:
+            return _new_element(ber.Element, (
+                _CONTEXT, head & 0x1f, head & 0x20 != 0,
+                memoryview(octets)[i:]))
+    return ber.decode(octets)
 
 
 def _next_id(invoke_id: int) -> int:
