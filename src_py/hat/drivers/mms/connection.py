@@ -478,8 +478,10 @@ async def listen(connection_cb: ConnectionCb,
             accept (negotiated: min(proposed, this))
         local_detail: our maximum PDU size (octets; negotiated:
             min(proposed, this); ``None``: the proposal)
-        response_timeout, conclude_timeout, unconfirmed_queue_size,
-        unconfirmed_queue_octets: as in `connect`, for every association
+        response_timeout, conclude_timeout: as in `connect`, for every
+            association
+        unconfirmed_queue_size, unconfirmed_queue_octets: as in `connect`,
+            for every association
         kwargs: passed to `hat.drivers.acse.listen` and on down to
             `hat.drivers.tcp.listen` (``release_timeout``,
             ``close_timeout``, ``ssl`` for TLS, ...)
