@@ -384,7 +384,9 @@ def ensure_venv(uvloop):
              ('; import uvloop' if uvloop else ''))
 
     if python.exists() and subprocess.run(
-            [str(python), '-c', check], capture_output=True).returncode == 0:
+            [str(python), '-c', check], capture_output=True,
+            env={k: v for k, v in os.environ.items()
+                 if k != 'PYTHONPATH'}).returncode == 0:
         return python
 
     print(f'installing {" ".join(packages)} into {venv_dir}', flush=True)

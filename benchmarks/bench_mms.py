@@ -278,8 +278,12 @@ def ensure_venv(uvloop):
              'import hat.drivers.mms' +
              ('; import uvloop' if uvloop else ''))
 
+    # without PYTHONPATH (doit sets it to src_py, whose egg-info would
+    # shadow the installed 0.6.23's version), as the worker runs
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     if python.exists() and subprocess.run(
-            [str(python), '-c', check], capture_output=True).returncode == 0:
+            [str(python), '-c', check], capture_output=True,
+            env=env).returncode == 0:
         return python
 
     print(f'installing {" ".join(packages)} into {venv_dir}', flush=True)
