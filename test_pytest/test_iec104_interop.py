@@ -1149,17 +1149,18 @@ async def test_c104_stopdt_keeps_data_until_startdt():
     assert [item[:2] for item in received] == [(200, value)
                                                for value in values]
 
-    # STOPDT act, STOPDT con, no I-frame until STARTDT act, STARTDT con,
-    # then the 20 I-frames (S-frames and TESTFR, which a loaded machine
-    # may interleave, are left out)
-    frames = [frame for frame in frames
-              if not frame[1].startswith('680401')
-              and frame[1] not in ('680443000000', '680483000000')]
-    stopdt = frames.index(('sent', '680413000000'))
-    startdt = frames.index(('sent', '680407000000'), stopdt)
-    assert frames[stopdt + 1:startdt] == [('received', '680423000000')]
-    assert frames[startdt + 1] == ('received', '68040b000000')
-    assert frames[startdt + 2:].count(('received', 'I')) == len(values)
+    # each direction in its own order (c104 reports sent and received
+    # APDUs from different threads, so their interleaving is not causal):
+    # c104 sent STOPDT act, then STARTDT act; our slave sent STOPDT con,
+    # no I-frame until its STARTDT con, then the 20 I-frames
+    sent = [data for direction, data in frames if direction == 'sent']
+    assert '680407000000' in sent[sent.index('680413000000'):]
+    received = [data for direction, data in frames
+                if direction == 'received']
+    stopdt_con = received.index('680423000000')
+    startdt_con = received.index('68040b000000', stopdt_con)
+    assert 'I' not in received[stopdt_con:startdt_con]
+    assert received[startdt_con + 1:].count('I') == len(values)
 
 
 async def test_c104_test_commands(caplog):
