@@ -224,6 +224,7 @@ from hat import aio
 from hat.drivers import acse
 from hat.drivers import ber
 from hat.drivers import tpkt
+from hat.drivers.cotp import common as cotp_common
 from hat.drivers.mms import codec
 from hat.drivers.mms import common
 
@@ -553,7 +554,7 @@ async def listen(connection_cb: ConnectionCb,
     return Server(srv)
 
 
-class Server(aio.Resource):
+class Server(cotp_common.Resource):
     """MMS server created by `listen`; closing it stops listening and
     leaves the accepted associations open (as 0.6.23)"""
 
@@ -570,28 +571,9 @@ class Server(aio.Resource):
         """Listening addresses (with the real bound ports)"""
         return self._srv.addresses
 
-    @property
-    def is_open(self) -> bool:
-        """``True`` if not closing or closed"""
-        return self.async_group.is_open
 
-    @property
-    def is_closing(self) -> bool:
-        """``True`` if closing or closed"""
-        return self.async_group.is_closing
 
-    @property
-    def is_closed(self) -> bool:
-        """``True`` once closed"""
-        return self.async_group.is_closed
 
-    async def wait_closing(self) -> None:
-        """Wait until closing or closed"""
-        await self.async_group.wait_closing()
-
-    async def wait_closed(self) -> None:
-        """Wait until closed"""
-        await self.async_group.wait_closed()
 
     def close(self) -> None:
         """Stop listening (accepted associations stay open); never raises"""
@@ -608,7 +590,7 @@ class _Pending(typing.NamedTuple):
     request_type: type
 
 
-class Connection(aio.Resource):
+class Connection(cotp_common.Resource):
     """MMS association created by `connect` and `listen` (see the module
     documentation)"""
 
@@ -658,28 +640,9 @@ class Connection(aio.Resource):
         """Async group (closing it concludes and releases)"""
         return self._async_group
 
-    @property
-    def is_open(self) -> bool:
-        """``True`` if not closing or closed"""
-        return self.async_group.is_open
 
-    @property
-    def is_closing(self) -> bool:
-        """``True`` if closing or closed"""
-        return self.async_group.is_closing
 
-    @property
-    def is_closed(self) -> bool:
-        """``True`` once closed"""
-        return self.async_group.is_closed
 
-    async def wait_closing(self) -> None:
-        """Wait until closing or closed"""
-        await self.async_group.wait_closing()
-
-    async def wait_closed(self) -> None:
-        """Wait until closed"""
-        await self.async_group.wait_closed()
 
     def close(self) -> None:
         """Close in the background: conclude (bounded by
