@@ -189,6 +189,81 @@ async def test_drain_sends_coalesced_writes_before_returning():
                 b'firstsecondthird')
 
 
+# ------------- 2a. drain(coalesce=True) keeps a batch of replies together
+
+
+def _run_without_suspending(coro, what):
+    """Run a coroutine that must not suspend, by hand, so that the loop
+    gets no chance to send coalesced writes itself"""
+    try:
+        coro.send(None)
+    except StopIteration:
+        pass
+    else:
+        coro.close()
+        pytest.fail(f'{what} suspended without backpressure')
+
+
+@pytest.mark.parametrize('tls', [False, True])
+async def test_drain_coalesce_sends_a_batch_of_replies_at_once(tls_contexts,
+                                                               tls):
+    """``drain(coalesce=True)`` after each write of a batch leaves the
+    writes after the first coalesced: nothing more is handed to the
+    transport until the next loop iteration, then all of it in one
+    transport write, in order (plain TCP and TLS)."""
+    server_ctx, client_ctx = tls_contexts
+    srv_kwargs = {'ssl': server_ctx()} if tls else {}
+    conn_kwargs = ({'ssl': client_ctx(), 'server_hostname': 'localhost'}
+                   if tls else {})
+    async with _pair(srv_kwargs, conn_kwargs) as (_, client, server):
+        replies = [b'reply %d;' % i for i in range(8)]
+        for reply in replies:
+            server.write(reply)
+            _run_without_suspending(server.drain(coalesce=True),
+                                    'drain(coalesce=True)')
+        assert server.bytes_sent == len(replies[0]), (
+            'drain(coalesce=True) sent coalesced writes before the next '
+            'iteration')
+
+        # one loop iteration: the flush write() scheduled sends the rest,
+        # all at once
+        await asyncio.sleep(0)
+        expected = b''.join(replies)
+        assert server.bytes_sent == len(expected), (
+            'the coalesced replies were not sent together at the next '
+            'iteration')
+        assert await _bounded(client.readexactly(len(expected)),
+                              'the batch of replies') == expected
+
+
+async def test_drain_coalesce_sends_at_the_limit():
+    """``drain(coalesce=True)`` sends the coalesced writes at once when they
+    reach `tcp.COALESCE_LIMIT` bytes: a producer loop of write and
+    drain(coalesce=True) cannot grow the unsent bytes without bound."""
+    async with _pair() as (_, client, server):
+        server.write(b'first')  # handed over at once
+        chunk = b'x' * 1000
+        sent_before = server.bytes_sent
+        pending = 0
+        while pending + len(chunk) < tcp.COALESCE_LIMIT:
+            server.write(chunk)
+            pending += len(chunk)
+            _run_without_suspending(server.drain(coalesce=True),
+                                    'drain(coalesce=True) below the limit')
+        assert server.bytes_sent == sent_before, (
+            'sent below COALESCE_LIMIT')
+
+        server.write(chunk)
+        pending += len(chunk)
+        await _bounded(server.drain(coalesce=True), 'drain at the limit')
+        assert server.bytes_sent == sent_before + pending, (
+            'drain(coalesce=True) did not send the coalesced writes at '
+            'COALESCE_LIMIT')
+        total = len(b'first') + pending
+        assert len(await _bounded(client.readexactly(total),
+                                  'everything written')) == total
+
+
 # -------------------- 3. emptying a paused buffer chunk by chunk resumes
 
 

@@ -21,7 +21,8 @@ as on plain TCP ones (where a guarantee differs on TLS, it says so):
   broken by the transport). A write is handed to the socket at once; the
   writes that follow it within the same event loop iteration are coalesced
   and handed to the socket together at the start of the next iteration (no
-  timer); closing flushes them. A producer loop of `Connection.write` and
+  timer); `Connection.drain` sends them at once (with ``coalesce=True`` only
+  from `COALESCE_LIMIT` bytes on), closing flushes them. A producer loop of `Connection.write` and
   `Connection.drain` with no other await ends in `ConnectionError` within
   a few iterations once the peer is gone, on TLS too: `drain` yields to the
   event loop when the transport has found the connection broken or (TLS,
@@ -186,6 +187,11 @@ PAUSED_POLL_INTERVAL: float = 0.5
 `input_buffer_limit`, whether the peer has closed or reset the connection,
 and after the peer's EOF with ``half_close``, whether it has reset it
 (Linux only)"""
+
+COALESCE_LIMIT: int = 64 * 1024
+"""Bytes of writes coalesced within one event loop iteration above which
+``drain(coalesce=True)`` sends them at once (see `Connection.drain`); the
+default high-water mark of asyncio's transports"""
 
 ACCEPT_RETRY_DELAY: float = 1.0
 """Seconds a server waits before accepting again after accepting failed
@@ -1196,7 +1202,7 @@ class Connection(aio.Resource):
                 wbuf = self._wbuf = bytearray(wbuf)
             wbuf += data
 
-    async def drain(self) -> None:
+    async def drain(self, *, coalesce: bool = False) -> None:
         """Wait until the peer has accepted enough of the written data.
 
         Sends pending writes now. Returns without suspending unless the
@@ -1205,6 +1211,16 @@ class Connection(aio.Resource):
         transport found the connection broken, or on TLS (Linux) the
         socket under the TLS layer was reset (then it lets the event loop
         report the loss and raises).
+
+        Args:
+            coalesce: with ``True``, writes coalesced in this event loop
+                iteration (see `write`) are not sent now while they total
+                less than `COALESCE_LIMIT` bytes: they go together at the
+                start of the next iteration, as `write` says, in one send
+                instead of one per drain. For a server answering a batch of
+                requests with write and drain each: what waits unsent
+                beyond the high-water mark is less than `COALESCE_LIMIT`
+                bytes plus the last write. Default ``False``.
 
         Raises:
             ConnectionError: connection is closing or closed, also when it
@@ -1215,7 +1231,8 @@ class Connection(aio.Resource):
         if self._closing:
             raise self._closed_error('drain')
 
-        self._flush()
+        if not coalesce or len(self._wbuf or b'') >= COALESCE_LIMIT:
+            self._flush()
         transport = self._transport
         if transport.is_closing() or (
                 self._settings.tls and self._tls_socket_reset()):

@@ -27,12 +27,12 @@ short by the end of the stream) is a protocol error: it is logged with the
 
 """
 
-import asyncio
 import logging
 import typing
 
 from hat import aio
 
+from hat.drivers import _turn
 from hat.drivers import tcp
 
 
@@ -239,7 +239,7 @@ class Connection(aio.Resource):
 
     def __init__(self, conn: tcp.Connection):
         self._conn = conn
-        self._read_lock = asyncio.Lock()
+        self._read_turn = _turn.Turn()
         # state of the packet being received, kept across cancelled reads:
         # header bytes received so far and, once the header is complete,
         # the payload size
@@ -349,14 +349,17 @@ class Connection(aio.Resource):
         header = bytes((VERSION, 0, length >> 8, length & 0xFF))
         self._conn.write(b''.join((header, data)))
 
-    async def drain(self) -> None:
+    async def drain(self, *, coalesce: bool = False) -> None:
         """Wait until the peer has accepted enough of the written data.
+
+        `coalesce`: see `hat.drivers.tcp.Connection.drain` (default
+        ``False``: coalesced writes are sent now).
 
         Raises:
             ConnectionError: connection is closing or closed
 
         """
-        await self._conn.drain()
+        await self._conn.drain(coalesce=coalesce)
 
     async def read(self) -> bytes:
         """Read one packet and return its payload.
@@ -371,9 +374,9 @@ class Connection(aio.Resource):
                 reset raises `ConnectionResetError`)
 
         """
-        # acquire and release, not `async with`: half the cost per
-        # read uncontended (bench_mms.py rows read, read-16)
-        await self._read_lock.acquire()
+        turn = self._read_turn
+        if not turn.take():
+            await turn.wait()
         try:
             if self._error is not None:
                 raise self._error_cls(self._error)
@@ -393,7 +396,7 @@ class Connection(aio.Resource):
             self._payload_size = None
             return data
         finally:
-            self._read_lock.release()
+            turn.release()
 
     async def _read_header(self) -> None:
         header = self._header

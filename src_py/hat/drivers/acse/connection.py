@@ -461,9 +461,10 @@ class Connection(aio.Resource):
         """
         self._conn.write(data)
 
-    async def drain(self) -> None:
-        """Wait until the layers below have taken the written data"""
-        await self._conn.drain()
+    async def drain(self, *, coalesce: bool = False) -> None:
+        """Wait until the layers below have taken the written data (see
+        `hat.drivers.copp.Connection.drain`, `coalesce` as there)"""
+        await self._conn.drain(coalesce=coalesce)
 
     async def read(self) -> common.IdentifiedEntity:
         """Next presentation data value of a user's context

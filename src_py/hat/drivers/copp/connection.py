@@ -577,10 +577,10 @@ class Connection(aio.Resource):
         self._conn.write(codec.encode_user_data(
             _user_data(self._syntax_names, data)))
 
-    async def drain(self) -> None:
+    async def drain(self, *, coalesce: bool = False) -> None:
         """Wait until the layers below have taken the written data (see
-        `hat.drivers.cosp.Connection.drain`)"""
-        await self._conn.drain()
+        `hat.drivers.cosp.Connection.drain`, `coalesce` as there)"""
+        await self._conn.drain(coalesce=coalesce)
 
     async def read(self) -> common.IdentifiedEntity:
         """Next received presentation data value (every PDV of every

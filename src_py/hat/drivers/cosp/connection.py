@@ -58,6 +58,7 @@ from hat import aio
 
 from hat.drivers import cotp
 from hat.drivers.cotp import common as cotp_common
+from hat.drivers import _turn
 from hat.drivers import tcp
 from hat.drivers import tpkt
 from hat.drivers.cosp import codec
@@ -476,7 +477,7 @@ class Connection(cotp_common.Resource):
         self._conn_res_user_data = conn_res_user_data
         self._release_cb = release_cb
         self._release_timeout = release_timeout
-        self._read_lock = asyncio.Lock()
+        self._read_turn = _turn.Turn()
         # DT user data a release received on behalf of `read`
         self._buffer: collections.deque[bytes] = collections.deque()
         self._buffer_limit = receive_queue_size
@@ -660,7 +661,10 @@ class Connection(cotp_common.Resource):
         # release never waits for a reader)
         try:
             while not dn.done():
-                async with self._read_lock:
+                turn = self._read_turn
+                if not turn.take():
+                    await turn.wait()
+                try:
                     if dn.done():
                         break
                     data = await self._receive_one()
@@ -671,6 +675,8 @@ class Connection(cotp_common.Resource):
                     else:
                         self._discarded_count += 1
                         self._discarded_octets += len(data)
+                finally:
+                    turn.release()
         finally:
             if self._discarded_count:
                 mlog.warning('cosp: %s: release: %d DT SPDUs (%d octets of '
@@ -709,15 +715,15 @@ class Connection(cotp_common.Resource):
                                   f'is not open')
         self._conn.write(b''.join((b'\x01\x00\x01\x00', data)))
 
-    async def drain(self) -> None:
+    async def drain(self, *, coalesce: bool = False) -> None:
         """Wait until the transport has taken enough of the written data
-        (`hat.drivers.cotp.Connection.drain`).
+        (`hat.drivers.cotp.Connection.drain`, `coalesce` as there).
 
         Raises:
             ConnectionError: connection is closing or closed
 
         """
-        await self._conn.drain()
+        await self._conn.drain(coalesce=coalesce)
 
     async def read(self) -> bytes:
         """Read the user information of the next DT SPDU.
@@ -729,9 +735,9 @@ class Connection(cotp_common.Resource):
                 received before is returned first.
 
         """
-        # acquire and release, not `async with`: half the cost per
-        # read uncontended (bench_mms.py rows read, read-16)
-        await self._read_lock.acquire()
+        turn = self._read_turn
+        if not turn.take():
+            await turn.wait()
         try:
             if self._buffer:
                 return self._buffer.popleft()
@@ -744,7 +750,7 @@ class Connection(cotp_common.Resource):
                 if data is not None:
                     return data
         finally:
-            self._read_lock.release()
+            turn.release()
 
     def _send_fn(self, user_data: common.Data | None) -> None:
         _check_data('user_data', user_data)

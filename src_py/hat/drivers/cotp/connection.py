@@ -28,6 +28,7 @@ import typing
 
 from hat import aio
 
+from hat.drivers import _turn
 from hat.drivers import tcp
 from hat.drivers import tpkt
 from hat.drivers.cotp import codec
@@ -402,7 +403,7 @@ class Connection(common.Resource):
         self._max_data = tpdu_size - 3
         self._max_tsdu_size = max_tsdu_size
         self._remote_ref = remote_ref
-        self._read_lock = asyncio.Lock()
+        self._read_turn = _turn.Turn()
         self._parts: list[bytes] = []
         self._parts_size = 0
         self._error: str | None = None
@@ -503,15 +504,15 @@ class Connection(common.Resource):
                                        else b'\x02\xf0\x00',
                                        view[i:i + max_data])))
 
-    async def drain(self) -> None:
+    async def drain(self, *, coalesce: bool = False) -> None:
         """Wait until the peer has accepted enough of the written data
-        (`hat.drivers.tpkt.Connection.drain`).
+        (`hat.drivers.tpkt.Connection.drain`, `coalesce` as there).
 
         Raises:
             ConnectionError: connection is closing or closed
 
         """
-        await self._conn.drain()
+        await self._conn.drain(coalesce=coalesce)
 
     async def read(self) -> bytes:
         """Read one TSDU.
@@ -528,9 +529,9 @@ class Connection(common.Resource):
                 the peer closed are returned first.
 
         """
-        # acquire and release, not `async with`: half the cost per
-        # read uncontended (bench_mms.py rows read, read-16)
-        await self._read_lock.acquire()
+        turn = self._read_turn
+        if not turn.take():
+            await turn.wait()
         try:
             while True:
                 if self._error is not None:
@@ -554,7 +555,7 @@ class Connection(common.Resource):
                 if data is not None:
                     return data
         finally:
-            self._read_lock.release()
+            turn.release()
 
     def _on_payload(self, payload: bytes) -> bytes | None:
         try:

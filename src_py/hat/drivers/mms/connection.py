@@ -140,10 +140,14 @@ Backpressure and memory
 
 Every reply produced from received input (responses and error PDUs of
 served requests, rejects, cancel errors, the conclude response) is written
-and then drained (`hat.drivers.acse.Connection.drain`) before the receive
-loop reads more: a peer that sends requests without reading the answers
-stops being read once tcp's write buffer is above its high-water mark, and
-TCP flow control stops it. Memory per association is therefore bounded by
+and then drained (`hat.drivers.acse.Connection.drain` with
+``coalesce=True``) before the receive loop reads more: a peer that sends
+requests without reading the answers stops being read once tcp's write
+buffer is above its high-water mark, and TCP flow control stops it. The
+replies to a batch of requests received together go out in one send
+(`hat.drivers.tcp.Connection.drain`: at most `hat.drivers.tcp.COALESCE_LIMIT`
+octets, 64 KiB, wait coalesced for the next event loop iteration).
+Memory per association is therefore bounded by
 the negotiated number of requests being served (each holding its request,
 its response and one PDU written but not yet taken by tcp), plus the
 unconfirmed queue (``unconfirmed_queue_size`` PDUs,
@@ -996,7 +1000,7 @@ class Connection(cotp_common.Resource):
                 try:
                     self._write(reply if isinstance(reply, bytes)
                                 else codec.encode_pdu(reply))
-                    await self._conn.drain()
+                    await self._conn.drain(coalesce=True)
 
                 except ConnectionError as e:
                     self._error = self._error or str(e) or None
@@ -1194,7 +1198,7 @@ class Connection(cotp_common.Resource):
             self._serving.pop(invoke_id, None)
             try:
                 self._write(octets)
-                await self._conn.drain()
+                await self._conn.drain(coalesce=True)
 
             except ConnectionError:
                 pass
