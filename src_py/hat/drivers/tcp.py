@@ -23,8 +23,9 @@ as on plain TCP ones (where a guarantee differs on TLS, it says so):
   and handed to the socket together at the start of the next iteration (no
   timer); `Connection.drain` sends them at once (with ``coalesce=True`` only
   from `COALESCE_LIMIT` bytes on), closing flushes them. A producer loop
-  of `Connection.write` and `Connection.drain` with no other await ends in `ConnectionError` within
-  a few iterations once the peer is gone, on TLS too: `drain` yields to the
+  of `Connection.write` and `Connection.drain` with no other await ends in
+  `ConnectionError` within a few iterations once the peer is gone, on TLS
+  too: `drain` yields to the
   event loop when the transport has found the connection broken or (TLS,
   Linux) the socket under the TLS layer was reset, which the TLS layer
   learns only later.
