@@ -623,6 +623,40 @@ async def test_response_timeout(caplog):
             assert conn.is_open
 
 
+async def test_response_timeouts_expire_in_deadline_order():
+    """Each request fails at its own deadline, whatever the order of the
+    calls: a shorter timeout after a longer one expires first, and a
+    request queued beyond the negotiated limit expires while queued
+    (one timer serves them all)."""
+    async with raw_server() as (srv, conn_queue):
+        conn = await raw_connect(srv, max_serv_outstanding_calling=1)
+        async with closing(conn):
+            raw = await bounded(conn_queue.get())
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            ended = {}
+
+            async def request(name, timeout):
+                try:
+                    await conn.send_confirmed(mms.StatusRequest(),
+                                              timeout=timeout)
+                except mms.ResponseTimeoutError:
+                    ended[name] = loop.time() - start
+
+            long_ = asyncio.create_task(request('long', 3))
+            await read_pdu(raw)  # the long one holds the only slot
+            queued = asyncio.create_task(request('queued', 0.4))
+            short = asyncio.create_task(request('short', 0.2))
+            await bounded(asyncio.gather(queued, short))
+            assert list(ended) == ['short', 'queued']
+            assert 0.2 <= ended['short'] < 0.4 + 0.5
+            assert 0.4 <= ended['queued'] < 0.4 + 1
+            assert not long_.done()
+            await bounded(long_, timeout=10)
+            assert 3 <= ended['long'] < 3 + 2
+            assert conn.is_open
+
+
 async def test_unknown_invoke_id_dropped(caplog):
     async with raw_server() as (srv, conn_queue):
         conn = await raw_connect(srv)

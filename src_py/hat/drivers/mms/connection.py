@@ -626,6 +626,12 @@ class Connection(cotp_common.Resource):
         self._in_flight = 0
         self._waiters: collections.deque[asyncio.Future[None]] = \
             collections.deque()
+        # response timeouts: the deadline (loop time) of every waiting
+        # future that has one, and one timer at the earliest (see
+        # `_expire_at`)
+        self._deadlines: dict[asyncio.Future[typing.Any], float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._serving: dict[int, asyncio.Task[None]] = {}
         self._serving_count = 0
         self._slot_freed = asyncio.Event()
@@ -735,14 +741,12 @@ class Connection(cotp_common.Resource):
             invoke_id = _next_id(invoke_id)
         octets = _encode(codec.ConfirmedRequestPdu(invoke_id, req))
         self._next_invoke_id = _next_id(invoke_id)
-
-        if timeout is None:
-            return await self._transact(invoke_id, type(req), octets)
+        deadline = None if timeout is None else self._loop.time() + timeout
         try:
-            return await self._transact_timed(invoke_id, type(req), octets,
-                                              timeout)
+            return await self._transact(invoke_id, type(req), octets,
+                                        deadline)
 
-        except asyncio.TimeoutError:
+        except _Expired:
             self._late[invoke_id] = None
             while len(self._late) > _LATE_IDS:
                 self._late.popitem(last=False)
@@ -796,67 +800,37 @@ class Connection(cotp_common.Resource):
     async def _transact(self,
                         invoke_id: int,
                         request_type: type,
-                        octets: bytes
+                        octets: bytes,
+                        deadline: float | None
                         ) -> common.Response:
-        await self._acquire()
+        await self._acquire(deadline)
         try:
             self._check_open()
             future: asyncio.Future[common.Response] = \
                 self._loop.create_future()
             self._pending[invoke_id] = _Pending(future, request_type)
+            if deadline is not None:
+                self._expire_at(future, deadline)
             try:
                 self._write(octets)
                 return await future
 
             finally:
                 self._pending.pop(invoke_id, None)
+                if deadline is not None:
+                    self._deadlines.pop(future, None)
 
         finally:
             self._release()
 
-    async def _transact_timed(self,
-                              invoke_id: int,
-                              request_type: type,
-                              octets: bytes,
-                              timeout: float
-                              ) -> common.Response:
-        # `_transact` within `timeout` seconds (TimeoutError), as
-        # asyncio.timeout does it (the timer cancels the task, the
-        # cancellation it caused becomes TimeoutError) without its context
-        # manager object and its two coroutines per request. Duplicated hot
-        # path: protects the rows read and read-16 of
-        # benchmarks/bench_mms.py (Python 3.11 or later: Task.uncancel)
-        if sys.version_info < (3, 11):
-            return await asyncio.wait_for(
-                self._transact(invoke_id, request_type, octets), timeout)
-        task = asyncio.current_task()
-        assert task is not None
-        cancelling = task.cancelling()
-        expired = False
-
-        def on_timeout() -> None:
-            nonlocal expired
-            expired = True
-            task.cancel()
-
-        handle = self._loop.call_later(timeout, on_timeout)
-        try:
-            return await self._transact(invoke_id, request_type, octets)
-
-        except asyncio.CancelledError:
-            if expired and task.uncancel() <= cancelling:
-                raise asyncio.TimeoutError() from None
-            raise
-
-        finally:
-            handle.cancel()
-
-    async def _acquire(self) -> None:
+    async def _acquire(self, deadline: float | None) -> None:
         if self._in_flight < self._out_limit and not self._waiters:
             self._in_flight += 1
             return
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append(waiter)
+        if deadline is not None:
+            self._expire_at(waiter, deadline)
         try:
             await waiter
 
@@ -871,6 +845,39 @@ class Connection(cotp_common.Resource):
                 except ValueError:
                     pass
             raise
+
+        finally:
+            if deadline is not None:
+                self._deadlines.pop(waiter, None)
+
+    def _expire_at(self, future: asyncio.Future[typing.Any],
+                   deadline: float) -> None:
+        # `future` fails with _Expired at `deadline` unless done before
+        # (and removed from _deadlines). One timer for all, at the earliest
+        # deadline: with the same timeout for every request it is set again
+        # about once per timeout, not per request (a timer per request cost
+        # about 3 us: bench_mms.py rows read and read-16)
+        self._deadlines[future] = deadline
+        if self._timer is None or deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        earliest: float | None = None
+        for future, deadline in list(self._deadlines.items()):
+            if deadline <= now:
+                del self._deadlines[future]
+                if not future.done():
+                    future.set_exception(_Expired())
+            elif earliest is None or deadline < earliest:
+                earliest = deadline
+        if earliest is not None:
+            self._timer = self._loop.call_at(earliest, self._on_timer)
+            self._timer_at = earliest
 
     def _release(self) -> None:
         while self._waiters:
@@ -907,6 +914,9 @@ class Connection(cotp_common.Resource):
             self._async_group.close()
 
     def _fail_all(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for pending in self._pending.values():
             if not pending.future.done():
                 pending.future.set_exception(ConnectionError(self._error))
@@ -1290,6 +1300,11 @@ class _Error(Exception):
 
 
 class _Closed(Exception):
+    pass
+
+
+class _Expired(Exception):
+    # a request's response timeout expired (see Connection._expire_at)
     pass
 
 
