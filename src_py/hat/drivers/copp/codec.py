@@ -335,18 +335,19 @@ _encode_length = ber.encode_length
 _decode_element = ber.decode
 
 
-def _encode_one_pdv(user_data: typing.Any) -> bytes | None:
-    if type(user_data) is not _FullyEncodedData:
-        return None
-    pdv_lists = user_data.pdv_lists
-    if type(pdv_lists) is not list or len(pdv_lists) != 1:
-        return None
-    pdv_list = pdv_lists[0]
-    if type(pdv_list) is not _PdvList:
-        return None
-    transfer_syntax_name, context_id, element = pdv_list
-    if (transfer_syntax_name is not None or type(context_id) is not int or
-            not 0 <= context_id < 0x80 or type(element) is not _Element):
+def encode_single_pdv(context_id: typing.Any,
+                      element: typing.Any) -> bytes | None:
+    """The fully-encoded User-data of one PDV-list without
+    transfer-syntax-name, whose presentation-context-identifier
+    `context_id` is below 128 and whose data is `element`
+    (single-ASN1-type): the octets `encode_user_data` gives for that, or
+    ``None`` for any other argument (then use `encode_user_data`).
+
+    The form of every MMS request and response, straight to octets without
+    the `common.FullyEncodedData` around it (benchmarks/bench_mms.py rows
+    read, read-16 and list-500)."""
+    if (type(context_id) is not int or not 0 <= context_id < 0x80 or
+            type(element) is not _Element):
         return None
     value = ber.encode(element)
     n3 = len(value)
@@ -357,6 +358,21 @@ def _encode_one_pdv(user_data: typing.Any) -> bytes | None:
     return b''.join((b'\x61', _encode_length(n2 + 1 + len(head2)),
                      b'\x30', head2, b'\x02\x01', bytes((context_id,)),
                      b'\xa0', _encode_length(n3), value))
+
+
+def _encode_one_pdv(user_data: typing.Any) -> bytes | None:
+    if type(user_data) is not _FullyEncodedData:
+        return None
+    pdv_lists = user_data.pdv_lists
+    if type(pdv_lists) is not list or len(pdv_lists) != 1:
+        return None
+    pdv_list = pdv_lists[0]
+    if type(pdv_list) is not _PdvList:
+        return None
+    transfer_syntax_name, context_id, element = pdv_list
+    if transfer_syntax_name is not None:
+        return None
+    return encode_single_pdv(context_id, element)
 
 
 def _length_at(data: bytes, i: int, end: int) -> tuple[int, int]:
@@ -374,7 +390,17 @@ def _length_at(data: bytes, i: int, end: int) -> tuple[int, int]:
     return -1, 0
 
 
-def _decode_one_pdv(data: typing.Any) -> common.FullyEncodedData | None:
+def decode_single_pdv(data: typing.Any) -> tuple[int, ber.Element] | None:
+    """(presentation-context-identifier, data) of fully-encoded User-data
+    `data` (``bytes``) of one PDV-list without transfer-syntax-name, with a
+    presentation-context-identifier below 128 and single-ASN1-type data
+    (definite lengths of at most two octets); ``None`` for anything else,
+    valid or not (then use `decode_user_data` or `iter_pdv_lists`, which
+    decode the same octets to the same PDV).
+
+    The form of every MMS request and response, without the
+    `common.FullyEncodedData` around it (benchmarks/bench_mms.py rows read,
+    read-16 and list-500); the element's contents are a view of `data`."""
     if type(data) is not bytes:
         return None
     end = len(data)
@@ -398,7 +424,14 @@ def _decode_one_pdv(data: typing.Any) -> common.FullyEncodedData | None:
         element = _decode_element(memoryview(data)[i:])
     except ber.DecodeError:
         return None
-    return _FullyEncodedData([_PdvList(None, context_id, element)])
+    return context_id, element
+
+
+def _decode_one_pdv(data: typing.Any) -> common.FullyEncodedData | None:
+    single = decode_single_pdv(data)
+    if single is None:
+        return None
+    return _FullyEncodedData([_PdvList(None, *single)])
 
 
 # --- helpers ----------------------------------------------------------------

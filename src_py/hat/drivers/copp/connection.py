@@ -574,8 +574,7 @@ class Connection(aio.Resource):
             ConnectionError: connection not open
 
         """
-        self._conn.write(codec.encode_user_data(
-            _user_data(self._syntax_names, data)))
+        self._conn.write(_encode_entity(self._syntax_names, data))
 
     async def drain(self, *, coalesce: bool = False) -> None:
         """Wait until the layers below have taken the written data (see
@@ -593,8 +592,13 @@ class Connection(aio.Resource):
                 received before are returned first
 
         """
+        queue = self._queue
+        if not queue.empty():
+            # no coroutine when a PDV is waiting (rows read, read-16 of
+            # bench_mms.py)
+            return queue.get_nowait()
         try:
-            return await self._queue.get()
+            return await queue.get()
 
         except aio.QueueClosedError:
             raise cosp.ConnectionClosedError(
@@ -647,30 +651,33 @@ class Connection(aio.Resource):
 
                 # one PDV decoded at a time, queued before the next is
                 # decoded: what the connection holds is bounded in PDVs
-                entities = _iter_entities(self._syntax_names, data)
-                while True:
-                    try:
+                queue = self._queue
+                try:
+                    entities = _iter_entities(self._syntax_names, data)
+                    entity = next(entities, None)
+                    while entity is not None:
+                        if queue.full():
+                            self._putting = True
+                            try:
+                                await queue.put(entity)
+
+                            finally:
+                                self._putting = False
+                        else:
+                            # no coroutine while there is room (rows
+                            # read, read-16 of bench_mms.py)
+                            queue.put_nowait(entity)
                         entity = next(entities, None)
 
-                    except (codec.PpduDecodeError, _Error) as e:
-                        msg = e.msg if isinstance(e, _Error) else str(e)
-                        _log_protocol_error(self._conn, msg, data)
-                        self._error = f'copp: protocol error: {msg}'
-                        _abort_provider(
-                            self._conn,
-                            common.AbortReason.INVALID_PPDU_PARAMETER_VALUE,
-                            None)
-                        return
-
-                    if entity is None:
-                        break
-
-                    self._putting = True
-                    try:
-                        await self._queue.put(entity)
-
-                    finally:
-                        self._putting = False
+                except (codec.PpduDecodeError, _Error) as e:
+                    msg = e.msg if isinstance(e, _Error) else str(e)
+                    _log_protocol_error(self._conn, msg, data)
+                    self._error = f'copp: protocol error: {msg}'
+                    _abort_provider(
+                        self._conn,
+                        common.AbortReason.INVALID_PPDU_PARAMETER_VALUE,
+                        None)
+                    return
 
         except aio.QueueClosedError:
             pass
@@ -772,21 +779,53 @@ def _entities(syntax_names: common.SyntaxNames,
     return result
 
 
+def _encode_entity(syntax_names: common.SyntaxNames,
+                   entity: common.IdentifiedEntity) -> bytes:
+    """The P-DATA user data of one PDV (as `codec.encode_user_data` of
+    `_user_data`, through `codec.encode_single_pdv` where it can)"""
+    name, element = entity
+    if not isinstance(element, ber.Element):
+        raise TypeError(f'presentation data value must be a ber.Element, '
+                        f'not {type(element).__name__}')
+    context_id = syntax_names.get_id(name)
+    octets = codec.encode_single_pdv(context_id, element)
+    if octets is not None:
+        return octets
+    return codec.encode_user_data(common.FullyEncodedData([common.PdvList(
+        None, context_id, element)]))
+
+
 def _iter_entities(syntax_names: common.SyntaxNames,
                    octets: ber.Bytes
                    ) -> typing.Iterator[common.IdentifiedEntity]:
     """The PDVs of a P-DATA's user data, each decoded when reached
 
     Raises `codec.PpduDecodeError` or `_Error` when it reaches one that
-    is malformed, simply-encoded data or a PDV it cannot deliver.
+    is malformed, simply-encoded data or a PDV it cannot deliver (a P-DATA
+    of one single-ASN1-type PDV, every MMS PDU, at once).
     """
+    single = codec.decode_single_pdv(octets)
+    if single is not None:
+        return iter(((_context_name(syntax_names, single[0], octets),
+                      single[1]),))
+    return _iter_general(syntax_names, octets)
+
+
+def _context_name(syntax_names: common.SyntaxNames,
+                  context_id: int,
+                  octets: ber.Bytes) -> common.ObjectIdentifier:
+    try:
+        return syntax_names.get_name(context_id)
+    except KeyError:
+        raise _Error(f'PDV of unknown presentation context '
+                     f'{ber.integer_text(context_id)}', octets) from None
+
+
+def _iter_general(syntax_names: common.SyntaxNames,
+                  octets: ber.Bytes
+                  ) -> typing.Iterator[common.IdentifiedEntity]:
     for pdv_list in codec.iter_pdv_lists(octets):
-        try:
-            name = syntax_names.get_name(pdv_list.context_id)
-        except KeyError:
-            raise _Error(f'PDV of unknown presentation context '
-                         f'{ber.integer_text(pdv_list.context_id)}',
-                         octets) from None
+        name = _context_name(syntax_names, pdv_list.context_id, octets)
         data = pdv_list.data
         if isinstance(data, ber.Element):
             yield name, data

@@ -1171,10 +1171,11 @@ class Connection(cotp_common.Resource):
                                    codec.RejectReason.CONFIRMED_REQUEST, 3)
         try:
             result = self._request_cb(self, pdu.request)
-            if not inspect.isawaitable(result):
+            # responses are tuples, never awaitable: no ABC check for them
+            if isinstance(result, tuple) or not inspect.isawaitable(result):
                 # a plain function: answered here, no task needed
                 return _encode_response(pdu.invoke_id, pdu.request,
-                                        result)
+                                        typing.cast(common.Response, result))
 
         except Exception as e:
             return self._request_failed(pdu, e)
