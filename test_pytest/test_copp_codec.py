@@ -604,3 +604,48 @@ def test_user_data_fast_path_taken():
     octets = codec._encode_one_pdv(ppdu)
     assert octets == _general(codec.encode_user_data, ppdu)
     assert codec._decode_one_pdv(octets) == ppdu
+
+
+@property_timeout
+@settings
+@hypothesis.given(st.one_of(st.binary(max_size=80), mutated))
+def test_decode_single_pdv_agrees_with_the_general_path(octets):
+    """decode_single_pdv returns (context id, element) exactly where the
+    general path decodes one single-ASN1-type PDV-list without
+    transfer-syntax-name of that context and element, else None"""
+    single = codec.decode_single_pdv(octets)
+    if single is None:
+        return
+    assert _general(codec.decode_user_data, octets) == \
+        common.FullyEncodedData([common.PdvList(None, *single)])
+
+
+@round_trip_settings
+@hypothesis.given(one_pdv)
+def test_encode_single_pdv_gives_the_general_octets(data):
+    """encode_single_pdv gives the octets of encode_user_data's general
+    path (or None beyond its form), and decode_single_pdv reads them
+    back"""
+    [pdv_list] = data.pdv_lists
+    octets = codec.encode_single_pdv(pdv_list.context_id, pdv_list.data)
+    if octets is None:
+        assert (pdv_list.context_id >= 0x80 or
+                not isinstance(pdv_list.data, ber.Element) or
+                len(ber.encode(pdv_list.data)) > 0xfff0)
+        return
+    assert octets == _general(codec.encode_user_data, data)
+    assert codec.decode_single_pdv(octets) == (pdv_list.context_id,
+                                               pdv_list.data)
+
+
+def test_single_pdv_rejects_other_forms():
+    element = ber.decode(bytes.fromhex('a0 03 02 01 05'))
+    assert codec.encode_single_pdv(0x80, element) is None
+    assert codec.encode_single_pdv(True, element) is None
+    assert codec.encode_single_pdv(3, b'\x02\x01\x05') is None
+    # a transfer-syntax-name: general path only
+    octets = codec.encode_user_data(common.FullyEncodedData([
+        common.PdvList((2, 1, 1), 3, element)]))
+    assert codec.decode_single_pdv(octets) is None
+    assert codec.decode_single_pdv(bytearray(
+        codec.encode_single_pdv(3, element))) is None
