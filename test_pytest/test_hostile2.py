@@ -1,0 +1,254 @@
+"""Hostile review of the session f5c1cc1..484458e (drain coalescing, Turn,
+mms response-timeout timer, copp single-PDV fast path).
+
+Each test names the claim it tries to break."""
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+
+import pytest
+
+from hat import aio
+
+from hat.drivers import acse
+from hat.drivers import ber
+from hat.drivers import cosp
+from hat.drivers import cotp
+from hat.drivers import copp
+from hat.drivers import mms
+from hat.drivers import tcp
+from hat.drivers import tpkt
+from hat.drivers.mms import codec
+
+from chaos import bounded, wait_stalled, wait_until
+
+
+pytestmark = pytest.mark.timeout(30)
+
+localhost = '127.0.0.1'
+MMS = (1, 0, 9506, 2, 1)
+MMS_CONTEXT = (1, 0, 9506, 2, 3)
+
+
+def _tcp_of(conn):
+    while not isinstance(conn, tcp.Connection):
+        conn = conn._conn
+    return conn
+
+
+def _unsent(conn):
+    """bytes written but not yet taken by the kernel (tcp's coalesced
+    writes and the transport's buffer)"""
+    t = _tcp_of(conn)
+    wbuf = t._wbuf
+    size = (len(wbuf) if wbuf else 0) + t._transport.get_write_buffer_size()
+    # TLS on asyncio: the socket transport under the TLS layer
+    inner = getattr(getattr(t._transport, '_ssl_protocol', None),
+                    '_transport', None)
+    if inner is not None:
+        size += inner.get_write_buffer_size()
+    return size
+
+
+def _entity(pdu):
+    return MMS, ber.decode(codec.encode_pdu(pdu))
+
+
+def _initiate_request():
+    return codec.InitiateRequestPdu(65000, 5, 5, None, 1,
+                                    frozenset({0, 1, 2}),
+                                    frozenset({0, 4, 83}))
+
+
+@pytest.fixture
+def tls_ctx(tls_files):
+    cert, key = tls_files
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
+                                            cafile=str(cert))
+    return server_ctx, client_ctx
+
+
+# --- 1. drain(coalesce=True): backpressure against a peer that never reads
+
+@pytest.mark.parametrize('tls', [False, True])
+async def test_mms_backpressure_small_requests_unsent_bounded(tls, tls_ctx,
+                                                              capsys):
+    """Claim 1: a peer sending many small MMS requests (batches of them per
+    TCP segment: the coalesce path) without reading the answers is stopped;
+    the server's unsent bytes stay below high-water mark + COALESCE_LIMIT +
+    one response (TLS too)."""
+    served = 0
+    response = mms.ReadResponse([mms.OctetStringData(bytes(1000))])
+
+    def request_cb(conn, req):
+        nonlocal served
+        served += 1
+        return response
+
+    server_ctx, client_ctx = tls_ctx
+    srv_kw = dict(ssl=server_ctx) if tls else {}
+    cli_kw = (dict(ssl=client_ctx, server_hostname='localhost')
+              if tls else {})
+    conn_queue = aio.Queue()
+    srv = await mms.listen(conn_queue.put_nowait, request_cb,
+                           mms.Address(localhost, 0), conclude_timeout=0.2,
+                           release_timeout=0.5, close_timeout=0.5, **srv_kw)
+    try:
+        raw = await acse.connect([MMS], MMS_CONTEXT, srv.addresses[0],
+                                 user_data=_entity(_initiate_request()),
+                                 close_timeout=0.5, **cli_kw)
+        try:
+            conn = await bounded(conn_queue.get())
+            req = codec.ConfirmedRequestPdu(
+                1, mms.ReadRequest([mms.NameVariableSpecification(
+                    mms.VmdSpecificObjectName('x'))]))
+            sent = 0
+            peak = 0
+            while sent < 200_000:
+                for _ in range(64):
+                    raw.write(_entity(req._replace(
+                        invoke_id=sent % 1_000_000 + 1)))
+                    sent += 1
+                try:
+                    await asyncio.wait_for(raw.drain(), 0.5)
+                except asyncio.TimeoutError:
+                    break
+                peak = max(peak, _unsent(conn))
+            assert sent < 200_000, 'the peer was never stopped'
+            await wait_stalled(lambda: served, 0.3, 10, 'served')
+            peak = max(peak, _unsent(conn))
+            transport = _tcp_of(conn)._transport
+            high = transport.get_write_buffer_limits()[1]
+            inner = getattr(getattr(transport, '_ssl_protocol', None),
+                            '_transport', None)
+            if inner is not None:
+                # TLS on asyncio: the socket transport's own high-water mark
+                high += inner.get_write_buffer_limits()[1]
+            with capsys.disabled():
+                print(f'\n[figure] tls={tls} served={served} sent={sent} '
+                      f'server unsent peak={peak} final={_unsent(conn)} '
+                      f'high-water={high}')
+            assert peak <= high + getattr(tcp, 'COALESCE_LIMIT', 0) + 2000
+            assert served < sent
+        finally:
+            raw.abort()
+            await bounded(raw.wait_closed())
+    finally:
+        await bounded(srv.async_close(), timeout=10)
+        while not conn_queue.empty():
+            await bounded(conn_queue.get_nowait().async_close(), timeout=10)
+
+
+# --- 2. Turn: concurrent readers cancelled at random, every layer
+
+@contextlib.asynccontextmanager
+async def _layer_pair(layer):
+    conn_queue = aio.Queue()
+    addr = tcp.Address(localhost, 0)
+    if layer == 'tpkt':
+        srv = await tpkt.listen(conn_queue.put_nowait, addr)
+        client = await tpkt.connect(srv.addresses[0])
+    elif layer == 'cotp':
+        srv = await cotp.listen(conn_queue.put_nowait, addr,
+                                max_tpdu_size=128)
+        client = await cotp.connect(srv.addresses[0], max_tpdu_size=128)
+    elif layer == 'cosp':
+        srv = await cosp.listen(lambda data: data, conn_queue.put_nowait,
+                                addr, max_tpdu_size=128)
+        client = await cosp.connect(srv.addresses[0], max_tpdu_size=128)
+    else:
+        raise ValueError(layer)
+    try:
+        server = await bounded(conn_queue.get())
+        try:
+            yield client, server
+        finally:
+            server.abort() if hasattr(server, 'abort') else server.close()
+            await bounded(server.async_close())
+    finally:
+        client.abort() if hasattr(client, 'abort') else client.close()
+        await bounded(client.async_close())
+        await bounded(srv.async_close())
+
+
+@pytest.mark.parametrize('seed', range(int(__import__("os").environ.get("H2SEEDS", "3"))))
+@pytest.mark.parametrize('layer', ['tpkt', 'cotp', 'cosp'])
+async def test_readers_cancelled_at_random_lose_nothing(layer, seed):
+    """Claim 2: readers take turns in call order; cancelled ones (while
+    waiting for the turn, after it was handed to them, or while holding it
+    and waiting for data) lose nothing and reorder nothing."""
+    rnd = random.Random(seed)
+    loop = asyncio.get_running_loop()
+    count = 400
+    messages = [b'%06d:' % i + bytes(rnd.choice([0, 5, 300, 1500]))
+                for i in range(count)]
+    got = []
+    cancelled = 0
+    async with _layer_pair(layer) as (writer, reader):
+        outstanding = []
+
+        def on_done(task):
+            nonlocal cancelled
+            outstanding.remove(task)
+            if task.cancelled():
+                cancelled += 1
+            elif task.exception() is None:
+                got.append(task.result())
+            else:
+                got.append(task.exception())
+
+        async def read():
+            data = await reader.read()
+            # the turn was just handed to the next reader (its task not yet
+            # resumed): cancel it now
+            current = asyncio.current_task()
+            others = [t for t in outstanding if t is not current]
+            if others and rnd.random() < 0.3:
+                others[0].cancel()
+            return data
+
+        def spawn():
+            task = loop.create_task(read())
+            outstanding.append(task)
+            task.add_done_callback(on_done)
+
+        async def write_all():
+            i = 0
+            while i < count:
+                for _ in range(rnd.randint(1, 3)):
+                    if i < count:
+                        writer.write(messages[i])
+                        i += 1
+                await writer.drain()
+                # paced: readers often wait for data, and queue for the
+                # turn behind the one waiting
+                await asyncio.sleep(rnd.choice([0, 0, 0.0005]))
+
+        writing = loop.create_task(write_all())
+        try:
+            while len(got) < count:
+                while len(outstanding) < 4:
+                    spawn()
+                r = rnd.random()
+                if r < 0.3 and outstanding:
+                    rnd.choice(outstanding).cancel()
+                await asyncio.sleep(0 if r < 0.8 else 0.001)
+            await bounded(writing)
+        finally:
+            writing.cancel()
+            for task in list(outstanding):
+                task.cancel()
+            await asyncio.gather(*outstanding, return_exceptions=True)
+    assert cancelled > 20
+    errors = [g for g in got if isinstance(g, BaseException)]
+    assert not errors
+    assert len(got) == count
+    first_bad = next((i for i, (a, b) in enumerate(zip(got, messages))
+                      if a != b), None)
+    assert first_bad is None, (
+        f'message {first_bad}: got {got[first_bad][:7]!r}')
