@@ -1225,7 +1225,12 @@ class Connection(cotp_common.Resource):
                      ) -> codec.Pdu | None:
         pending = self._pending.get(pdu.invoke_id)
         if pending is None or pending.future.done():
-            if pdu.invoke_id in self._late:
+            # expired, its caller not yet resumed to note it in _late (the
+            # answer and the expiry in the same loop iteration): late too
+            if pdu.invoke_id in self._late or (
+                    pending is not None and
+                    not pending.future.cancelled() and
+                    isinstance(pending.future.exception(), _Expired)):
                 mlog.warning('mms: %s -> %s: late answer to invoke ID %s '
                              '(timed out): dropped', self.info.local_addr,
                              self.info.remote_addr, pdu.invoke_id)
