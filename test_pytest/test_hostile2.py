@@ -4,6 +4,7 @@ mms response-timeout timer, copp single-PDV fast path).
 Each test names the claim it tries to break."""
 
 import asyncio
+import logging
 import contextlib
 import os
 import random
@@ -17,6 +18,7 @@ from hat import aio
 from hat.drivers import acse
 from hat.drivers import ber
 from hat.drivers import cosp
+from hat.drivers import copp
 from hat.drivers import cotp
 from hat.drivers import mms
 from hat.drivers import tcp
@@ -427,3 +429,73 @@ async def test_mms_late_answers_logged_once_and_dropped(caplog, racing):
                 assert result == mms.StatusResponse(0, 0)
                 assert not records
         assert conn._in_flight == 0 and not conn._deadlines
+
+
+# --- 4. copp: single-PDV fast path, bounded queue, malformed P-DATA
+
+_CP_ACSE = bytes.fromhex(
+    '31 1a a0 03 80 01 01'
+    ' a2 13 a4 11 30 0f 02 01 01 06 04 52010001 30 04 06 02 5101')
+
+
+def _single_pdv(context_id, value):
+    # fully-encoded User-data: one PDV-list, single-ASN1-type INTEGER
+    return bytes.fromhex(f'61 0a 30 08 02 01 {context_id:02x} '
+                         f'a0 03 02 01 {value:02x}')
+
+
+@pytest.mark.parametrize('bad', [
+    '61 0a 30 08 02 01 09 a0 03 02 01 05',   # unknown context (fast form)
+    '61 0a 30 08 02 01 00 a0 03 02 01 05',   # unknown context 0
+    '61 0c 30 0a 02 01 01 a0 05 02 01 05 00 00',  # octets after the element
+    '61 0a 30 08 02 01 01 a0 03 02 81 05',   # element cut short
+    '61 0a 30 08 02 01 01 a0 03 02 01',      # P-DATA cut short
+])
+async def test_copp_fast_path_queue_full_then_malformed(bad, caplog):
+    """Claim 4: single-PDV P-DATAs (the fast path) filling the bounded
+    queue while readers are cancelled at random, then a malformed P-DATA:
+    every PDV before it delivered once, in order; then ConnectionError,
+    exactly one ERROR naming the octets, and the peer is aborted."""
+    rnd = random.Random(bad)
+    loop = asyncio.get_running_loop()
+    conn_queue = aio.Queue()
+    srv = await copp.listen(lambda names, data: data, conn_queue.put_nowait,
+                            copp.Address(localhost, 0), receive_queue_size=2)
+    try:
+        raw = await bounded(cosp.connect(srv.addresses[0],
+                                         user_data=_CP_ACSE))
+        try:
+            server_conn = await bounded(conn_queue.get())
+            try:
+                for value in range(1, 21):
+                    raw.write(_single_pdv(1, value))
+                raw.write(bytes.fromhex(bad))
+                got = []
+                while True:
+                    readers = [loop.create_task(server_conn.read())
+                               for _ in range(3)]
+                    await asyncio.sleep(0)
+                    if rnd.random() < 0.5:
+                        rnd.choice(readers).cancel()
+                    done = await asyncio.gather(*readers,
+                                                return_exceptions=True)
+                    got.extend(d for d in done
+                               if not isinstance(d, BaseException))
+                    if any(isinstance(d, ConnectionError) for d in done):
+                        break
+                assert [int(e.contents.hex(), 16) for _, e in got] == \
+                    list(range(1, 21))
+                with pytest.raises(ConnectionError):
+                    await bounded(raw.read())
+                assert raw.abort_user_data is not None
+            finally:
+                server_conn.async_group.close()
+                await bounded(server_conn.wait_closed())
+        finally:
+            raw.async_group.close()
+            await bounded(raw.wait_closed())
+    finally:
+        await bounded(srv.async_close())
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert bytes.fromhex(bad).hex(' ') in errors[0].getMessage()
