@@ -217,7 +217,9 @@ association staying up.
 
 import asyncio
 import collections
+import heapq
 import inspect
+import itertools
 import logging
 import sys
 import types
@@ -630,6 +632,11 @@ class Connection(cotp_common.Resource):
         # future that has one, and one timer at the earliest (see
         # `_expire_at`)
         self._deadlines: dict[asyncio.Future[typing.Any], float] = {}
+        # the same deadlines by time, for the timer (entries of futures
+        # done before their deadline are dropped lazily)
+        self._deadline_heap: list[
+            tuple[float, int, asyncio.Future[typing.Any]]] = []
+        self._deadline_seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._serving: dict[int, asyncio.Task[None]] = {}
@@ -857,7 +864,15 @@ class Connection(cotp_common.Resource):
         # deadline: with the same timeout for every request it is set again
         # about once per timeout, not per request (a timer per request cost
         # about 3 us: bench_mms.py rows read and read-16)
-        self._deadlines[future] = deadline
+        deadlines = self._deadlines
+        deadlines[future] = deadline
+        heap = self._deadline_heap
+        heapq.heappush(heap, (deadline, next(self._deadline_seq), future))
+        if len(heap) > 2 * len(deadlines) + 64:
+            # mostly entries of answered requests: keep the heap within
+            # twice the waiting ones
+            heap[:] = [e for e in heap if e[2] in deadlines]
+            heapq.heapify(heap)
         if self._timer is None or deadline < self._timer_at:
             if self._timer is not None:
                 self._timer.cancel()
@@ -865,17 +880,20 @@ class Connection(cotp_common.Resource):
             self._timer_at = deadline
 
     def _on_timer(self) -> None:
+        # only the expired entries and those of futures done before their
+        # deadline are visited (not every waiting request: a scan of all
+        # made each expiry cost O(waiting requests))
         self._timer = None
         now = self._loop.time()
-        earliest: float | None = None
-        for future, deadline in list(self._deadlines.items()):
-            if deadline <= now:
-                del self._deadlines[future]
-                if not future.done():
-                    future.set_exception(_Expired())
-            elif earliest is None or deadline < earliest:
-                earliest = deadline
-        if earliest is not None:
+        deadlines = self._deadlines
+        heap = self._deadline_heap
+        while heap and (heap[0][0] <= now or heap[0][2] not in deadlines):
+            future = heapq.heappop(heap)[2]
+            if deadlines.pop(future, None) is not None and \
+                    not future.done():
+                future.set_exception(_Expired())
+        if heap:
+            earliest = heap[0][0]
             self._timer = self._loop.call_at(earliest, self._on_timer)
             self._timer_at = earliest
 
@@ -917,6 +935,7 @@ class Connection(cotp_common.Resource):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._deadline_heap.clear()
         for pending in self._pending.values():
             if not pending.future.done():
                 pending.future.set_exception(ConnectionError(self._error))
