@@ -562,3 +562,73 @@ async def test_mms_expiry_does_not_visit_every_waiting_request():
             await asyncio.gather(*waiting, return_exceptions=True)
         assert not conn._deadlines
         assert conn._in_flight == 0
+
+
+@pytest.mark.parametrize('seed', range(SEEDS))
+async def test_cosp_release_with_readers_cancelled_at_random(seed):
+    """Claim 2 (cosp's release reading to the DN takes turns with readers):
+    while readers are cancelled at random, a release reads to the DN; every
+    DT sent before the DN is read once, in order (by a reader, or kept by
+    the release for read), and the release gets the DN's user data."""
+    rnd = random.Random(seed)
+    loop = asyncio.get_running_loop()
+    count = 60
+    conn_queue = aio.Queue()
+    srv = await cosp.listen(lambda data: data, conn_queue.put_nowait,
+                            tcp.Address(localhost, 0), max_tpdu_size=128,
+                            release_cb=lambda data: b'dn')
+    try:
+        client = await cosp.connect(srv.addresses[0], max_tpdu_size=128,
+                                    receive_queue_size=count)
+        try:
+            server = await bounded(conn_queue.get())
+            got = []
+            outstanding = []
+
+            def on_done(task):
+                outstanding.remove(task)
+                if not task.cancelled() and task.exception() is None:
+                    got.append(task.result())
+
+            async def serve():
+                for i in range(count):
+                    server.write(b'%04d' % i + bytes(rnd.choice([0, 300])))
+                    await server.drain()
+                    await asyncio.sleep(rnd.choice([0, 0.0005]))
+                # the FN is read (and the DN sent) by reading
+                with contextlib.suppress(ConnectionError):
+                    while True:
+                        await server.read()
+
+            serving = loop.create_task(serve())
+            for _ in range(3):
+                task = loop.create_task(client.read())
+                outstanding.append(task)
+                task.add_done_callback(on_done)
+            releasing = None
+            while not (releasing and releasing.done()):
+                if releasing is None and len(got) >= count // 3:
+                    releasing = loop.create_task(client.release(b'fn'))
+                if rnd.random() < 0.3 and outstanding:
+                    rnd.choice(outstanding).cancel()
+                while len(outstanding) < 3:
+                    task = loop.create_task(client.read())
+                    outstanding.append(task)
+                    task.add_done_callback(on_done)
+                await asyncio.sleep(rnd.choice([0, 0.0005]))
+                assert len(got) <= count
+            assert await bounded(releasing) == b'dn'
+            for task in list(outstanding):
+                task.cancel()
+            await asyncio.gather(*outstanding, return_exceptions=True)
+            # what the release kept stays readable
+            with contextlib.suppress(ConnectionError):
+                while True:
+                    got.append(await bounded(client.read()))
+            await bounded(serving)
+            assert [g[:4] for g in got] == [b'%04d' % i for i in range(count)]
+        finally:
+            client.abort()
+            await bounded(client.async_close())
+    finally:
+        await bounded(srv.async_close())
