@@ -246,8 +246,11 @@ async def test_readers_cancelled_at_random_lose_nothing(layer, seed):
                 await asyncio.sleep(rnd.choice([0, 0, 0.0005]))
 
         writing = loop.create_task(write_all())
+        deadline = loop.time() + 10
         try:
             while len(got) < count:
+                assert loop.time() < deadline, (
+                    f'readers stalled after {len(got)} messages')
                 while len(outstanding) < 4:
                     spawn()
                 r = rnd.random()
@@ -632,3 +635,53 @@ async def test_cosp_release_with_readers_cancelled_at_random(seed):
             await bounded(client.async_close())
     finally:
         await bounded(srv.async_close())
+
+
+@pytest.mark.parametrize('seed', range(SEEDS * 10))
+async def test_turn_fifo_exclusive_under_random_cancellation(seed):
+    """Claim 2 on Turn itself: with cancellations at random points (while
+    waiting, right after the turn was handed over, while holding it), at
+    most one holder at a time, the survivors get the turn in call order,
+    and the turn ends free."""
+    from hat.drivers import _turn
+    rnd = random.Random(seed)
+    loop = asyncio.get_running_loop()
+    turn = _turn.Turn()
+    holders = 0
+    order = []
+
+    async def reader(i):
+        nonlocal holders
+        if not turn.take():
+            await turn.wait()
+        try:
+            holders += 1
+            assert holders == 1
+            order.append(i)
+            for _ in range(rnd.randint(0, 2)):
+                await asyncio.sleep(0)
+        finally:
+            holders -= 1
+            turn.release()
+
+    tasks = []
+    for i in range(40):
+        tasks.append(loop.create_task(reader(i)))
+        if rnd.random() < 0.5:
+            await asyncio.sleep(0)
+        if rnd.random() < 0.4:
+            rnd.choice(tasks).cancel()
+    for _ in range(100):
+        if all(t.done() for t in tasks):
+            break
+        if rnd.random() < 0.3:
+            rnd.choice(tasks).cancel()
+        await asyncio.sleep(0)
+    results = await bounded(asyncio.gather(*tasks, return_exceptions=True))
+    assert not [r for r in results if isinstance(r, AssertionError)]
+    assert order == sorted(order)
+    assert not turn.busy
+    assert not turn._waiters
+    # a later reader takes it at once
+    assert turn.take()
+    turn.release()
