@@ -416,7 +416,7 @@ async def run(addr: mms.Address,
             await client.write(write.reference, data)
             print(f'write: {write.reference}: ok', flush=True)
 
-        if not reports and count is None:
+        if not reports:
             return 0
 
         # data set members, to name the values of reports without
@@ -474,15 +474,17 @@ def main(argv: list[str] | None = None) -> int:
                         help='enable the reports of every report control '
                              'block found (writes RptEna) and print them')
     parser.add_argument('--count', type=positive_int_arg, metavar='N',
-                        help='exit after N reports; default: run until '
-                             'Ctrl-C with --reports, else exit after the '
-                             'reads and writes')
+                        help='with --reports: exit after N reports; '
+                             'default: run until Ctrl-C')
     parser.add_argument('--timeout', type=timeout_arg,
                         default=DEFAULT_TIMEOUT, metavar='SECONDS',
                         help=f'bound of connecting and of each request, '
                              f'default {DEFAULT_TIMEOUT:g}')
     cli.add_verbose(parser, "the libraries' warnings and errors")
     args = parser.parse_args(argv)
+    if args.count is not None and not args.reports:
+        # without --reports no report ever arrives: it would wait for ever
+        parser.error('--count counts reports: use it with --reports')
     cli.setup_logging(args.verbose, [])
 
     async def async_main() -> int:

@@ -300,6 +300,7 @@ async def test_server_ends_associations_on_signal(env):
     (CLIENT, ['--read', 'MMXU1'], ['DOMAIN/ITEM']),
     (CLIENT, ['--write', 'SIMLD0/x'], ['DOMAIN/ITEM=VALUE']),
     (CLIENT, ['--count', '0'], ['--count', 'must be a positive integer']),
+    (CLIENT, ['--count', '2'], ['--count', '--reports']),
     (CLIENT, ['--timeout', '0'], ['timeout'])])
 async def test_bad_arguments(env, name, args, words):
     status, out, err = await run(env, name, *args)

@@ -144,9 +144,11 @@ and then drained (`hat.drivers.acse.Connection.drain` with
 ``coalesce=True``) before the receive loop reads more: a peer that sends
 requests without reading the answers stops being read once tcp's write
 buffer is above its high-water mark, and TCP flow control stops it. The
-replies to a batch of requests received together go out in one send
-(`hat.drivers.tcp.Connection.drain`: at most `hat.drivers.tcp.COALESCE_LIMIT`
-octets, 64 KiB, wait coalesced for the next event loop iteration).
+first reply to a batch of requests received together goes out at once,
+the rest together at the next event loop iteration
+(`hat.drivers.tcp.Connection.drain`: at most
+`hat.drivers.tcp.COALESCE_LIMIT` octets, 64 KiB, wait coalesced; beyond
+the high-water mark less than that plus one reply waits unsent).
 Memory per association is therefore bounded by
 the negotiated number of requests being served (each holding its request,
 its response and one PDU written but not yet taken by tcp), plus the
