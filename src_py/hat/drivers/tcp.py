@@ -25,10 +25,9 @@ as on plain TCP ones (where a guarantee differs on TLS, it says so):
   from `COALESCE_LIMIT` bytes on), closing flushes them. A producer loop
   of `Connection.write` and `Connection.drain` with no other await ends in
   `ConnectionError` within a few iterations once the peer is gone, on TLS
-  too: `drain` yields to the
-  event loop when the transport has found the connection broken or (TLS,
-  Linux) the socket under the TLS layer was reset, which the TLS layer
-  learns only later.
+  too: `drain` yields to the event loop when the transport has found the
+  connection broken or (TLS, Linux) the socket under the TLS layer was
+  reset, which the TLS layer learns only later.
 * `Connection.close` and `Connection.async_close` never raise, whatever
   state the transport, the socket or the TLS layer is in (a peer's reset
   found while closing ends the connection with the peer's reason).

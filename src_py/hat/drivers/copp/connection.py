@@ -744,12 +744,19 @@ def _psel_from_bytes(psel: ber.Bytes | None) -> Psel | None:
 
 def _user_data(syntax_names: common.SyntaxNames,
                entity: common.IdentifiedEntity) -> common.FullyEncodedData:
+    return common.FullyEncodedData([common.PdvList(
+        None, *_context_pdv(syntax_names, entity))])
+
+
+def _context_pdv(syntax_names: common.SyntaxNames,
+                 entity: common.IdentifiedEntity
+                 ) -> tuple[int, ber.Element]:
+    """(presentation-context-identifier, data) of a PDV to send"""
     name, element = entity
     if not isinstance(element, ber.Element):
         raise TypeError(f'presentation data value must be a ber.Element, '
                         f'not {type(element).__name__}')
-    return common.FullyEncodedData([common.PdvList(
-        None, syntax_names.get_id(name), element)])
+    return syntax_names.get_id(name), element
 
 
 def _entities(syntax_names: common.SyntaxNames,
@@ -783,11 +790,7 @@ def _encode_entity(syntax_names: common.SyntaxNames,
                    entity: common.IdentifiedEntity) -> bytes:
     """The P-DATA user data of one PDV (as `codec.encode_user_data` of
     `_user_data`, through `codec.encode_single_pdv` where it can)"""
-    name, element = entity
-    if not isinstance(element, ber.Element):
-        raise TypeError(f'presentation data value must be a ber.Element, '
-                        f'not {type(element).__name__}')
-    context_id = syntax_names.get_id(name)
+    context_id, element = _context_pdv(syntax_names, entity)
     octets = codec.encode_single_pdv(context_id, element)
     if octets is not None:
         return octets
