@@ -362,7 +362,9 @@ async def test_mms_timeout_and_cancel_storm(seed):
         assert expired
         assert not [o for o in outcomes if o[0] == 'answered']
         late = [o for o in expired if o[2] > o[1] + 0.5]
-        early = [o for o in expired if o[2] < o[1] - 1e-6]
+        # within the clock's granularity (uvloop counts milliseconds; the
+        # timer takes a deadline within 1 us as reached)
+        early = [o for o in expired if o[2] < o[1] - 1e-3]
         assert not early, early[:5]
         assert not late, late[:5]
         assert max_in_flight <= 3
@@ -585,13 +587,21 @@ async def test_cosp_release_with_readers_cancelled_at_random(seed):
                                     receive_queue_size=count)
         try:
             server = await bounded(conn_queue.get())
-            got = []
+            readers = []  # in call order: the order of the reads
             outstanding = []
+            read_count = 0
 
             def on_done(task):
+                nonlocal read_count
                 outstanding.remove(task)
                 if not task.cancelled() and task.exception() is None:
-                    got.append(task.result())
+                    read_count += 1
+
+            def spawn():
+                task = loop.create_task(client.read())
+                readers.append(task)
+                outstanding.append(task)
+                task.add_done_callback(on_done)
 
             async def serve():
                 for i in range(count):
@@ -605,25 +615,26 @@ async def test_cosp_release_with_readers_cancelled_at_random(seed):
 
             serving = loop.create_task(serve())
             for _ in range(3):
-                task = loop.create_task(client.read())
-                outstanding.append(task)
-                task.add_done_callback(on_done)
+                spawn()
             releasing = None
             while not (releasing and releasing.done()):
-                if releasing is None and len(got) >= count // 3:
+                if releasing is None and read_count >= count // 3:
                     releasing = loop.create_task(client.release(b'fn'))
                 if rnd.random() < 0.3 and outstanding:
                     rnd.choice(outstanding).cancel()
                 while len(outstanding) < 3:
-                    task = loop.create_task(client.read())
-                    outstanding.append(task)
-                    task.add_done_callback(on_done)
+                    spawn()
                 await asyncio.sleep(rnd.choice([0, 0.0005]))
-                assert len(got) <= count
+                assert read_count <= count
             assert await bounded(releasing) == b'dn'
             for task in list(outstanding):
                 task.cancel()
             await asyncio.gather(*outstanding, return_exceptions=True)
+            # the results by the readers' call order, not by when their done
+            # callbacks ran: since Python 3.12 a gather of done tasks returns
+            # before their callbacks run
+            got = [task.result() for task in readers
+                   if not task.cancelled() and task.exception() is None]
             # what the release kept stays readable
             with contextlib.suppress(ConnectionError):
                 while True:

@@ -886,7 +886,11 @@ class Connection(cotp_common.Resource):
         # deadline are visited (not every waiting request: a scan of all
         # made each expiry cost O(waiting requests))
         self._timer = None
-        now = self._loop.time()
+        # a deadline within a microsecond counts as reached: uvloop's clock
+        # counts whole milliseconds, and its timer can fire when the time
+        # is a rounding error short of the deadline (re-arming would then
+        # spin until the next millisecond)
+        now = self._loop.time() + 1e-6
         deadlines = self._deadlines
         heap = self._deadline_heap
         while heap and (heap[0][0] <= now or heap[0][2] not in deadlines):
