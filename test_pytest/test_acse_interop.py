@@ -118,15 +118,27 @@ async def test_our_initiator_against_libiec61850_server(iec_server, caplog):
 CLIENT = r'''
 import sys
 import pyiec61850.pyiec61850 as iec
-con = iec.IedConnection_create()
-iec.IedConnection_setConnectTimeout(con, 5000)
-error = iec.IedConnection_connect(con, '127.0.0.1', int(sys.argv[1]))
-print('connect', error[-1] if isinstance(error, tuple) else error,
-      iec.IedConnection_getState(con), flush=True)
-error = iec.IedConnection_release(con)
-print('release', error[-1] if isinstance(error, tuple) else error,
-      flush=True)
-iec.IedConnection_destroy(con)
+# libiec61850 (MmsConnection_connectAsync) sets its MMS state to
+# "connecting" after its thread has started the association: under load
+# the association can complete first, and the connection reports success,
+# then fails every request with IED_ERROR_CONNECTION_LOST without sending
+# it. Such a connection is dropped and made again (up to 5 attempts).
+for attempt in range(1, 6):
+    con = iec.IedConnection_create()
+    iec.IedConnection_setConnectTimeout(con, 5000)
+    error = iec.IedConnection_connect(con, '127.0.0.1', int(sys.argv[1]))
+    connect = error[-1] if isinstance(error, tuple) else error
+    state = iec.IedConnection_getState(con)
+    error = iec.IedConnection_release(con)
+    release = error[-1] if isinstance(error, tuple) else error
+    iec.IedConnection_destroy(con)
+    if connect != 0 or release != iec.IED_ERROR_CONNECTION_LOST:
+        break
+    print('attempt', attempt, 'failed at once (libiec61850 race)',
+          file=sys.stderr, flush=True)
+print('connect', connect, state, flush=True)
+print('release', release, flush=True)
+print('attempts', attempt, flush=True)
 '''
 
 
@@ -169,14 +181,20 @@ async def test_libiec61850_client_against_our_responder(caplog):
         assert proc.returncode == 0, stderr.decode(errors='replace')
         lines = stdout.decode().splitlines()
         # IED_ERROR_OK (0), IED_STATE_CONNECTED (2)
-        assert lines == ['connect 0 2', 'release 0'], stderr.decode(
+        assert lines[:2] == ['connect 0 2', 'release 0'], stderr.decode(
             errors='replace')
+        attempts = int(lines[2].split()[1])
 
-        [user_data] = validated
-        assert user_data[0] == MMS
-        assert (user_data[1].tag_class, user_data[1].tag) == (
-            ber.Class.CONTEXT, 8)  # initiate-RequestPDU
-        [conn] = conns
+        # a connection the client dropped at once (see CLIENT) was
+        # associated, then closed by the client without a conclude
+        assert len(conns) == len(validated) == attempts
+        for user_data in validated:
+            assert user_data[0] == MMS
+            assert (user_data[1].tag_class, user_data[1].tag) == (
+                ber.Class.CONTEXT, 8)  # initiate-RequestPDU
+        for dropped in conns[:-1]:
+            await bounded(dropped.wait_closed())
+        conn = conns[-1]
         # libiec61850's defaults: selectors 1 (TSEL, SSEL 2 octets, PSEL
         # 4 octets), AP title 1.1.1.999(.1), AE qualifier 12
         assert conn.info.remote_tsel == 1
