@@ -63,14 +63,22 @@ def free_port():
 
 @pytest.fixture
 def iec_server():
-    port = free_port()
     model = iec.IedModel_create('test')
     device = iec.LogicalDevice_create('LD0', model)
     iec.LogicalNode_create('LLN0', device)
-    server = iec.IedServer_create(model)
-    iec.IedServer_setLocalIpAddress(server, localhost)
-    iec.IedServer_start(server, port)
-    assert iec.IedServer_isRunning(server)
+    for _ in range(5):
+        port = free_port()
+        server = iec.IedServer_create(model)
+        iec.IedServer_setLocalIpAddress(server, localhost)
+        iec.IedServer_start(server, port)
+        if iec.IedServer_isRunning(server):
+            break
+        # the port freed was taken in between (a server that failed to
+        # start does not start again): another server, another port
+        iec.IedServer_destroy(server)
+    else:
+        iec.IedModel_destroy(model)
+        raise OSError('libiec61850 server could not listen')
     try:
         yield acse.Address(localhost, port)
     finally:

@@ -125,20 +125,32 @@ def free_port():
 
 
 @contextlib.contextmanager
-def ied_server(port):
-    """A libiec61850 IedServer (one logical device) on 127.0.0.1:`port`"""
+def ied_server():
+    """A libiec61850 IedServer (one logical device) on 127.0.0.1, on a free
+    port (yielded)"""
     model = iec.IedModel_create('hat')
     device = iec.LogicalDevice_create('LD0', model)
     iec.LogicalNode_create('LLN0', device)
-    server = iec.IedServer_create(model)
+    server = None
     try:
-        iec.IedServer_setLocalIpAddress(server, localhost)
-        iec.IedServer_start(server, port)
-        assert iec.IedServer_isRunning(server)
-        yield
+        for _ in range(5):
+            port = free_port()
+            server = iec.IedServer_create(model)
+            iec.IedServer_setLocalIpAddress(server, localhost)
+            iec.IedServer_start(server, port)
+            if iec.IedServer_isRunning(server):
+                break
+            # the port freed was taken in between (a server that failed to
+            # start does not start again): another server, another port
+            iec.IedServer_destroy(server)
+            server = None
+        else:
+            raise OSError('libiec61850 server could not listen')
+        yield port
     finally:
-        iec.IedServer_stop(server)
-        iec.IedServer_destroy(server)
+        if server is not None:
+            iec.IedServer_stop(server)
+            iec.IedServer_destroy(server)
         iec.IedModel_destroy(model)
 
 
@@ -165,8 +177,7 @@ async def test_our_initiator_against_libiec61850_server(caplog):
     finally:
         await bounded(srv.async_close())
 
-    port = free_port()
-    with ied_server(port):
+    with ied_server() as port:
         conn = await bounded(cosp.connect(cosp.Address(localhost, port),
                                           local_tsel=1, remote_tsel=1,
                                           local_ssel=1, remote_ssel=1,

@@ -406,19 +406,23 @@ async def test_t1_missing_ack_closes(side):
 
 
 async def test_t1_ack_in_time_keeps_open():
-    async with our_slave(response_timeout=0.3, supervisory_timeout=0.1,
+    # each ack 0.1 s after its I-frame, t1 = 0.6 s: a pause of the loaded
+    # machine up to 0.5 s is no false timeout
+    async with our_slave(response_timeout=0.6, supervisory_timeout=0.1,
                          test_timeout=5) as (conn, peer):
-        for i in range(5):
+        for i in range(8):
             conn.send(b'x')
             assert await peer.read_frame() == apdu.IFrame(i, 0, b'x')
-            await asyncio.sleep(0.1)  # pacing: 5 x 0.1 s > t1 in total
+            await asyncio.sleep(0.1)  # pacing: 8 x 0.1 s > t1 in total
             peer.send(apdu.SFrame(i + 1))
         await bounded(conn.drain(wait_ack=True), 'acks')
         assert conn.is_open
 
 
 async def test_t3_idle_timer():
-    t3 = 0.3
+    # traffic every 0.1 s, t3 = 0.6 s: a pause of the loaded machine up to
+    # 0.5 s is no false TESTFR act
+    t3 = 0.6
     async with our_master(response_timeout=0.5, supervisory_timeout=0.1,
                           test_timeout=t3) as (conn, peer):
         frames = asyncio.Queue()
@@ -429,13 +433,13 @@ async def test_t3_idle_timer():
 
         reader = asyncio.ensure_future(collect())
         try:
-            # traffic more often than t3 for 4 x t3 (paced by sleeps, the
+            # traffic more often than t3 for 2 x t3 (paced by sleeps, the
             # traffic itself): no TESTFR act
-            end = time.monotonic() + 4 * t3
+            end = time.monotonic() + 2 * t3
             while time.monotonic() < end:
                 peer.send(apdu.SFrame(0))
                 last = time.monotonic()
-                await asyncio.sleep(t3 / 3)
+                await asyncio.sleep(0.1)
             assert frames.empty()
             frame = await bounded(frames.get(), 'TESTFR act after t3')
             assert frame == apdu.UFrame(U.TESTFR_ACT)

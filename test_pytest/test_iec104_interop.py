@@ -977,10 +977,11 @@ async def slave_and_c104_master(**kwargs):
     """(our Slave serving a c104 master, the C104Master), connected with
     data transfer started, everything closed afterwards (`kwargs` go to
     `C104Master`)"""
-    port = util.get_unused_tcp_port()
     conn_queue = aio.Queue()
+    # port 0: a port found unused and then bound could be taken in between
     srv = await iec104.listen(conn_queue.put_nowait,
-                              tcp.Address(localhost, port))
+                              tcp.Address(localhost, 0))
+    port = srv.addresses[0].port
     master = conn = None
     group = aio.Group()
     try:

@@ -19,6 +19,7 @@ Without the bindings these tests skip, naming the install step; with
 """
 
 import asyncio
+import socket
 import sys
 import time
 
@@ -284,14 +285,18 @@ async def test_client_process_ends_at_close(server):
 
 
 async def test_connect_refused():
-    # nothing listens on a port just freed
-    port = iec61850_peer._free_port()
-    async with Iec61850Client(iec61850_peer.HOST, port, timeout) as client:
-        answer = await client.op('connect')
-        assert not answer['ok']
-        assert answer['error_name'] == 'IED_ERROR_CONNECTION_REJECTED'
-        answer = await client.op('identify')
-        assert not answer['ok']
+    # nothing listens on a port bound by a socket that does not listen (a
+    # port just freed could be taken by another socket in between)
+    with socket.socket() as sock:
+        sock.bind((iec61850_peer.HOST, 0))
+        port = sock.getsockname()[1]
+        async with Iec61850Client(iec61850_peer.HOST, port,
+                                  timeout) as client:
+            answer = await client.op('connect')
+            assert not answer['ok']
+            assert answer['error_name'] == 'IED_ERROR_CONNECTION_REJECTED'
+            answer = await client.op('identify')
+            assert not answer['ok']
 
 
 def test_missing_bindings_skip_or_fail(monkeypatch):

@@ -51,7 +51,6 @@ def free_port():
 
 @pytest.fixture
 def iec_server():
-    port = free_port()
     model = iec.IedModel_create('test')
     device = iec.LogicalDevice_create('LD0', model)
     iec.LogicalNode_create('LLN0', device)
@@ -60,7 +59,6 @@ def iec_server():
     iec.CDC_SPS_create('Ind1', ggio, 0)
     iec.CDC_INS_create('IntIn1', ggio, 0)
     iec.CDC_VSS_create('Str1', ggio, 0)
-    server = iec.IedServer_create(model)
 
     def attribute(ref):
         node = iec.IedModel_getModelNodeByObjectReference(model,
@@ -68,19 +66,29 @@ def iec_server():
         assert node is not None, ref
         return iec.toDataAttribute(node)
 
-    iec.IedServer_updateFloatAttributeValue(
-        server, attribute('GGIO1.AnIn1.mag.f'), 1.5)
-    iec.IedServer_updateUTCTimeAttributeValue(
-        server, attribute('GGIO1.AnIn1.t'), int(T.timestamp() * 1000))
-    iec.IedServer_updateBooleanAttributeValue(
-        server, attribute('GGIO1.Ind1.stVal'), True)
-    iec.IedServer_updateInt32AttributeValue(
-        server, attribute('GGIO1.IntIn1.stVal'), -42)
-    iec.IedServer_updateVisibleStringAttributeValue(
-        server, attribute('GGIO1.Str1.stVal'), 'hello')
-    iec.IedServer_setLocalIpAddress(server, localhost)
-    iec.IedServer_start(server, port)
-    assert iec.IedServer_isRunning(server)
+    for _ in range(5):
+        port = free_port()
+        server = iec.IedServer_create(model)
+        iec.IedServer_updateFloatAttributeValue(
+            server, attribute('GGIO1.AnIn1.mag.f'), 1.5)
+        iec.IedServer_updateUTCTimeAttributeValue(
+            server, attribute('GGIO1.AnIn1.t'), int(T.timestamp() * 1000))
+        iec.IedServer_updateBooleanAttributeValue(
+            server, attribute('GGIO1.Ind1.stVal'), True)
+        iec.IedServer_updateInt32AttributeValue(
+            server, attribute('GGIO1.IntIn1.stVal'), -42)
+        iec.IedServer_updateVisibleStringAttributeValue(
+            server, attribute('GGIO1.Str1.stVal'), 'hello')
+        iec.IedServer_setLocalIpAddress(server, localhost)
+        iec.IedServer_start(server, port)
+        if iec.IedServer_isRunning(server):
+            break
+        # the port freed was taken in between (a server that failed to
+        # start does not start again): another server, another port
+        iec.IedServer_destroy(server)
+    else:
+        iec.IedModel_destroy(model)
+        raise OSError('libiec61850 server could not listen')
     try:
         yield acse.Address(localhost, port)
     finally:

@@ -237,13 +237,13 @@ async def test_accept_storm_1000_clients():
     conns = []
     srv = await tcp.listen(conns.append, _addr(), bind_connections=True)
     try:
-        start = time.monotonic()
         socks = _connect_nonblocking(srv.addresses[0], count)
         try:
-            await wait_until(lambda: len(conns) >= count, timeout=2,
+            # every client accepted (its SYN neither dropped nor left
+            # waiting in the backlog); how fast is for benchmarks: 0.3 s
+            # here idle, 2 s with the 2 cores loaded 5 times over
+            await wait_until(lambda: len(conns) >= count, timeout=10,
                              what=f'connection_cb for {count} clients')
-            elapsed = time.monotonic() - start
-            assert elapsed < 2
             ports = {conn.info.remote_addr.port for conn in conns}
             assert ports == {s.getsockname()[1] for s in socks}
         finally:
@@ -1396,8 +1396,15 @@ async def test_close_timeout_slow_steady_reader_gets_everything():
         raw.setblocking(False)
         conn.write(pattern(0, size))
         start = time.monotonic()
-        closed_after = []
-        closing = asyncio.create_task(conn.async_close())
+
+        async def close():
+            await conn.async_close()
+            return time.monotonic() - start
+
+        # the time measured by the closing task itself (not a done callback:
+        # awaiting a task already done does not yield, its callbacks may
+        # not have run yet)
+        closing = asyncio.create_task(close())
 
         async def slow_recv():
             # about 2.5 MiB/s, never pausing longer than close_timeout
@@ -1409,14 +1416,12 @@ async def test_close_timeout_slow_steady_reader_gets_everything():
                 checker.feed(data)
                 await asyncio.sleep(0.01)
 
-        closing.add_done_callback(
-            lambda _: closed_after.append(time.monotonic() - start))
         received = await bounded(slow_recv(), timeout=20)
-        await bounded(closing)
+        closed_after = await bounded(closing)
         assert received == size
         assert conn.is_closed
         # flushing took several close_timeouts: progress kept it going
-        assert closed_after[0] > 2 * close_timeout, closed_after
+        assert closed_after > 2 * close_timeout, closed_after
     finally:
         await _cancel(closing)
         if raw is not None:
