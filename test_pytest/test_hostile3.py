@@ -12,6 +12,7 @@ import decimal
 import logging
 import math
 import random
+import time
 
 import pytest
 
@@ -373,3 +374,39 @@ async def test_shared_deadline_expires_in_few_timer_calls():
         assert not conn._deadline_heap
         assert conn._timer is None
         await _answered(conn, raw)
+
+
+async def test_queued_request_expiring_as_slot_frees_is_never_sent():
+    """Claim (held): a request queued beyond max_serv_outstanding_calling
+    whose deadline passes while the loop is blocked, with the answer that
+    frees its slot already received, expires with ResponseTimeoutError
+    and is never sent (the peer next reads a later request), the freed
+    slot is not lost and nothing leaks."""
+    loop = asyncio.get_running_loop()
+    async with _mms_raw_pair(calling=1) as (conn, raw):
+        first = loop.create_task(conn.send_confirmed(mms.StatusRequest(),
+                                                     timeout=None))
+        req = await _read_request(raw)
+        queued = loop.create_task(conn.send_confirmed(mms.StatusRequest(),
+                                                      timeout=0.02))
+        await asyncio.sleep(0)
+        assert len(conn._waiters) == 1
+        _write_pdu(raw, codec.ConfirmedResponsePdu(
+            req.invoke_id, mms.StatusResponse(0, 0)))
+        # the answer on its way, the loop blocked past the deadline
+        time.sleep(0.05)  # noqa: ASYNC251
+        assert await bounded(first) == mms.StatusResponse(0, 0)
+        with pytest.raises(mms.ResponseTimeoutError):
+            await bounded(queued)
+        _assert_no_leak(conn)
+        # the expired request was never sent: the next PDU the peer reads
+        # is the fresh request
+        invoke_id = conn._next_invoke_id
+        task = loop.create_task(conn.send_confirmed(mms.StatusRequest(),
+                                                    timeout=5))
+        pdu = await _read_request(raw)
+        assert pdu.invoke_id == invoke_id
+        _write_pdu(raw, codec.ConfirmedResponsePdu(
+            invoke_id, mms.StatusResponse(0, 0)))
+        assert await bounded(task) == mms.StatusResponse(0, 0)
+        _assert_no_leak(conn)
