@@ -2,9 +2,10 @@
 `_expire_at`, `_on_timer`, `_deadlines`, `_deadline_heap`) on asyncio and
 uvloop.
 
-Each test names the claim it tries to break. Claims found broken are
-``xfail(strict=True)`` with the finding as the reason (remove the marker
-to see the failure; strict: the fix makes them fail as XPASS)."""
+Each test names the claim it tries to break. Two claims were found broken
+and fixed: an int timeout too large for a float raised OverflowError (now
+ValueError, `hat.drivers._seconds`), and the timer spun on uvloop at an
+expiry (it is now never re-armed less than 1 ms ahead)."""
 
 import asyncio
 import contextlib
@@ -67,10 +68,6 @@ def _write_pdu(raw, pdu):
 async def _read_request(raw):
     name, element = await bounded(raw.read())
     return codec.decode_pdu(ber.encode(element))
-
-
-def _is_uvloop(loop):
-    return type(loop).__module__.startswith('uvloop')
 
 
 def _assert_no_leak(conn):
@@ -156,29 +153,23 @@ async def test_huge_float_timeout_is_no_timeout_in_practice():
         _assert_no_leak(conn)
 
 
-_OVERFLOW = ('an int timeout too large for a float (10**400) passes '
-             '_check_seconds (10**400 < inf is True) and then raises '
-             'OverflowError at loop.time() + timeout')
-
-
-@pytest.mark.xfail(strict=True, reason=_OVERFLOW)
 async def test_int_timeout_too_large_for_float_send_confirmed():
-    """Claim (broken): send_confirmed(timeout=10**400) raises TypeError or
-    ValueError (docstring: 'TypeError, ValueError: bad request or timeout');
-    it raises OverflowError."""
+    """Claim: send_confirmed(timeout=10**400) raises TypeError or
+    ValueError (docstring: 'TypeError, ValueError: bad request or timeout'),
+    not OverflowError (it did: 10**400 < inf is True, and the error came
+    at loop.time() + timeout)."""
     async with _mms_raw_pair() as (conn, raw):
         with pytest.raises((TypeError, ValueError)):
             await bounded(conn.send_confirmed(mms.StatusRequest(),
                                               timeout=10 ** 400))
 
 
-@pytest.mark.xfail(strict=True, reason=_OVERFLOW)
 @pytest.mark.parametrize('name', ['response_timeout', 'conclude_timeout'])
 async def test_int_timeout_too_large_for_float_connect(name):
-    """Claim (broken): connect checks its timeouts (TypeError/ValueError
-    for a bad one); response_timeout=10**400 is accepted and every
-    send_confirmed then raises OverflowError, conclude_timeout=10**400 is
-    accepted and close skips the conclude with a WARNING traceback."""
+    """Claim: connect checks its timeouts (TypeError/ValueError for a bad
+    one). Before the fix response_timeout=10**400 was accepted and every
+    send_confirmed then raised OverflowError; conclude_timeout=10**400 was
+    accepted and close skipped the conclude with a WARNING traceback."""
     conn_queue = aio.Queue()
     srv = await mms.listen(conn_queue.put_nowait, None,
                            mms.Address(localhost, 0))
@@ -229,23 +220,17 @@ async def test_expiry_precision(caplog):
 
 
 @pytest.mark.parametrize('timeout', [0.0014, 0.0104, 0.0304])
-async def test_no_spin_at_expiry(request, timeout):
+async def test_no_spin_at_expiry(timeout):
     """Claim: the timer does not spin at an expiry - `_on_timer` runs at
-    most three times per expired request (measured with the fix below: at
-    most 2), on both loops.
+    most three times per expired request (measured: at most 2), on both
+    loops.
 
-    Broken on uvloop: uvloop rounds a timer's delay to the NEAREST
+    Was broken on uvloop: uvloop rounds a timer's delay to the NEAREST
     millisecond, so a deadline with a fractional millisecond below 0.5
-    (timeout 10.4 ms) fires up to 0.5 ms early; the 1 us tolerance of
-    `_on_timer` does not cover that, it re-arms with a delay that rounds
-    to 0 (call_soon) and spins until the clock's next millisecond:
-    measured 50..320 `_on_timer` calls per expiry."""
-    loop = asyncio.get_running_loop()
-    if _is_uvloop(loop):
-        request.applymarker(pytest.mark.xfail(
-            strict=True,
-            reason='uvloop rounds timer delays to the nearest ms: '
-                   '_on_timer spins with call_soon until the next ms'))
+    (timeout 10.4 ms) fires up to 0.5 ms early; `_on_timer` re-armed with a
+    delay that rounds to 0 (call_soon) and spun until the clock's next
+    millisecond: 50..320 `_on_timer` calls per expiry. Now it is never
+    re-armed less than 1 ms ahead."""
     calls = 0
     on_timer = mms_connection.Connection._on_timer
 

@@ -58,6 +58,7 @@ from hat import aio
 
 from hat.drivers import cotp
 from hat.drivers.cotp import common as cotp_common
+from hat.drivers import _seconds
 from hat.drivers import _turn
 from hat.drivers import tcp
 from hat.drivers import tpkt
@@ -991,13 +992,7 @@ def _check_settings(release_cb: typing.Any,
     if release_cb is not None and not callable(release_cb):
         raise TypeError(f'release_cb must be callable or None, not '
                         f'{type(release_cb).__name__}')
-    if (isinstance(release_timeout, bool) or
-            not isinstance(release_timeout, (int, float))):
-        raise TypeError(f'release_timeout must be a number of seconds, not '
-                        f'{type(release_timeout).__name__}')
-    if not 0 < release_timeout < float('inf'):
-        raise ValueError(f'release_timeout must be a finite positive number '
-                         f'of seconds, not {release_timeout}')
+    _seconds.check_seconds('release_timeout', release_timeout)
     if (isinstance(receive_queue_size, bool) or
             not isinstance(receive_queue_size, int)):
         raise TypeError(f'receive_queue_size must be int, not '

@@ -28,6 +28,7 @@ import typing
 
 from hat import aio
 
+from hat.drivers import _seconds
 from hat.drivers import _turn
 from hat.drivers import tcp
 from hat.drivers import tpkt
@@ -115,7 +116,8 @@ async def connect(addr: tcp.Address,
     _check_tpdu_size(max_tpdu_size)
     _check_max_tsdu_size(max_tsdu_size)
     if connect_timeout is not None:
-        connect_timeout = _check_timeout(connect_timeout)
+        connect_timeout = _seconds.check_seconds(
+            'connect_timeout', connect_timeout, none_allowed=True)
 
     ref = _next_ref()
     cr = common.CR(src=ref,
@@ -254,7 +256,8 @@ async def listen(connection_cb: ConnectionCb,
     _check_tpdu_size(max_tpdu_size)
     _check_max_tsdu_size(max_tsdu_size)
     if connect_timeout is not None:
-        connect_timeout = _check_timeout(connect_timeout)
+        connect_timeout = _seconds.check_seconds(
+            'connect_timeout', connect_timeout, none_allowed=True)
 
     async def on_connection(conn: tpkt.Connection) -> None:
         cotp_conn = await _accept(conn, max_tpdu_size, max_tsdu_size,
@@ -747,11 +750,3 @@ def _check_max_tsdu_size(size: typing.Any) -> None:
         raise ValueError(f'max_tsdu_size must be positive, not {size}')
 
 
-def _check_timeout(value: typing.Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f'connect_timeout must be a number of seconds or '
-                        f'None, not {type(value).__name__}')
-    if not 0 < value < float('inf'):
-        raise ValueError(f'connect_timeout must be a finite positive number '
-                         f'of seconds, not {value}')
-    return float(value)

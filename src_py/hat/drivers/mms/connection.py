@@ -229,6 +229,7 @@ import typing
 
 from hat import aio
 
+from hat.drivers import _seconds
 from hat.drivers import acse
 from hat.drivers import ber
 from hat.drivers import tpkt
@@ -743,7 +744,7 @@ class Connection(cotp_common.Resource):
         if timeout is ...:
             timeout = self._settings.response_timeout
         elif timeout is not None:
-            _check_seconds('timeout', timeout)
+            _seconds.check_seconds('timeout', timeout)
         self._check_open()
         invoke_id = self._next_invoke_id
         while invoke_id in self._pending:
@@ -886,11 +887,7 @@ class Connection(cotp_common.Resource):
         # deadline are visited (not every waiting request: a scan of all
         # made each expiry cost O(waiting requests))
         self._timer = None
-        # a deadline within a microsecond counts as reached: uvloop's clock
-        # counts whole milliseconds, and its timer can fire when the time
-        # is a rounding error short of the deadline (re-arming would then
-        # spin until the next millisecond)
-        now = self._loop.time() + 1e-6
+        now = self._loop.time()
         deadlines = self._deadlines
         heap = self._deadline_heap
         while heap and (heap[0][0] <= now or heap[0][2] not in deadlines):
@@ -899,8 +896,15 @@ class Connection(cotp_common.Resource):
                     not future.done():
                 future.set_exception(_Expired())
         if heap:
+            # never less than a millisecond ahead: uvloop rounds a timer's
+            # delay to the nearest millisecond, so a timer can fire up to
+            # half a millisecond before its deadline (or, by a float
+            # rounding error, just short of it); armed at that deadline
+            # again, it would run at every loop iteration until the clock
+            # reaches it (a deadline is met up to 1 ms late instead)
             earliest = heap[0][0]
-            self._timer = self._loop.call_at(earliest, self._on_timer)
+            self._timer = self._loop.call_at(max(earliest, now + 1e-3),
+                                             self._on_timer)
             self._timer_at = earliest
 
     def _release(self) -> None:
@@ -1480,8 +1484,8 @@ def _settings(max_serv_outstanding_calling: typing.Any,
     _check_int('unconfirmed_queue_size', unconfirmed_queue_size, 1, None)
     _check_int('unconfirmed_queue_octets', unconfirmed_queue_octets, 1, None)
     if response_timeout is not None:
-        _check_seconds('response_timeout', response_timeout)
-    _check_seconds('conclude_timeout', conclude_timeout)
+        _seconds.check_seconds('response_timeout', response_timeout)
+    _seconds.check_seconds('conclude_timeout', conclude_timeout)
     return _Settings(max_serv_outstanding_calling,
                      max_serv_outstanding_called, local_detail,
                      response_timeout, conclude_timeout,
@@ -1503,12 +1507,3 @@ def _check_int(name: str, value: typing.Any, low: int,
         raise ValueError(f'{name} must be from {low} to {high}, not '
                          f'{value}' if high is not None else
                          f'{name} must be at least {low}, not {value}')
-
-
-def _check_seconds(name: str, value: typing.Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f'{name} must be a number of seconds, not '
-                        f'{type(value).__name__}')
-    if not 0 < value < float('inf'):
-        raise ValueError(f'{name} must be a finite positive number of '
-                         f'seconds, not {value}')
