@@ -1,5 +1,6 @@
-"""A duration argument checked once for the OSI layers (internal helper of
-`hat.drivers.cotp`, `hat.drivers.cosp` and `hat.drivers.mms`)
+"""A duration argument checked one way everywhere (internal helper of
+`hat.drivers.tcp`, `hat.drivers.iec104`, `hat.drivers.cotp`,
+`hat.drivers.cosp` and `hat.drivers.mms`)
 
 A number of seconds must be an int or a float (not a bool), positive and
 finite; an int too large for a float counts as infinite, so that it is
@@ -31,5 +32,5 @@ def check_seconds(name: str, value: typing.Any, *,
         seconds = math.inf
     if not 0 < seconds < math.inf:
         raise ValueError(f'{name} must be a finite positive number of '
-                         f'seconds, not {value}')
+                         f'seconds, not {value!r:.40}')
     return seconds

@@ -132,6 +132,8 @@ import typing
 
 from hat import aio
 
+from hat.drivers import _seconds
+
 if sys.platform == 'linux':
     import fcntl
     import termios
@@ -353,7 +355,8 @@ async def connect(addr: Address,
                               close_timeout, keepalive_idle,
                               keepalive_interval, keepalive_count, kwargs)
     if connect_timeout is not None:
-        connect_timeout = _check_timeout('connect_timeout', connect_timeout)
+        connect_timeout = _seconds.check_seconds(
+            'connect_timeout', connect_timeout, none_allowed=True)
     loop = asyncio.get_running_loop()
     try:
         coro = loop.create_connection(
@@ -2277,7 +2280,8 @@ def _make_settings(name: typing.Any,
 
     _check_bool('half_close', half_close)
     if close_timeout is not None:
-        close_timeout = _check_timeout('close_timeout', close_timeout)
+        close_timeout = _seconds.check_seconds(
+            'close_timeout', close_timeout, none_allowed=True)
 
     keepalive = None
     if keepalive_idle is not None:
@@ -2321,20 +2325,6 @@ def _make_settings(name: typing.Any,
 def _check_bool(key: str, value: typing.Any) -> None:
     if not isinstance(value, bool):
         raise TypeError(f'{key} must be bool, not {type(value).__name__}')
-
-
-def _check_timeout(key: str, value: typing.Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f'{key} must be a number of seconds or None, not '
-                        f'{type(value).__name__}')
-    try:
-        seconds = float(value)
-    except OverflowError:
-        seconds = math.inf
-    if not 0 < seconds < math.inf:
-        raise ValueError(f'{key} must be a finite positive number of '
-                         f'seconds, not {value}')
-    return seconds
 
 
 def _check_ssl(kwargs: dict[str, typing.Any], listening: bool) -> None:

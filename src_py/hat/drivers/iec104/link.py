@@ -60,6 +60,7 @@ import logging
 import struct
 import typing
 
+from hat.drivers import _seconds
 from hat.drivers.iec104 import apdu
 
 
@@ -71,7 +72,6 @@ DEFAULT_SEND_QUEUE_LIMIT: int = 1000
 
 _MOD = apdu.SN_MODULO
 _MASK = apdu.SN_MODULO - 1
-_INF = float('inf')
 _START = apdu.START
 _MIN_LENGTH = apdu.MIN_LENGTH
 _MAX_LENGTH = apdu.MAX_LENGTH
@@ -588,17 +588,7 @@ def check_timeout(value: float, name: str) -> float:
             (including ints too large for a float)
 
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f'{name} must be a number of seconds, not '
-                        f'{type(value).__name__}')
-    try:
-        seconds = float(value)
-    except OverflowError:
-        seconds = _INF
-    if not seconds > 0 or seconds == _INF:
-        raise ValueError(f'{name} must be a finite positive number of '
-                         f'seconds, not {value!r:.40}')
-    return seconds
+    return _seconds.check_seconds(name, value)
 
 
 def _check_count(value: int, name: str, low: int, high: int | None) -> int:
