@@ -15,7 +15,8 @@ import typing
 
 def check_seconds(name: str, value: typing.Any, *,
                   none_allowed: bool = False) -> float:
-    """`value` as float seconds
+    """`value` as float seconds; `none_allowed` only words the TypeError
+    for an argument whose ``None`` the caller has handled
 
     Raises:
         TypeError: `value` is not an int or float (or is a bool)

@@ -748,5 +748,3 @@ def _check_max_tsdu_size(size: typing.Any) -> None:
                         f'{type(size).__name__}')
     if size < 1:
         raise ValueError(f'max_tsdu_size must be positive, not {size}')
-
-
