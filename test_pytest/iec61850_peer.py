@@ -154,10 +154,31 @@ def pyiec61850_or_skip():
         pytest.skip(reason, allow_module_level=True)
 
 
-def _free_port():
+def _free_port(host):
     with socket.socket() as s:
-        s.bind((HOST, 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def start_ied_server(iec, model, host=HOST, configure=None, attempts=5):
+    """A libiec61850 ``IedServer`` of `model` listening on `host`, on a
+    free port: ``(server, port)``. `configure(server)` is called before it
+    starts. The port freed by the search may be taken before the server
+    binds it, and a server that failed to start does not start again: up
+    to `attempts` servers are made, each on another port (`OSError` if
+    none listens)."""
+    for _ in range(attempts):
+        server = iec.IedServer_create(model)
+        iec.IedServer_setLocalIpAddress(server, host)
+        if configure is not None:
+            configure(server)
+        port = _free_port(host)
+        iec.IedServer_start(server, port)
+        if iec.IedServer_isRunning(server):
+            return server, port
+        iec.IedServer_destroy(server)
+    raise OSError(f'libiec61850 server could not listen on {host} '
+                  f'({attempts} ports tried)')
 
 
 class Iec61850Server:
@@ -245,25 +266,16 @@ class Iec61850Server:
     def start(self, attempts=5):
         """Starts listening on `host`, on a free port (`port`)"""
         iec = self._iec
-        for _ in range(attempts):
-            server = iec.IedServer_create(self._model)
-            iec.IedServer_setLocalIpAddress(server, self.host)
+
+        def configure(server):
             iec.IedServer_setServerIdentity(server, *IDENTITY)
             for fc in WRITABLE_FCS:
                 iec.IedServer_setWriteAccessPolicy(
                     server, iec.FunctionalConstraint_fromString(fc),
                     iec.ACCESS_POLICY_ALLOW)
-            port = _free_port()
-            iec.IedServer_start(server, port)
-            if iec.IedServer_isRunning(server):
-                self._server = server
-                self.port = port
-                break
-            # the port was taken in between: another one
-            iec.IedServer_destroy(server)
-        else:
-            raise OSError(f'libiec61850 server could not listen on '
-                          f'{self.host} ({attempts} ports tried)')
+
+        self._server, self.port = start_ied_server(
+            iec, self._model, self.host, configure, attempts)
 
         for ref, value in INITIAL.items():
             self.update(ref, value)

@@ -18,7 +18,6 @@ written elsewhere.
 """
 
 import asyncio
-import socket
 import subprocess
 import sys
 
@@ -28,6 +27,7 @@ from hat.drivers import acse
 from hat.drivers import ber
 
 from chaos import bounded
+from iec61850_peer import start_ied_server
 
 
 iec = pytest.importorskip(
@@ -55,30 +55,16 @@ CONCLUDE_REQ = h('8b 00')
 CONCLUDE_RES = h('8c 00')
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind((localhost, 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def iec_server():
     model = iec.IedModel_create('test')
     device = iec.LogicalDevice_create('LD0', model)
     iec.LogicalNode_create('LLN0', device)
-    for _ in range(5):
-        port = free_port()
-        server = iec.IedServer_create(model)
-        iec.IedServer_setLocalIpAddress(server, localhost)
-        iec.IedServer_start(server, port)
-        if iec.IedServer_isRunning(server):
-            break
-        # the port freed was taken in between (a server that failed to
-        # start does not start again): another server, another port
-        iec.IedServer_destroy(server)
-    else:
+    try:
+        server, port = start_ied_server(iec, model, localhost)
+    except OSError:
         iec.IedModel_destroy(model)
-        raise OSError('libiec61850 server could not listen')
+        raise
     try:
         yield acse.Address(localhost, port)
     finally:

@@ -18,7 +18,6 @@ libiec61850, driven through its Python bindings ``pyiec61850``
 import asyncio
 import contextlib
 import logging
-import socket
 import subprocess
 import sys
 
@@ -29,6 +28,7 @@ from hat import aio
 from hat.drivers import cosp
 
 from chaos import bounded
+from iec61850_peer import start_ied_server
 
 
 iec = pytest.importorskip('pyiec61850.pyiec61850',
@@ -118,12 +118,6 @@ async def test_libiec61850_client_ac_accepted(caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind((localhost, 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def ied_server():
     """A libiec61850 IedServer (one logical device) on 127.0.0.1, on a free
@@ -133,19 +127,7 @@ def ied_server():
     iec.LogicalNode_create('LLN0', device)
     server = None
     try:
-        for _ in range(5):
-            port = free_port()
-            server = iec.IedServer_create(model)
-            iec.IedServer_setLocalIpAddress(server, localhost)
-            iec.IedServer_start(server, port)
-            if iec.IedServer_isRunning(server):
-                break
-            # the port freed was taken in between (a server that failed to
-            # start does not start again): another server, another port
-            iec.IedServer_destroy(server)
-            server = None
-        else:
-            raise OSError('libiec61850 server could not listen')
+        server, port = start_ied_server(iec, model, localhost)
         yield port
     finally:
         if server is not None:

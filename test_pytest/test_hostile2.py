@@ -276,20 +276,21 @@ async def test_readers_cancelled_at_random_lose_nothing(layer, seed):
 # --- 3. mms response timeouts: one timer per association
 
 @contextlib.asynccontextmanager
-async def _mms_raw_pair(**kwargs):
+async def _mms_raw_pair(calling=3, **kwargs):
     """(mms client Connection, acse responder that never answers by
-    itself)"""
+    itself); `calling`: the maxServOutstandingCalling both propose"""
     conn_queue = aio.Queue()
     srv = await acse.listen(
         lambda names, data: (MMS, ber.decode(codec.encode_pdu(
-            codec.InitiateResponsePdu(65000, 3, 3, None, 1,
+            codec.InitiateResponsePdu(65000, calling, 3, None, 1,
                                       frozenset({0, 1, 2}),
                                       frozenset({0, 4, 83}))))),
         conn_queue.put_nowait, mms.Address(localhost, 0))
     try:
         kwargs.setdefault('conclude_timeout', 0.1)
         conn = await mms.connect(lambda c, r: None, srv.addresses[0],
-                                 max_serv_outstanding_calling=3, **kwargs)
+                                 max_serv_outstanding_calling=calling,
+                                 **kwargs)
         try:
             raw = await bounded(conn_queue.get())
             yield conn, raw

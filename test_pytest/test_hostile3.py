@@ -19,13 +19,12 @@ import pytest
 
 from hat import aio
 
-from hat.drivers import acse
 from hat.drivers import ber
 from hat.drivers import mms
 from hat.drivers.mms import codec
-from hat.drivers.mms import connection as mms_connection
 
 from chaos import bounded
+from test_hostile2 import _mms_raw_pair
 
 
 pytestmark = pytest.mark.timeout(30)
@@ -34,31 +33,18 @@ localhost = '127.0.0.1'
 MMS = (1, 0, 9506, 2, 1)
 
 
-@contextlib.asynccontextmanager
-async def _mms_raw_pair(calling=3, **kwargs):
-    """(mms client Connection, acse responder that never answers by
-    itself)"""
-    conn_queue = aio.Queue()
-    srv = await acse.listen(
-        lambda names, data: (MMS, ber.decode(codec.encode_pdu(
-            codec.InitiateResponsePdu(65000, calling, 3, None, 1,
-                                      frozenset({0, 1, 2}),
-                                      frozenset({0, 4, 83}))))),
-        conn_queue.put_nowait, mms.Address(localhost, 0))
-    try:
-        kwargs.setdefault('conclude_timeout', 0.1)
-        conn = await mms.connect(lambda c, r: None, srv.addresses[0],
-                                 max_serv_outstanding_calling=calling,
-                                 **kwargs)
-        try:
-            raw = await bounded(conn_queue.get())
-            yield conn, raw
-        finally:
-            await bounded(conn.async_close(), timeout=10)
-    finally:
-        await bounded(srv.async_close())
-        while not conn_queue.empty():
-            await bounded(conn_queue.get_nowait().async_close(), timeout=10)
+def _count_timer_calls(conn):
+    """`conn`'s `_on_timer` counts its calls: the count is ``len`` of the
+    list returned"""
+    calls = []
+    on_timer = conn._on_timer
+
+    def counted():
+        calls.append(None)
+        on_timer()
+
+    conn._on_timer = counted
+    return calls
 
 
 def _write_pdu(raw, pdu):
@@ -231,22 +217,14 @@ async def test_no_spin_at_expiry(timeout):
     delay that rounds to 0 (call_soon) and spun until the clock's next
     millisecond: 50..320 `_on_timer` calls per expiry. Now it is never
     re-armed less than 1 ms ahead."""
-    calls = 0
-    on_timer = mms_connection.Connection._on_timer
-
-    def counted(self):
-        nonlocal calls
-        calls += 1
-        on_timer(self)
-
     async with _mms_raw_pair() as (conn, raw):
-        conn._on_timer = counted.__get__(conn)
+        calls = _count_timer_calls(conn)
         expiries = 10
         for _ in range(expiries):
             with pytest.raises(mms.ResponseTimeoutError):
                 await bounded(conn.send_confirmed(mms.StatusRequest(),
                                                   timeout=timeout))
-        assert calls <= 3 * expiries, calls
+        assert len(calls) <= 3 * expiries, len(calls)
 
 
 # --- answers around the deadline -----------------------------------------
@@ -338,23 +316,15 @@ async def test_shared_deadline_expires_in_few_timer_calls():
     few `_on_timer` calls (one timer per association, not per request;
     measured 3 on both loops), and nothing is left in _deadlines,
     _deadline_heap, _waiters or _in_flight."""
-    calls = 0
-    on_timer = mms_connection.Connection._on_timer
-
-    def counted(self):
-        nonlocal calls
-        calls += 1
-        on_timer(self)
-
     async with _mms_raw_pair() as (conn, raw):
-        conn._on_timer = counted.__get__(conn)
+        calls = _count_timer_calls(conn)
 
         async def request():
             with pytest.raises(mms.ResponseTimeoutError):
                 await conn.send_confirmed(mms.StatusRequest(), timeout=0.05)
 
         await bounded(asyncio.gather(*(request() for _ in range(300))))
-        assert calls <= 30, calls
+        assert len(calls) <= 30, len(calls)
         _assert_no_leak(conn)
         assert not conn._deadline_heap
         assert conn._timer is None

@@ -10,7 +10,6 @@ MV (float), an SPS, an INS and a VSS with known values.
 """
 
 import datetime
-import socket
 
 import pytest
 
@@ -20,6 +19,7 @@ from hat.drivers import mms
 from hat.drivers.mms import codec
 
 from chaos import bounded
+from iec61850_peer import start_ied_server
 
 
 iec = pytest.importorskip(
@@ -43,12 +43,6 @@ CBB = frozenset([codec.ParameterCbb.STR1, codec.ParameterCbb.STR2,
                  codec.ParameterCbb.VLIS])
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind((localhost, 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def iec_server():
     model = iec.IedModel_create('test')
@@ -66,9 +60,7 @@ def iec_server():
         assert node is not None, ref
         return iec.toDataAttribute(node)
 
-    for _ in range(5):
-        port = free_port()
-        server = iec.IedServer_create(model)
+    def configure(server):
         iec.IedServer_updateFloatAttributeValue(
             server, attribute('GGIO1.AnIn1.mag.f'), 1.5)
         iec.IedServer_updateUTCTimeAttributeValue(
@@ -79,16 +71,12 @@ def iec_server():
             server, attribute('GGIO1.IntIn1.stVal'), -42)
         iec.IedServer_updateVisibleStringAttributeValue(
             server, attribute('GGIO1.Str1.stVal'), 'hello')
-        iec.IedServer_setLocalIpAddress(server, localhost)
-        iec.IedServer_start(server, port)
-        if iec.IedServer_isRunning(server):
-            break
-        # the port freed was taken in between (a server that failed to
-        # start does not start again): another server, another port
-        iec.IedServer_destroy(server)
-    else:
+
+    try:
+        server, port = start_ied_server(iec, model, localhost, configure)
+    except OSError:
         iec.IedModel_destroy(model)
-        raise OSError('libiec61850 server could not listen')
+        raise
     try:
         yield acse.Address(localhost, port)
     finally:
